@@ -1,0 +1,3 @@
+//! Placeholder replaced by the index benches.
+#![allow(missing_docs)]
+fn main() {}

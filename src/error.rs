@@ -1,0 +1,255 @@
+//! The crate's error type and the numeric codes of the original SDK (SPEC §10).
+
+use std::fmt;
+use std::sync::Arc;
+
+/// `Result` with the crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Numeric result codes, exactly as the original SDK and its server report them.
+///
+/// Every [`Error`] maps to one of these through [`Error::code`], so that an app (or, later, the
+/// C API) can show or forward the same number the original SDK would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// 0: success.
+    Success = 0,
+    /// 6004: the conversation is invalid (for example it does not exist).
+    InvalidConversation = 6004,
+    /// 6013: the SDK is not initialised (the manager has been shut down).
+    NotInitialized = 6013,
+    /// 6014: not logged in.
+    NotLoggedIn = 6014,
+    /// 6017: invalid parameters (bad IDs, bad names, reserved mark bits, ...).
+    InvalidParameters = 6017,
+    /// 6019: a database operation failed.
+    DatabaseFailed = 6019,
+    /// 6022: an I/O operation failed.
+    IoFailed = 6022,
+    /// 6027: invalid JSON.
+    InvalidJson = 6027,
+    /// 7012: internal error.
+    Internal = 7012,
+    /// 7013: the interface is not supported.
+    NotSupported = 7013,
+    /// 9508: the network is disconnected.
+    NetworkDisconnected = 9508,
+    /// 9520: the network ack timed out.
+    NetworkAckTimeout = 9520,
+    /// 50002: the server found the parameters invalid.
+    ServerInvalidParameters = 50002,
+    /// 50004: the server had an internal error.
+    ServerInternal = 50004,
+    /// 51006: a batch was empty or held more than the batch limit (100).
+    BatchSize = 51006,
+    /// 51007: a conversation-group operation failed.
+    GroupOperationFailed = 51007,
+    /// 51008: more than 1000 conversations would carry marks, custom data or group membership.
+    TooManyDecorated = 51008,
+    /// 51009: the conversation group does not exist.
+    GroupNotFound = 51009,
+    /// 51010: more than 20 conversation groups.
+    TooManyGroups = 51010,
+    /// 51011: a conversation-group name is empty or longer than 32 bytes.
+    GroupNameLength = 51011,
+    /// 51012: more than 50 pinned conversations.
+    TooManyPinned = 51012,
+}
+
+impl ErrorCode {
+    /// The numeric value, as the original SDK reports it.
+    #[must_use]
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+
+    /// The code for a number, if it is one this crate knows.
+    #[must_use]
+    pub fn from_i32(code: i32) -> Option<Self> {
+        use ErrorCode::*;
+        [
+            Success,
+            InvalidConversation,
+            NotInitialized,
+            NotLoggedIn,
+            InvalidParameters,
+            DatabaseFailed,
+            IoFailed,
+            InvalidJson,
+            Internal,
+            NotSupported,
+            NetworkDisconnected,
+            NetworkAckTimeout,
+            ServerInvalidParameters,
+            ServerInternal,
+            BatchSize,
+            GroupOperationFailed,
+            TooManyDecorated,
+            GroupNotFound,
+            TooManyGroups,
+            GroupNameLength,
+            TooManyPinned,
+        ]
+        .into_iter()
+        .find(|c| c.as_i32() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_i32())
+    }
+}
+
+/// Everything that can go wrong in `timconv`.
+///
+/// Match on the variant for the precise cause, or call [`Error::code`] for the SDK's numeric
+/// code. A call that returns an `Error` changed nothing and emitted no event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A conversation ID that is not `c2c_<user>` / `group_<group>`, or a raw ID that is empty,
+    /// or a type that cannot name a conversation (0, or the deprecated system type).
+    #[error("invalid conversation id {id:?}: {reason}")]
+    InvalidConversationId {
+        /// The text that was refused.
+        id: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The conversation does not exist locally.
+    #[error("conversation {0} does not exist")]
+    ConversationNotFound(String),
+    /// A parameter is out of its documented domain.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// Mark bits 4..=31 are reserved by the SDK and cannot be set.
+    #[error("mark bits {0:#x} are reserved (bits 4..=31)")]
+    ReservedMarkBits(u64),
+    /// Custom data longer than the limit.
+    #[error("custom data of {len} bytes is over the limit of {max} bytes")]
+    CustomDataTooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A batch that is empty or holds more items than allowed.
+    #[error("batch of {len} items; allowed 1..={max}")]
+    BatchSize {
+        /// Number of items given.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// Pinning would exceed the maximum number of pinned conversations.
+    #[error("at most {max} conversations can be pinned")]
+    TooManyPinned {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// Marks, custom data and group membership would cover too many conversations.
+    #[error("at most {max} conversations can carry marks, custom data or groups")]
+    TooManyDecorated {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// Creating a group would exceed the maximum number of conversation groups.
+    #[error("at most {max} conversation groups can exist")]
+    TooManyGroups {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A group name that is empty or too long.
+    #[error("conversation group name of {len} bytes; allowed 1..={max}")]
+    GroupNameLength {
+        /// Its length in bytes.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The named conversation group does not exist.
+    #[error("conversation group {0:?} does not exist")]
+    GroupNotFound(String),
+    /// A conversation group of that name already exists.
+    #[error("conversation group {0:?} already exists")]
+    GroupAlreadyExists(String),
+    /// JSON that could not be decoded.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// The storage backend failed.
+    #[error("storage failed: {0}")]
+    Store(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The manager has been shut down (its writer is gone).
+    #[error("the conversation manager is shut down")]
+    Closed,
+    /// An internal invariant failed; please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The numeric code of SPEC §10 for this error.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidConversationId { .. }
+            | Error::InvalidParameter(_)
+            | Error::ReservedMarkBits(_)
+            | Error::CustomDataTooLarge { .. }
+            | Error::GroupAlreadyExists(_) => ErrorCode::InvalidParameters,
+            Error::ConversationNotFound(_) => ErrorCode::InvalidConversation,
+            Error::BatchSize { .. } => ErrorCode::BatchSize,
+            Error::TooManyPinned { .. } => ErrorCode::TooManyPinned,
+            Error::TooManyDecorated { .. } => ErrorCode::TooManyDecorated,
+            Error::TooManyGroups { .. } => ErrorCode::TooManyGroups,
+            Error::GroupNameLength { .. } => ErrorCode::GroupNameLength,
+            Error::GroupNotFound(_) => ErrorCode::GroupNotFound,
+            Error::InvalidJson(_) => ErrorCode::InvalidJson,
+            Error::Store(_) => ErrorCode::DatabaseFailed,
+            Error::Closed => ErrorCode::NotInitialized,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Wraps a storage backend's error.
+    pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Store(Arc::new(err))
+    }
+
+    pub(crate) fn invalid_id(id: impl Into<String>, reason: &'static str) -> Self {
+        Error::InvalidConversationId {
+            id: id.into(),
+            reason,
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Error::InvalidJson(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_numbers() {
+        for code in [6004, 6017, 51006, 51008, 51009, 51010, 51011, 51012, 6027] {
+            assert_eq!(ErrorCode::from_i32(code).map(ErrorCode::as_i32), Some(code));
+        }
+        assert_eq!(ErrorCode::from_i32(12345), None);
+    }
+
+    #[test]
+    fn each_error_has_its_spec_code() {
+        assert_eq!(Error::TooManyPinned { max: 50 }.code().as_i32(), 51012);
+        assert_eq!(Error::GroupNotFound("x".into()).code().as_i32(), 51009);
+        assert_eq!(Error::ReservedMarkBits(1 << 4).code().as_i32(), 6017);
+        assert_eq!(Error::Closed.code().as_i32(), 6013);
+    }
+}

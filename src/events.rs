@@ -1,0 +1,166 @@
+//! Events: what changed, published after each committed change (SPEC §9).
+//!
+//! [`ConversationManager::events`](crate::ConversationManager::events) returns an
+//! [`EventStream`]. Events describe committed state and arrive in commit order. A consumer
+//! that falls behind by more than the channel's capacity is not blocking anyone: it receives
+//! `Err(Lagged)` saying how many events it missed, and should re-read what it shows.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+
+use crate::error::ErrorCode;
+use crate::filter::ConversationFilter;
+use crate::model::{Conversation, ConversationId};
+
+/// Why conversations left a conversation group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupRemovalReason {
+    /// 0: the user removed them (or deleted the conversations).
+    ByUser,
+    /// 1: evicted because the group passed 1000 conversations (reported by the server).
+    Evicted,
+}
+
+impl GroupRemovalReason {
+    /// The numeric value used by the C API.
+    #[must_use]
+    pub fn as_u32(self) -> u32 {
+        match self {
+            GroupRemovalReason::ByUser => 0,
+            GroupRemovalReason::Evicted => 1,
+        }
+    }
+}
+
+/// Something that happened to the conversation list.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// New conversations (`kTIMConvEvent_Add`).
+    Added(Vec<Conversation>),
+    /// Deleted conversations (`kTIMConvEvent_Del`).
+    Deleted(Vec<ConversationId>),
+    /// Changed conversations, with their new state (`kTIMConvEvent_Update`): new message,
+    /// unread, pin, marks, draft, custom data, groups, receive option, ...
+    Updated(Vec<Conversation>),
+    /// Server sync started (`kTIMConvEvent_Start`). Emitted only when a transport is configured.
+    SyncStarted,
+    /// Server sync finished (`kTIMConvEvent_Finish`).
+    SyncFinished,
+    /// Server sync failed.
+    SyncFailed {
+        /// The SPEC §10 code.
+        code: ErrorCode,
+        /// What went wrong.
+        message: String,
+    },
+    /// The total unread count changed.
+    TotalUnreadChanged(u64),
+    /// The unread count of a watched filter changed.
+    UnreadByFilterChanged {
+        /// The filter, as it was subscribed.
+        filter: ConversationFilter,
+        /// Its new unread count.
+        count: u64,
+    },
+    /// A conversation group was created.
+    GroupCreated {
+        /// Its name.
+        name: String,
+        /// The conversations it was created with (those accepted).
+        conversations: Vec<ConversationId>,
+    },
+    /// A conversation group was deleted.
+    GroupDeleted {
+        /// Its name.
+        name: String,
+    },
+    /// A conversation group was renamed.
+    GroupRenamed {
+        /// The old name.
+        old_name: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Conversations were added to a group.
+    ConversationsAddedToGroup {
+        /// The group.
+        name: String,
+        /// The conversations added.
+        conversations: Vec<ConversationId>,
+    },
+    /// Conversations were removed from a group.
+    ConversationsRemovedFromGroup {
+        /// The group.
+        name: String,
+        /// The conversations removed.
+        conversations: Vec<ConversationId>,
+        /// Why.
+        reason: GroupRemovalReason,
+    },
+}
+
+impl Event {
+    /// The C API's `TIMConvEvent` value for the five list events, `None` for the others.
+    #[must_use]
+    pub fn conv_event_code(&self) -> Option<u32> {
+        match self {
+            Event::Added(_) => Some(0),
+            Event::Deleted(_) => Some(1),
+            Event::Updated(_) => Some(2),
+            Event::SyncStarted => Some(3),
+            Event::SyncFinished => Some(4),
+            _ => None,
+        }
+    }
+}
+
+/// The consumer fell behind and `missed` events were dropped for it; re-read the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the event consumer fell behind and missed {missed} events")]
+pub struct Lagged {
+    /// How many events were missed.
+    pub missed: u64,
+}
+
+/// A stream of [`Event`]s; dropping it unsubscribes.
+#[must_use = "streams do nothing unless polled"]
+pub struct EventStream {
+    inner: BoxStream<'static, Result<Event, Lagged>>,
+}
+
+impl EventStream {
+    pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
+        let inner = futures::stream::unfold(rx, |mut rx| async move {
+            match rx.recv().await {
+                Ok(event) => Some((Ok(event), rx)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Some((Err(Lagged { missed }), rx))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        });
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Event, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}

@@ -1,0 +1,135 @@
+//! Unread counters: the total and one per subscribed filter, kept incrementally (DESIGN
+//! property 4). Reading one is O(1); a change costs O(subscriptions).
+
+use std::collections::HashMap;
+
+use tokio::sync::watch;
+
+use crate::filter::ConversationFilter;
+use crate::model::Conversation;
+
+#[derive(Debug)]
+struct Subscription {
+    value: u64,
+    tx: watch::Sender<u64>,
+    watchers: usize,
+}
+
+/// What a change did to the counters that anyone can see.
+#[derive(Debug, Default)]
+pub(crate) struct CounterChanges {
+    pub(crate) total: Option<u64>,
+    pub(crate) filters: Vec<(ConversationFilter, u64)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Counters {
+    total: u64,
+    total_tx: watch::Sender<u64>,
+    subs: HashMap<ConversationFilter, Subscription>,
+    /// Values at the start of the change being applied, to report only real changes.
+    before: Option<(u64, Vec<(ConversationFilter, u64)>)>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            total: 0,
+            total_tx: watch::Sender::new(0),
+            subs: HashMap::new(),
+            before: None,
+        }
+    }
+}
+
+impl Counters {
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub(crate) fn subscribed(&self, filter: &ConversationFilter) -> Option<u64> {
+        self.subs.get(filter).map(|s| s.value)
+    }
+
+    pub(crate) fn watch_total(&self) -> watch::Receiver<u64> {
+        self.total_tx.subscribe()
+    }
+
+    /// Adds a watcher of `filter`; `recount` computes its value if it is not subscribed yet.
+    pub(crate) fn watch_filter(
+        &mut self,
+        filter: &ConversationFilter,
+        recount: impl FnOnce() -> u64,
+    ) -> watch::Receiver<u64> {
+        let sub = self.subs.entry(filter.clone()).or_insert_with(|| {
+            let value = recount();
+            Subscription {
+                value,
+                tx: watch::Sender::new(value),
+                watchers: 0,
+            }
+        });
+        sub.watchers += 1;
+        sub.tx.subscribe()
+    }
+
+    /// Drops a watcher of `filter`; the subscription ends with its last watcher.
+    pub(crate) fn unwatch_filter(&mut self, filter: &ConversationFilter) {
+        if let Some(sub) = self.subs.get_mut(filter) {
+            sub.watchers = sub.watchers.saturating_sub(1);
+            if sub.watchers == 0 {
+                self.subs.remove(filter);
+            }
+        }
+    }
+
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Starts a change: remembers the values it starts from.
+    pub(crate) fn begin(&mut self) {
+        let filters = self
+            .subs
+            .iter()
+            .map(|(f, s)| (f.clone(), s.value))
+            .collect();
+        self.before = Some((self.total, filters));
+    }
+
+    /// Accounts for one row going from `before` to `after` (either may be absent).
+    pub(crate) fn update(&mut self, before: Option<&Conversation>, after: Option<&Conversation>) {
+        let counted = |c: Option<&Conversation>| c.map_or(0, Conversation::counted_unread);
+        let (old, new) = (counted(before), counted(after));
+        self.total = self.total.wrapping_sub(old).wrapping_add(new);
+        if old == 0 && new == 0 {
+            return; // contributes nothing to any filter either
+        }
+        for (filter, sub) in &mut self.subs {
+            let was = before.filter(|c| filter.matches(c)).map_or(0, |_| old);
+            let is = after.filter(|c| filter.matches(c)).map_or(0, |_| new);
+            sub.value = sub.value.wrapping_sub(was).wrapping_add(is);
+        }
+    }
+
+    /// Ends a change: tells watchers whose value differs from the start, and reports them.
+    pub(crate) fn finish(&mut self) -> CounterChanges {
+        let Some((total_before, filters_before)) = self.before.take() else {
+            return CounterChanges::default();
+        };
+        let mut changes = CounterChanges::default();
+        if self.total != total_before {
+            self.total_tx.send_replace(self.total);
+            changes.total = Some(self.total);
+        }
+        for (filter, was) in filters_before {
+            if let Some(sub) = self.subs.get(&filter)
+                && sub.value != was
+            {
+                sub.tx.send_replace(sub.value);
+                changes.filters.push((filter, sub.value));
+            }
+        }
+        changes
+    }
+}

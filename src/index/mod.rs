@@ -1,0 +1,239 @@
+//! The in-memory index: every live conversation, kept in list order with its counters.
+//!
+//! Reads (get, list, count) are served from here and never wait on storage. Only the writer
+//! changes it, through [`Index::apply`], after the store has committed the change.
+
+mod counters;
+mod sets;
+
+use std::collections::HashMap;
+
+use crate::events::Event;
+use crate::filter::ConversationFilter;
+use crate::model::{Conversation, ConversationId};
+use crate::store::{ChangeSet, GroupChange, Snapshot, StoredConversation, Tombstone};
+
+pub(crate) use counters::{CounterChanges, Counters};
+pub(crate) use sets::OrderSets;
+
+/// One live conversation and what paging needs to know about its past moves.
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) stored: StoredConversation,
+    /// Index version at which this row last moved down the list (was unpinned); 0 if never.
+    pub(crate) demoted_at: u64,
+    /// Its sort key just before that move.
+    pub(crate) demoted_from: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    rows: Vec<Option<Row>>,
+    free: Vec<u32>,
+    by_id: HashMap<ConversationId, u32>,
+    pub(crate) sets: OrderSets,
+    tombstones: HashMap<ConversationId, Tombstone>,
+    groups: Vec<String>,
+    pinned: usize,
+    decorated: usize,
+    pub(crate) counters: Counters,
+    order_clock: u64,
+    /// Bumped by each applied change; paging cursors remember it.
+    version: u64,
+}
+
+/// What applying a change did, for publishing.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub(crate) events: Vec<Event>,
+}
+
+impl Index {
+    pub(crate) fn from_snapshot(snapshot: Snapshot, version: u64) -> Self {
+        let mut index = Index {
+            order_clock: snapshot.order_clock,
+            groups: snapshot.groups,
+            version,
+            ..Index::default()
+        };
+        index.tombstones = snapshot
+            .tombstones
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect();
+        for stored in snapshot.conversations {
+            index.order_clock = index.order_clock.max(stored.conversation.order_key);
+            index.insert_row(stored);
+        }
+        index
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub(crate) fn order_clock(&self) -> u64 {
+        self.order_clock
+    }
+
+    pub(crate) fn pinned_count(&self) -> usize {
+        self.pinned
+    }
+
+    pub(crate) fn decorated_count(&self) -> usize {
+        self.decorated
+    }
+
+    pub(crate) fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    pub(crate) fn get(&self, id: &ConversationId) -> Option<&StoredConversation> {
+        self.by_id
+            .get(id)
+            .and_then(|&slot| self.row(slot))
+            .map(|r| &r.stored)
+    }
+
+    pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
+        self.tombstones.get(id)
+    }
+
+    pub(crate) fn row(&self, slot: u32) -> Option<&Row> {
+        self.rows.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Every conversation in list order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Conversation> + '_ {
+        self.sets
+            .all()
+            .filter_map(|slot| self.row(slot))
+            .map(|r| &r.stored.conversation)
+    }
+
+    /// Conversations matching `filter`, in list order, walking its smallest candidate set.
+    pub(crate) fn matching<'a>(
+        &'a self,
+        filter: &'a ConversationFilter,
+    ) -> impl Iterator<Item = &'a Conversation> + 'a {
+        self.sets
+            .candidates(filter, None)
+            .filter_map(|(_, slot)| self.row(slot))
+            .map(|r| &r.stored.conversation)
+            .filter(|c| filter.matches(c))
+    }
+
+    /// Unread over `filter` by a walk of its candidate rows (used when it is not subscribed).
+    pub(crate) fn recount(&self, filter: &ConversationFilter) -> u64 {
+        self.matching(filter)
+            .map(Conversation::counted_unread)
+            .sum()
+    }
+
+    fn insert_row(&mut self, stored: StoredConversation) -> u32 {
+        let c = &stored.conversation;
+        self.pinned += usize::from(c.is_pinned);
+        self.decorated += usize::from(c.is_decorated());
+        self.counters.update(None, Some(c));
+        let id = c.id.clone();
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.rows.push(None);
+                u32::try_from(self.rows.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.sets.insert(slot, &stored.conversation);
+        self.rows[slot as usize] = Some(Row {
+            stored,
+            demoted_at: 0,
+            demoted_from: 0,
+        });
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    fn remove_row(&mut self, id: &ConversationId) -> Option<Row> {
+        let slot = self.by_id.remove(id)?;
+        let row = self.rows.get_mut(slot as usize)?.take()?;
+        let c = &row.stored.conversation;
+        self.pinned -= usize::from(c.is_pinned);
+        self.decorated -= usize::from(c.is_decorated());
+        self.counters.update(Some(c), None);
+        self.sets.remove(slot, c);
+        self.free.push(slot);
+        Some(row)
+    }
+
+    /// Applies a committed change and reports what to publish, in order: conversation events,
+    /// then `extra` (the operation's own events, e.g. group events), then unread changes.
+    pub(crate) fn apply(&mut self, change: &ChangeSet, extra: Vec<Event>) -> Applied {
+        self.version += 1;
+        self.order_clock = self.order_clock.max(change.order_clock);
+        self.counters.begin();
+        let mut deleted = Vec::new();
+        for t in &change.deletes {
+            if self.remove_row(&t.id).is_some() {
+                deleted.push(t.id.clone());
+            }
+            self.tombstones.insert(t.id.clone(), t.clone());
+        }
+        let (mut added, mut updated) = (Vec::new(), Vec::new());
+        for stored in &change.upserts {
+            let id = &stored.conversation.id;
+            self.tombstones.remove(id);
+            let before = self.remove_row(id);
+            let after_key = stored.conversation.sort_key();
+            let slot = self.insert_row(stored.clone());
+            if let (Some(before), Some(row)) = (&before, self.rows[slot as usize].as_mut()) {
+                let before_key = before.stored.conversation.sort_key();
+                if after_key < before_key {
+                    row.demoted_at = self.version;
+                    row.demoted_from = before_key;
+                } else {
+                    row.demoted_at = before.demoted_at;
+                    row.demoted_from = before.demoted_from;
+                }
+            }
+            let snapshot = stored.conversation.clone();
+            match before {
+                None => added.push(snapshot),
+                Some(_) => updated.push(snapshot),
+            }
+        }
+        for g in &change.groups {
+            match g {
+                GroupChange::Created(name) => self.groups.push(name.clone()),
+                GroupChange::Deleted(name) => self.groups.retain(|n| n != name),
+                GroupChange::Renamed { from, to } => {
+                    for n in self.groups.iter_mut().filter(|n| *n == from) {
+                        n.clone_from(to);
+                    }
+                }
+            }
+        }
+        let CounterChanges { total, filters } = self.counters.finish();
+        let mut events = Vec::new();
+        if !deleted.is_empty() {
+            events.push(Event::Deleted(deleted));
+        }
+        if !added.is_empty() {
+            events.push(Event::Added(added));
+        }
+        if !updated.is_empty() {
+            events.push(Event::Updated(updated));
+        }
+        events.extend(extra);
+        if let Some(total) = total {
+            events.push(Event::TotalUnreadChanged(total));
+        }
+        for (filter, count) in filters {
+            events.push(Event::UnreadByFilterChanged { filter, count });
+        }
+        Applied { events }
+    }
+}

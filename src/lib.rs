@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod events;
+pub mod filter;
+mod index;
+pub mod limits;
+mod manager;
+pub mod model;
+pub mod outcome;
+pub mod paging;
+pub mod store;
+
+pub use error::{Error, ErrorCode, Result};
+pub use events::{Event, EventStream, GroupRemovalReason, Lagged};
+pub use filter::ConversationFilter;
+pub use limits::Limits;
+pub use manager::{
+    CleanTarget, ConversationManager, IngestOutcome, ManagerBuilder, Profile, UnreadStream,
+};
+pub use model::{
+    Conversation, ConversationId, ConversationType, CustomData, Draft, GroupAtInfo, GroupAtType,
+    GroupType, MarkFlags, Message, ReceiveOption,
+};
+pub use outcome::ConversationOutcome;
+pub use paging::{Cursor, Page};
+pub use store::{MemoryStore, Store};

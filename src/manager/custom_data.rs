@@ -1,0 +1,40 @@
+//! Custom data (SPEC §3): an opaque byte string per conversation that roams.
+
+use super::ConversationManager;
+use super::marks::each;
+use crate::error::{Error, Result};
+use crate::model::{ConversationId, CustomData};
+use crate::outcome::{ConversationOutcome, batch};
+
+impl ConversationManager {
+    /// Sets the custom data of up to [`Limits::max_batch`](crate::Limits::max_batch)
+    /// conversations (empty data clears it).
+    ///
+    /// Returns one result per distinct conversation: 6004 if it does not exist, 51008 if it
+    /// would make more than [`Limits::max_decorated`](crate::Limits::max_decorated)
+    /// conversations carry marks, custom data or groups.
+    ///
+    /// # Errors
+    /// For the whole call, changing nothing: [`Error::BatchSize`] (51006),
+    /// [`Error::CustomDataTooLarge`] (6017) over
+    /// [`Limits::max_custom_data_bytes`](crate::Limits::max_custom_data_bytes).
+    #[tracing::instrument(skip_all, fields(count = ids.len(), bytes), err)]
+    pub async fn set_custom_data(
+        &self,
+        ids: &[ConversationId],
+        data: impl Into<CustomData>,
+    ) -> Result<Vec<ConversationOutcome>> {
+        let data = data.into();
+        tracing::Span::current().record("bytes", data.len());
+        let max = self.limits().max_custom_data_bytes;
+        if data.len() > max {
+            return Err(Error::CustomDataTooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let ids = batch(ids, self.limits())?;
+        self.write(move |tx| Ok(each(tx, ids, |s| s.conversation.custom_data = data.clone())))
+            .await
+    }
+}

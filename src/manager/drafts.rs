@@ -1,0 +1,47 @@
+//! Drafts (SPEC §3): local only; setting one activates the conversation.
+
+use super::ConversationManager;
+use crate::error::Result;
+use crate::model::{Conversation, ConversationId, Draft};
+use crate::store::StoredConversation;
+
+impl ConversationManager {
+    /// Sets the draft of a conversation, creating the conversation if it does not exist (a
+    /// user may start writing to someone new). Activates it. Drafts never leave this device.
+    ///
+    /// # Errors
+    /// Only the store's (6019) or [`Error::Closed`](crate::Error::Closed).
+    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    pub async fn set_draft(&self, id: &ConversationId, draft: Draft) -> Result<()> {
+        let id = id.clone();
+        self.write(move |tx| {
+            let mut stored = tx
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| StoredConversation::new(Conversation::new(id.clone())));
+            stored.conversation.draft = Some(draft);
+            stored.conversation.order_key = tx.next_order_key();
+            tx.put(stored);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the draft of a conversation. Does not activate it; without a draft, nothing
+    /// changes and nothing is emitted.
+    ///
+    /// # Errors
+    /// [`Error::ConversationNotFound`](crate::Error::ConversationNotFound) (6004).
+    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    pub async fn cancel_draft(&self, id: &ConversationId) -> Result<()> {
+        let id = id.clone();
+        self.write(move |tx| {
+            tx.update(&id, |s, _| {
+                s.conversation.draft = None;
+                Ok(())
+            })
+            .map(drop)
+        })
+        .await
+    }
+}

@@ -1,0 +1,239 @@
+//! Conversation groups (SPEC §7): user-defined folders that roam.
+//!
+//! The list of names lives in the store; membership lives on each conversation record
+//! (`groups`), which is what filters and counters read.
+
+use super::marks::decorate;
+use super::{ConversationManager, Tx};
+use crate::error::{Error, Result};
+use crate::events::{Event, GroupRemovalReason};
+use crate::limits::Limits;
+use crate::model::ConversationId;
+use crate::outcome::{ConversationOutcome, batch};
+use crate::store::GroupChange;
+
+/// Checks a group name: 1..=`max_group_name_bytes` bytes (51011).
+fn check_name(name: &str, limits: &Limits) -> Result<()> {
+    if name.is_empty() || name.len() > limits.max_group_name_bytes {
+        return Err(Error::GroupNameLength {
+            len: name.len(),
+            max: limits.max_group_name_bytes,
+        });
+    }
+    Ok(())
+}
+
+fn require_group(tx: &Tx<'_>, name: &str) -> Result<()> {
+    if tx.group_exists(name) {
+        Ok(())
+    } else {
+        Err(Error::GroupNotFound(name.to_owned()))
+    }
+}
+
+impl ConversationManager {
+    /// Names of the conversation groups, in creation order.
+    #[must_use]
+    pub fn groups(&self) -> Vec<String> {
+        self.shared().read_index().groups().to_vec()
+    }
+
+    /// Creates group `name` with conversations `ids` (at least one).
+    ///
+    /// Returns one result per distinct conversation (6004 if it does not exist, 51008 past the
+    /// decoration limit); the group is created even if none could join.
+    ///
+    /// # Errors
+    /// For the whole call, changing nothing: [`Error::GroupNameLength`] (51011),
+    /// [`Error::BatchSize`] (51006), [`Error::GroupAlreadyExists`] (6017),
+    /// [`Error::TooManyGroups`] (51010).
+    #[tracing::instrument(skip_all, fields(group = name, count = ids.len()), err)]
+    pub async fn create_group(
+        &self,
+        name: &str,
+        ids: &[ConversationId],
+    ) -> Result<Vec<ConversationOutcome>> {
+        check_name(name, self.limits())?;
+        let ids = batch(ids, self.limits())?;
+        let name = name.to_owned();
+        self.write(move |tx| {
+            if tx.group_exists(&name) {
+                return Err(Error::GroupAlreadyExists(name));
+            }
+            if tx.group_names().len() >= tx.limits.max_groups {
+                return Err(Error::TooManyGroups {
+                    max: tx.limits.max_groups,
+                });
+            }
+            tx.change_groups(GroupChange::Created(name.clone()));
+            let (outcomes, joined) = join(tx, &name, ids);
+            tx.emit(Event::GroupCreated {
+                name,
+                conversations: joined,
+            });
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// Deletes group `name`; its conversations stay, outside it.
+    ///
+    /// # Errors
+    /// [`Error::GroupNotFound`] (51009).
+    #[tracing::instrument(skip_all, fields(group = name), err)]
+    pub async fn delete_group(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            require_group(tx, &name)?;
+            for id in tx.group_members(&name) {
+                tx.update(&id, |s, _| {
+                    s.conversation.groups.retain(|g| *g != name);
+                    Ok(())
+                })?;
+            }
+            tx.change_groups(GroupChange::Deleted(name.clone()));
+            tx.emit(Event::GroupDeleted { name });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Renames group `old_name` to `new_name`, keeping its members and its place in the list.
+    /// Renaming to the same name changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::GroupNameLength`] (51011) for either name, [`Error::GroupNotFound`] (51009),
+    /// [`Error::GroupAlreadyExists`] (6017) if `new_name` is taken.
+    #[tracing::instrument(skip_all, fields(old_name, new_name), err)]
+    pub async fn rename_group(&self, old_name: &str, new_name: &str) -> Result<()> {
+        check_name(old_name, self.limits())?;
+        check_name(new_name, self.limits())?;
+        let (old_name, new_name) = (old_name.to_owned(), new_name.to_owned());
+        self.write(move |tx| {
+            require_group(tx, &old_name)?;
+            if old_name == new_name {
+                return Ok(());
+            }
+            if tx.group_exists(&new_name) {
+                return Err(Error::GroupAlreadyExists(new_name));
+            }
+            for id in tx.group_members(&old_name) {
+                tx.update(&id, |s, _| {
+                    for g in s.conversation.groups.iter_mut().filter(|g| **g == old_name) {
+                        g.clone_from(&new_name);
+                    }
+                    Ok(())
+                })?;
+            }
+            tx.change_groups(GroupChange::Renamed {
+                from: old_name.clone(),
+                to: new_name.clone(),
+            });
+            tx.emit(Event::GroupRenamed { old_name, new_name });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds conversations to group `name`. One result per distinct conversation: 6004 if it
+    /// does not exist, 51008 past the decoration limit; already a member is a success.
+    ///
+    /// # Errors
+    /// For the whole call, changing nothing: [`Error::GroupNameLength`] (51011),
+    /// [`Error::BatchSize`] (51006), [`Error::GroupNotFound`] (51009).
+    #[tracing::instrument(skip_all, fields(group = name, count = ids.len()), err)]
+    pub async fn add_to_group(
+        &self,
+        name: &str,
+        ids: &[ConversationId],
+    ) -> Result<Vec<ConversationOutcome>> {
+        check_name(name, self.limits())?;
+        let ids = batch(ids, self.limits())?;
+        let name = name.to_owned();
+        self.write(move |tx| {
+            require_group(tx, &name)?;
+            let (outcomes, joined) = join(tx, &name, ids);
+            if !joined.is_empty() {
+                tx.emit(Event::ConversationsAddedToGroup {
+                    name,
+                    conversations: joined,
+                });
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// Removes conversations from group `name`. One result per distinct conversation: 6004 if
+    /// it does not exist; not a member is a success.
+    ///
+    /// # Errors
+    /// For the whole call, changing nothing: [`Error::GroupNameLength`] (51011),
+    /// [`Error::BatchSize`] (51006), [`Error::GroupNotFound`] (51009).
+    #[tracing::instrument(skip_all, fields(group = name, count = ids.len()), err)]
+    pub async fn remove_from_group(
+        &self,
+        name: &str,
+        ids: &[ConversationId],
+    ) -> Result<Vec<ConversationOutcome>> {
+        check_name(name, self.limits())?;
+        let ids = batch(ids, self.limits())?;
+        let name = name.to_owned();
+        self.write(move |tx| {
+            require_group(tx, &name)?;
+            let mut left = Vec::new();
+            let outcomes = ids
+                .into_iter()
+                .map(|id| {
+                    let was_member = is_member(tx, &id, &name);
+                    let result = decorate(tx, &id, &mut |s| {
+                        s.conversation.groups.retain(|g| *g != name);
+                    });
+                    if result.is_ok() && was_member {
+                        left.push(id.clone());
+                    }
+                    ConversationOutcome::new(id, result)
+                })
+                .collect();
+            if !left.is_empty() {
+                tx.emit(Event::ConversationsRemovedFromGroup {
+                    name,
+                    conversations: left,
+                    reason: GroupRemovalReason::ByUser,
+                });
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+}
+
+fn is_member(tx: &Tx<'_>, id: &ConversationId, name: &str) -> bool {
+    tx.get(id)
+        .is_some_and(|s| s.conversation.groups.iter().any(|g| g == name))
+}
+
+/// Makes each conversation a member of `name`; returns the results and who newly joined.
+fn join(
+    tx: &mut Tx<'_>,
+    name: &str,
+    ids: Vec<ConversationId>,
+) -> (Vec<ConversationOutcome>, Vec<ConversationId>) {
+    let mut joined = Vec::new();
+    let outcomes = ids
+        .into_iter()
+        .map(|id| {
+            let was_member = is_member(tx, &id, name);
+            let result = decorate(tx, &id, &mut |s| {
+                if !s.conversation.groups.iter().any(|g| g == name) {
+                    s.conversation.groups.push(name.to_owned());
+                }
+            });
+            if result.is_ok() && !was_member {
+                joined.push(id.clone());
+            }
+            ConversationOutcome::new(id, result)
+        })
+        .collect();
+    (outcomes, joined)
+}

@@ -1,0 +1,263 @@
+//! Messages: how a conversation is created, activated and gains unread (SPEC §1, §4, §6).
+
+use super::{ConversationManager, Tx};
+use crate::error::{Error, Result};
+use crate::model::message::AT_ALL_MARKER;
+use crate::model::{
+    Conversation, ConversationId, ConversationType, GroupAtInfo, GroupAtType, GroupType, Message,
+};
+use crate::store::{StoredConversation, UnreadMessage};
+
+/// What [`ConversationManager::ingest_message`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IngestOutcome {
+    /// The conversation did not exist and was created with this message.
+    Created,
+    /// The conversation changed: new last message, more unread, or new @ info.
+    Updated,
+    /// The message was seen before (same message ID); nothing changed.
+    Duplicate,
+    /// The message changes nothing: it is older than the last message and does not count as
+    /// unread (sent by this user, excluded from unread, or at or before the read position).
+    Unchanged,
+    /// The conversation was deleted after this message; a message from before a delete does
+    /// not bring it back (SPEC §8).
+    Stale,
+}
+
+/// Display fields of a conversation, usually from the user's or group's profile. `None`
+/// leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Profile {
+    /// New display name (`conv_show_name`).
+    pub show_name: Option<String>,
+    /// New avatar URL (`conv_face_url`).
+    pub face_url: Option<String>,
+    /// The group's kind (`conv_group_type`); audio-video chat rooms never count unread.
+    pub group_type: Option<GroupType>,
+}
+
+impl Profile {
+    /// An empty update.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn show_name(mut self, name: impl Into<String>) -> Self {
+        self.show_name = Some(name.into());
+        self
+    }
+
+    /// Sets the avatar URL.
+    #[must_use]
+    pub fn face_url(mut self, url: impl Into<String>) -> Self {
+        self.face_url = Some(url.into());
+        self
+    }
+
+    /// Sets the group kind.
+    #[must_use]
+    pub fn group_type(mut self, group_type: GroupType) -> Self {
+        self.group_type = Some(group_type);
+        self
+    }
+}
+
+impl ConversationManager {
+    /// Records a message sent or received in conversation `id`.
+    ///
+    /// Creates the conversation if needed (unless it was deleted after this message), makes
+    /// the message the last one if it is the newest, activates the conversation when it does
+    /// (it moves to the top of its section), and counts it as unread when it should: never
+    /// for this user's own messages, once for a message delivered twice (same
+    /// `message_msg_id`), never when flagged `message_excluded_from_unread_count`, and only
+    /// after the read position. A group message mentioning this user (see
+    /// [`ManagerBuilder::self_user_id`](super::ManagerBuilder::self_user_id)) or everyone adds
+    /// @ info.
+    ///
+    /// The read position of a message is its `message_server_time` (C2C; falling back to
+    /// `message_client_time`) or its `message_seq` (group); messages should carry them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (6017) if the message's `message_conv_id` /
+    /// `message_conv_type` name another conversation. Missing ones are filled in.
+    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    pub async fn ingest_message(
+        &self,
+        id: &ConversationId,
+        mut message: Message,
+    ) -> Result<IngestOutcome> {
+        let kind = id.kind();
+        if message.conv_id.as_deref().is_some_and(|c| c != id.peer())
+            || message.conv_type.is_some_and(|t| t != kind.as_u32())
+        {
+            return Err(Error::InvalidParameter(format!(
+                "the message belongs to another conversation than {id}"
+            )));
+        }
+        message.conv_id = Some(id.peer().to_owned());
+        message.conv_type = Some(kind.as_u32());
+        let id = id.clone();
+        self.write(move |tx| Ok(ingest(tx, &id, message))).await
+    }
+
+    /// Gets a conversation, creating it (empty, activated) if it does not exist.
+    ///
+    /// This is the original SDK's deprecated `TIMConvCreate`: conversations are created by
+    /// messages on their own, so new code rarely needs it.
+    ///
+    /// # Errors
+    /// Only the store's (6019) or [`Error::Closed`].
+    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    pub async fn create_conversation(&self, id: &ConversationId) -> Result<Conversation> {
+        let id = id.clone();
+        self.write(move |tx| {
+            if let Some(existing) = tx.get(&id) {
+                return Ok(existing.conversation.clone());
+            }
+            let mut conversation = Conversation::new(id);
+            conversation.order_key = tx.next_order_key();
+            tx.put(StoredConversation::new(conversation.clone()));
+            Ok(conversation)
+        })
+        .await
+    }
+
+    /// Updates display fields of an existing conversation. No change, no event.
+    ///
+    /// # Errors
+    /// [`Error::ConversationNotFound`] (6004).
+    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    pub async fn set_profile(&self, id: &ConversationId, profile: Profile) -> Result<()> {
+        let id = id.clone();
+        self.write(move |tx| {
+            tx.update(&id, |s, _| {
+                let c = &mut s.conversation;
+                if let Some(name) = profile.show_name {
+                    c.show_name = name;
+                }
+                if let Some(url) = profile.face_url {
+                    c.face_url = url;
+                }
+                if profile.group_type.is_some() {
+                    c.group_type = profile.group_type;
+                }
+                Ok(())
+            })
+            .map(drop)
+        })
+        .await
+    }
+}
+
+/// Where a message stands in its conversation: server time (or client time) for C2C,
+/// sequence for groups.
+fn position(message: &Message, kind: ConversationType) -> u64 {
+    match kind {
+        ConversationType::Group => message.seq.unwrap_or(0),
+        _ => message.server_time.or(message.client_time).unwrap_or(0),
+    }
+}
+
+fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
+    [
+        position(message, kind),
+        message.server_time.unwrap_or(0),
+        message.seq.unwrap_or(0),
+    ]
+}
+
+/// The recency of a conversation's last message, as tombstones record it.
+pub(crate) fn last_recency(conversation: &Conversation) -> [u64; 3] {
+    conversation
+        .last_message
+        .as_ref()
+        .map_or([0; 3], |m| recency(m, conversation.id.kind()))
+}
+
+/// The read-position coordinate of the conversation's last message (0 without one).
+pub(crate) fn last_position(conversation: &Conversation) -> u64 {
+    conversation
+        .last_message
+        .as_ref()
+        .map_or(0, |m| position(m, conversation.id.kind()))
+}
+
+fn at_type(message: &Message, self_user: Option<&str>) -> Option<GroupAtType> {
+    let users = message.group_at_users.as_ref()?;
+    let all = users.iter().any(|u| u == AT_ALL_MARKER);
+    let me = self_user.is_some_and(|me| users.iter().any(|u| u == me));
+    match (all, me) {
+        (true, true) => Some(GroupAtType::AtAllAtMe),
+        (true, false) => Some(GroupAtType::AtAll),
+        (false, true) => Some(GroupAtType::AtMe),
+        (false, false) => None,
+    }
+}
+
+fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
+    let kind = id.kind();
+    let (mut stored, created) = match tx.get(id) {
+        Some(existing) => (existing.clone(), false),
+        None => {
+            if tx
+                .tombstone(id)
+                .is_some_and(|t| recency(&message, kind) <= t.last_message)
+            {
+                return IngestOutcome::Stale;
+            }
+            (StoredConversation::new(Conversation::new(id.clone())), true)
+        }
+    };
+    let key = message.dedup_key();
+    let last_key = stored
+        .conversation
+        .last_message
+        .as_ref()
+        .map(Message::dedup_key);
+    if last_key.as_deref() == Some(key.as_str())
+        || stored.unread_messages.iter().any(|u| u.key == key)
+    {
+        return IngestOutcome::Duplicate;
+    }
+    let pos = position(&message, kind);
+    let read = stored.conversation.read_position();
+    let counts = !message.from_self()
+        && !message.excluded_from_unread.unwrap_or(false)
+        && (pos > read || (pos == 0 && read == 0));
+    let newer = stored
+        .conversation
+        .last_message
+        .as_ref()
+        .is_none_or(|last| recency(&message, kind) >= recency(last, kind));
+    if !counts && !newer {
+        return IngestOutcome::Unchanged;
+    }
+    let c = &mut stored.conversation;
+    if counts {
+        if kind == ConversationType::Group
+            && let Some(at_type) = at_type(&message, tx.self_user)
+        {
+            c.group_at_info.push(GroupAtInfo { seq: pos, at_type });
+        }
+        stored
+            .unread_messages
+            .push(UnreadMessage { key, position: pos });
+        c.unread_count = stored.unread_messages.len() as u64;
+    }
+    if newer {
+        c.last_message = Some(message);
+        c.order_key = tx.next_order_key();
+    }
+    tx.put(stored);
+    if created {
+        IngestOutcome::Created
+    } else {
+        IngestOutcome::Updated
+    }
+}

@@ -1,0 +1,264 @@
+//! Unread counts (SPEC §6): totals, filtered counts, watches, cleaning and receive options.
+
+use std::pin::Pin;
+use std::sync::Weak;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::stream::BoxStream;
+use tokio::sync::watch;
+
+use super::messages::last_position;
+use super::{ConversationManager, Shared};
+use crate::error::{Error, Result};
+use crate::filter::ConversationFilter;
+use crate::model::{ConversationId, ConversationType, ReceiveOption};
+use crate::store::StoredConversation;
+
+/// Which conversations [`ConversationManager::clean_unread`] cleans.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CleanTarget {
+    /// One conversation.
+    Conversation(ConversationId),
+    /// Every C2C conversation (the C API's `"c2c"`).
+    AllC2c,
+    /// Every group conversation (the C API's `"group"`).
+    AllGroups,
+    /// Every conversation (the C API's `""`).
+    All,
+}
+
+impl CleanTarget {
+    /// The target named as the C API names it: `"c2c"`, `"group"`, `""` or a conversation ID.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConversationId`] (6017) for anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "c2c" => CleanTarget::AllC2c,
+            "group" => CleanTarget::AllGroups,
+            "" => CleanTarget::All,
+            id => CleanTarget::Conversation(id.parse()?),
+        })
+    }
+}
+
+impl From<ConversationId> for CleanTarget {
+    fn from(id: ConversationId) -> Self {
+        CleanTarget::Conversation(id)
+    }
+}
+
+/// A watch on an unread count: yields the current value first, then each new value.
+///
+/// Values are "latest wins": a consumer that polls slowly sees the newest count, never a stale
+/// one, possibly skipping intermediate values. Dropping the stream unsubscribes; watchers of
+/// equal filters share one subscription.
+#[must_use = "streams do nothing unless polled"]
+pub struct UnreadStream {
+    inner: BoxStream<'static, u64>,
+    _subscription: Option<FilterSubscription>,
+}
+
+impl std::fmt::Debug for UnreadStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnreadStream")
+    }
+}
+
+impl UnreadStream {
+    fn new(rx: watch::Receiver<u64>, subscription: Option<FilterSubscription>) -> Self {
+        let inner = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+            if !first {
+                rx.changed().await.ok()?;
+            }
+            let value = *rx.borrow_and_update();
+            Some((value, (rx, false)))
+        });
+        Self {
+            inner: Box::pin(inner),
+            _subscription: subscription,
+        }
+    }
+}
+
+impl Stream for UnreadStream {
+    type Item = u64;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// Ends one watcher's share of a filter subscription when dropped.
+struct FilterSubscription {
+    shared: Weak<Shared>,
+    filter: ConversationFilter,
+}
+
+impl Drop for FilterSubscription {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.write_index().counters.unwatch_filter(&self.filter);
+        }
+    }
+}
+
+impl ConversationManager {
+    /// The total unread: the sum over conversations whose receive option is neither
+    /// NotReceive nor NotNotify, audio-video chat rooms excluded. O(1).
+    #[must_use]
+    pub fn total_unread(&self) -> u64 {
+        self.shared().read_index().counters.total()
+    }
+
+    /// The unread count over conversations matching `filter`, by the same rule as the total.
+    /// O(1) while the filter is watched; otherwise a walk of its matching conversations.
+    ///
+    /// # Errors
+    /// [`Error::ReservedMarkBits`] (6017) for a mark criterion with reserved bits.
+    pub fn unread_by_filter(&self, filter: &ConversationFilter) -> Result<u64> {
+        filter.validate()?;
+        let index = self.shared().read_index();
+        Ok(index
+            .counters
+            .subscribed(filter)
+            .unwrap_or_else(|| index.recount(filter)))
+    }
+
+    /// How many distinct filters are watched now (watchers of equal filters share one).
+    #[must_use]
+    pub fn watched_filters(&self) -> usize {
+        self.shared().read_index().counters.subscription_count()
+    }
+
+    /// Watches the total unread. See [`UnreadStream`].
+    pub fn watch_total_unread(&self) -> UnreadStream {
+        UnreadStream::new(self.shared().read_index().counters.watch_total(), None)
+    }
+
+    /// Watches the unread count of `filter`; while watched, its count is kept incrementally,
+    /// and [`Event::UnreadByFilterChanged`](crate::Event::UnreadByFilterChanged) is emitted
+    /// when it changes. See [`UnreadStream`].
+    ///
+    /// # Errors
+    /// [`Error::ReservedMarkBits`] (6017) for a mark criterion with reserved bits.
+    pub fn watch_unread(&self, filter: &ConversationFilter) -> Result<UnreadStream> {
+        filter.validate()?;
+        let rx = {
+            let mut index = self.shared().write_index();
+            let recount = index.recount(filter);
+            index.counters.watch_filter(filter, || recount)
+        };
+        let subscription = FilterSubscription {
+            shared: std::sync::Arc::downgrade(self.shared()),
+            filter: filter.clone(),
+        };
+        Ok(UnreadStream::new(rx, Some(subscription)))
+    }
+
+    /// Marks messages read: C2C conversations up to `timestamp`, groups up to `sequence`
+    /// (0 = everything), for one conversation or all C2C / all group / all conversations.
+    /// Read positions never move back; @ info at or before the new position goes too.
+    ///
+    /// # Errors
+    /// [`Error::ConversationNotFound`] (6004) for a single conversation that does not exist.
+    #[tracing::instrument(skip_all, fields(timestamp, sequence), err)]
+    pub async fn clean_unread(
+        &self,
+        target: impl Into<CleanTarget>,
+        timestamp: u64,
+        sequence: u64,
+    ) -> Result<()> {
+        let target = target.into();
+        tracing::debug!(?target, "cleaning unread");
+        self.write(move |tx| {
+            let ids = match &target {
+                CleanTarget::Conversation(id) => {
+                    tx.existing(id)?;
+                    vec![id.clone()]
+                }
+                bulk => {
+                    let mut with_unread = ConversationFilter::new().has_unread(true);
+                    with_unread.conv_type = match bulk {
+                        CleanTarget::AllC2c => Some(ConversationType::C2c),
+                        CleanTarget::AllGroups => Some(ConversationType::Group),
+                        _ => None,
+                    };
+                    tx.ids_matching(&with_unread)
+                }
+            };
+            for id in ids {
+                let up_to = match id.kind() {
+                    ConversationType::Group => sequence,
+                    _ => timestamp,
+                };
+                tx.update(&id, |s, _| {
+                    clean(s, up_to);
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets how a conversation's messages are received; this decides whether its unread
+    /// counts toward totals (SPEC §6).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (6017) for an unknown option, [`Error::ConversationNotFound`]
+    /// (6004).
+    #[tracing::instrument(skip_all, fields(conversation = %id, option = option.as_u32()), err)]
+    pub async fn set_receive_option(
+        &self,
+        id: &ConversationId,
+        option: ReceiveOption,
+    ) -> Result<()> {
+        if let ReceiveOption::Unknown(n) = option {
+            return Err(Error::InvalidParameter(format!(
+                "unknown receive option {n}"
+            )));
+        }
+        let id = id.clone();
+        self.write(move |tx| {
+            tx.update(&id, |s, _| {
+                s.conversation.receive_option = option;
+                Ok(())
+            })
+            .map(drop)
+        })
+        .await
+    }
+}
+
+/// Moves the read position of one conversation up to `up_to` (0 = its newest message) and
+/// drops the unread messages and @ info at or before it.
+fn clean(s: &mut StoredConversation, up_to: u64) {
+    let c = &mut s.conversation;
+    let newest_unread = s
+        .unread_messages
+        .iter()
+        .map(|u| u.position)
+        .max()
+        .unwrap_or(0);
+    let target = if up_to == 0 {
+        last_position(c).max(newest_unread)
+    } else {
+        up_to
+    };
+    let read = c.read_position().max(target);
+    match c.id.kind() {
+        ConversationType::Group => c.group_read_sequence = read,
+        _ => c.c2c_read_timestamp = read,
+    }
+    if up_to == 0 {
+        s.unread_messages.clear();
+        c.group_at_info.clear();
+    } else {
+        s.unread_messages.retain(|u| u.position > read);
+        c.group_at_info.retain(|a| a.seq > read);
+    }
+    c.unread_count = s.unread_messages.len() as u64;
+}
