@@ -59,8 +59,8 @@ impl Serialize for ConversationOutcome {
     }
 }
 
-/// Checks a batch's size (1..=`max_batch`, else 51006) and drops repeated IDs, keeping the
-/// first occurrence.
+/// Checks a batch's size as given (1..=`max_batch`, else 51006), then drops repeated IDs,
+/// keeping the first occurrence.
 pub(crate) fn batch(ids: &[ConversationId], limits: &Limits) -> Result<Vec<ConversationId>> {
     if ids.is_empty() || ids.len() > limits.max_batch {
         return Err(Error::BatchSize {

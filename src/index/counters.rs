@@ -11,6 +11,8 @@ use crate::model::Conversation;
 #[derive(Debug)]
 struct Subscription {
     value: u64,
+    /// The value when the change being applied began.
+    start: u64,
     tx: watch::Sender<u64>,
     watchers: usize,
 }
@@ -27,8 +29,8 @@ pub(crate) struct Counters {
     total: u64,
     total_tx: watch::Sender<u64>,
     subs: HashMap<ConversationFilter, Subscription>,
-    /// Values at the start of the change being applied, to report only real changes.
-    before: Option<(u64, Vec<(ConversationFilter, u64)>)>,
+    /// The total when the change being applied began, to report only real changes.
+    total_start: u64,
 }
 
 impl Default for Counters {
@@ -37,7 +39,7 @@ impl Default for Counters {
             total: 0,
             total_tx: watch::Sender::new(0),
             subs: HashMap::new(),
-            before: None,
+            total_start: 0,
         }
     }
 }
@@ -65,6 +67,7 @@ impl Counters {
             let value = recount();
             Subscription {
                 value,
+                start: value,
                 tx: watch::Sender::new(value),
                 watchers: 0,
             }
@@ -89,12 +92,10 @@ impl Counters {
 
     /// Starts a change: remembers the values it starts from.
     pub(crate) fn begin(&mut self) {
-        let filters = self
-            .subs
-            .iter()
-            .map(|(f, s)| (f.clone(), s.value))
-            .collect();
-        self.before = Some((self.total, filters));
+        self.total_start = self.total;
+        for sub in self.subs.values_mut() {
+            sub.start = sub.value;
+        }
     }
 
     /// Accounts for one row going from `before` to `after` (either may be absent).
@@ -114,20 +115,17 @@ impl Counters {
 
     /// Ends a change: tells watchers whose value differs from the start, and reports them.
     pub(crate) fn finish(&mut self) -> CounterChanges {
-        let Some((total_before, filters_before)) = self.before.take() else {
-            return CounterChanges::default();
-        };
         let mut changes = CounterChanges::default();
-        if self.total != total_before {
+        if self.total != self.total_start {
+            self.total_start = self.total;
             self.total_tx.send_replace(self.total);
             changes.total = Some(self.total);
         }
-        for (filter, was) in filters_before {
-            if let Some(sub) = self.subs.get(&filter)
-                && sub.value != was
-            {
+        for (filter, sub) in &mut self.subs {
+            if sub.value != sub.start {
+                sub.start = sub.value;
                 sub.tx.send_replace(sub.value);
-                changes.filters.push((filter, sub.value));
+                changes.filters.push((filter.clone(), sub.value));
             }
         }
         changes

@@ -79,9 +79,10 @@ impl ConversationManager {
     /// Deletes group `name`; its conversations stay, outside it.
     ///
     /// # Errors
-    /// [`Error::GroupNotFound`] (51009).
+    /// [`Error::GroupNameLength`] (51011), [`Error::GroupNotFound`] (51009).
     #[tracing::instrument(skip_all, fields(group = name), err)]
     pub async fn delete_group(&self, name: &str) -> Result<()> {
+        check_name(name, self.limits())?;
         let name = name.to_owned();
         self.write(move |tx| {
             require_group(tx, &name)?;

@@ -1,130 +1,113 @@
 //! Messages, as far as the conversation list needs them (keys `message_*`, SPEC §2).
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// The key of the @-all marker in `message_group_at_user_array`, as the original SDK writes it.
 pub(crate) const AT_ALL_MARKER: &str = "__kImSDK_MesssageAtALL__";
 
-/// A message: the last message of a conversation, the body of a draft, or one being ingested.
-///
-/// The fields the conversation list reads are typed; every other key is kept in
-/// [`Message::extra`], so decoding a message and encoding it again keeps every key it had,
-/// unknown ones included. Absent keys stay absent.
-///
-/// ```
-/// use timconv::Message;
-///
-/// let json = r#"{"message_msg_id":"m1","message_seq":7,"message_custom_int":3}"#;
-/// let msg: Message = serde_json::from_str(json)?;
-/// assert_eq!(msg.seq, Some(7));
-/// assert_eq!(serde_json::to_value(&msg)?, serde_json::from_str::<serde_json::Value>(json)?);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Message {
-    /// Unique message ID (`message_msg_id`); used to count a message delivered twice once.
-    #[serde(
-        rename = "message_msg_id",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub msg_id: Option<String>,
-    /// Sequence number (`message_seq`); the read position of group conversations.
-    #[serde(
-        rename = "message_seq",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub seq: Option<u64>,
-    /// Random number (`message_rand`).
-    #[serde(
-        rename = "message_rand",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub rand: Option<u64>,
-    /// Sender's user ID (`message_sender`).
-    #[serde(
-        rename = "message_sender",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sender: Option<String>,
-    /// Client time, UTC seconds (`message_client_time`).
-    #[serde(
-        rename = "message_client_time",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub client_time: Option<u64>,
-    /// Server time, UTC seconds (`message_server_time`); the read position of C2C conversations.
-    #[serde(
-        rename = "message_server_time",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub server_time: Option<u64>,
-    /// Raw peer ID of the conversation (`message_conv_id`).
-    #[serde(
-        rename = "message_conv_id",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub conv_id: Option<String>,
-    /// Conversation type, 1 C2C or 2 group (`message_conv_type`).
-    #[serde(
-        rename = "message_conv_type",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub conv_type: Option<u32>,
-    /// Whether this user sent it (`message_is_from_self`); own messages never add unread.
-    #[serde(
-        rename = "message_is_from_self",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub is_from_self: Option<bool>,
-    /// Whether it has been read (`message_is_read`).
-    #[serde(
-        rename = "message_is_read",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub is_read: Option<bool>,
-    /// Delivery status (`message_status`).
-    #[serde(
-        rename = "message_status",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<u32>,
-    /// Content elements (`message_elem_array`), each kept as JSON.
-    #[serde(
-        rename = "message_elem_array",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub elements: Option<Vec<Value>>,
-    /// `message_excluded_from_unread_count`: when true the message never adds unread.
-    #[serde(
-        rename = "message_excluded_from_unread_count",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub excluded_from_unread: Option<bool>,
-    /// Users @-mentioned in a group message (`message_group_at_user_array`); the marker
-    /// `__kImSDK_MesssageAtALL__` means @all.
-    #[serde(
-        rename = "message_group_at_user_array",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub group_at_users: Option<Vec<String>>,
-    /// Every other key, kept as it came.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+/// Declares [`Message`] with its typed keys and the serde code that keeps every other key.
+macro_rules! message_struct {
+    ($(#[$meta:meta])* { $( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal, )+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct Message {
+            $( $(#[$doc])* pub $field: Option<$ty>, )+
+            /// Every other key, kept as it came (and a typed key whose value was `null` or of
+            /// an unexpected type, so that nothing is lost).
+            pub extra: Map<String, Value>,
+        }
+
+        impl Serialize for Message {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(None)?;
+                $( if let Some(v) = &self.$field { map.serialize_entry($key, v)?; } )+
+                for (key, value) in &self.extra {
+                    // A typed field that is set wins over a leftover raw value of the same key.
+                    let shadowed = match key.as_str() {
+                        $( $key => self.$field.is_some(), )+
+                        _ => false,
+                    };
+                    if !shadowed {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+                map.end()
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Message {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let mut extra = Map::<String, Value>::deserialize(d)?;
+                Ok(Message {
+                    $( $field: take(&mut extra, $key), )+
+                    extra,
+                })
+            }
+        }
+    };
+}
+
+/// Removes `key` from `map` as a `T` if it is there, not null, and of that type.
+fn take<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str) -> Option<T> {
+    let value = map.get(key)?;
+    if value.is_null() {
+        return None;
+    }
+    let typed = T::deserialize(value).ok()?;
+    map.remove(key);
+    Some(typed)
+}
+
+message_struct! {
+    /// A message: the last message of a conversation, the body of a draft, or one being ingested.
+    ///
+    /// The fields the conversation list reads are typed; every other key is kept in
+    /// [`Message::extra`], so decoding a message and encoding it again keeps every key it had,
+    /// unknown ones included. Absent keys stay absent.
+    ///
+    /// ```
+    /// use timconv::Message;
+    ///
+    /// let json = r#"{"message_msg_id":"m1","message_seq":7,"message_custom_int":3}"#;
+    /// let msg: Message = serde_json::from_str(json)?;
+    /// assert_eq!(msg.seq, Some(7));
+    /// assert_eq!(serde_json::to_value(&msg)?, serde_json::from_str::<serde_json::Value>(json)?);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    {
+        /// Unique message ID (`message_msg_id`); used to count a message delivered twice once.
+        msg_id: String => "message_msg_id",
+        /// Sequence number (`message_seq`); the read position of group conversations.
+        seq: u64 => "message_seq",
+        /// Random number (`message_rand`).
+        rand: u64 => "message_rand",
+        /// Sender's user ID (`message_sender`).
+        sender: String => "message_sender",
+        /// Client time, UTC seconds (`message_client_time`).
+        client_time: u64 => "message_client_time",
+        /// Server time, UTC seconds (`message_server_time`); the read position of C2C conversations.
+        server_time: u64 => "message_server_time",
+        /// Raw peer ID of the conversation (`message_conv_id`).
+        conv_id: String => "message_conv_id",
+        /// Conversation type, 1 C2C or 2 group (`message_conv_type`).
+        conv_type: u32 => "message_conv_type",
+        /// Whether this user sent it (`message_is_from_self`); own messages never add unread.
+        is_from_self: bool => "message_is_from_self",
+        /// Whether it has been read (`message_is_read`).
+        is_read: bool => "message_is_read",
+        /// Delivery status (`message_status`).
+        status: u32 => "message_status",
+        /// Content elements (`message_elem_array`), each kept as JSON.
+        elements: Vec<Value> => "message_elem_array",
+        /// `message_excluded_from_unread_count`: when true the message never adds unread.
+        excluded_from_unread: bool => "message_excluded_from_unread_count",
+        /// Users @-mentioned in a group message (`message_group_at_user_array`); the marker
+        /// `__kImSDK_MesssageAtALL__` means @all.
+        group_at_users: Vec<String> => "message_group_at_user_array",
+    }
 }
 
 impl Message {
@@ -185,6 +168,24 @@ mod tests {
         let back = serde_json::to_value(&m)?;
         assert_eq!(back, serde_json::from_str::<Value>(json)?);
         assert!(back.get("message_msg_id").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn null_and_mistyped_known_keys_are_kept() -> Result<(), serde_json::Error> {
+        let json = r#"{"message_seq":null,"message_rand":"text","message_sender":"s"}"#;
+        let m: Message = serde_json::from_str(json)?;
+        assert_eq!(
+            (m.seq, m.rand, m.sender.as_deref()),
+            (None, None, Some("s"))
+        );
+        assert_eq!(
+            serde_json::to_value(&m)?,
+            serde_json::from_str::<Value>(json)?
+        );
+        let mut set = m.clone();
+        set.seq = Some(4);
+        assert_eq!(serde_json::to_value(&set)?["message_seq"], 4);
         Ok(())
     }
 

@@ -16,14 +16,19 @@ use crate::model::ConversationId;
 /// store, as if restarting on the same file. Nothing survives the process.
 ///
 /// ```
-/// # tokio_test_shim::run(async {
-/// use timconv::{ConversationManager, MemoryStore};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), timconv::Error> {
+/// use timconv::{ConversationId, ConversationManager, MemoryStore};
 ///
 /// let store = MemoryStore::new();
-/// let manager = ConversationManager::builder().store(store.clone()).open().await?;
-/// # Ok::<(), timconv::Error>(())
-/// # });
-/// # mod tokio_test_shim { pub fn run<F: std::future::Future<Output = Result<(), timconv::Error>>>(f: F) { tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f).unwrap(); } }
+/// let first = ConversationManager::builder().store(store.clone()).open().await?;
+/// first.create_conversation(&ConversationId::c2c("alice")?).await?;
+/// first.shutdown().await?;
+///
+/// let again = ConversationManager::builder().store(store).open().await?;
+/// assert_eq!(again.len(), 1);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -97,7 +102,7 @@ impl Store for MemoryStore {
             if s.closed {
                 return Err(Error::Closed);
             }
-            // Validate-free: the whole change is applied under one lock, so it is atomic.
+            // The whole change is applied under one lock, so readers of the store never see half.
             for t in &change.deletes {
                 s.conversations.remove(&t.id);
                 s.tombstones.insert(t.id.clone(), t.clone());
