@@ -28,6 +28,11 @@ fn group_message(id: &str, seq: u64, text: &str, at: &[&str]) -> Message {
     message
 }
 
+/// Gives the event printer a moment, so its lines follow the step that caused them.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manager = ConversationManager::builder()
@@ -81,6 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("   total unread: {}", manager.total_unread());
 
+    settle().await;
+
     println!("2. Pin alice, star bob and the team, set a draft for bob");
     manager.pin(&alice, true).await?;
     manager
@@ -89,10 +96,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let draft = Draft::new(Message::text("", "see you at"), "", 1_700_000_100);
     manager.set_draft(&bob, draft).await?;
 
+    settle().await;
+
     println!("3. Put bob and the team in a conversation group \"work\"");
     manager
         .create_group("work", &[bob.clone(), team.clone()])
         .await?;
+
+    settle().await;
 
     println!("4. Page through starred conversations, two at a time");
     let starred = ConversationFilter::new().mark(MarkFlags::STAR);
@@ -115,6 +126,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cursor = page.next_cursor;
     }
 
+    settle().await;
+
     println!("5. Watch the total unread while cleaning");
     let mut total = manager.watch_total_unread();
     println!("   watching: total = {:?}", total.next().await);
@@ -129,6 +142,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         total.next().await
     );
 
+    settle().await;
+
     println!("6. The list as the C API would print it");
     let page = manager.list(&ConversationFilter::new(), Cursor::START, 10)?;
     for c in &page.conversations {
@@ -136,7 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Let the printer drain, then stop.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    settle().await;
     manager.shutdown().await?;
     drop(manager);
     printer.abort();

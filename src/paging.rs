@@ -3,9 +3,10 @@
 //! A [`Cursor`] names a position in the list order (pinned first, then order key descending),
 //! not an offset. Walking a list that changes between pages therefore returns no conversation
 //! twice and misses none that existed throughout and did not move. The one way a conversation
-//! moves *down* the list is being unpinned; the cursor remembers when its walk started, and the
-//! walk skips a conversation unpinned since then from above the cursor, because it was
-//! already returned (or moved, which excuses missing it).
+//! moves *down* the list is being unpinned (or deleted and brought back by a newer message); the
+//! cursor remembers when its walk started, and the walk skips a conversation that moved down
+//! since then from at or above the cursor, because it was already returned (or it moved, which
+//! excuses missing it).
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -102,7 +103,7 @@ pub(crate) fn read_page(
         .candidates(filter, below)
         .filter_map(|(key, slot)| Some((key, index.row(slot)?)))
         .filter(|(_, row)| {
-            // Unpinned since the walk began, from at or above the cursor: already returned.
+            // Moved down since the walk began, from at or above the cursor: already returned.
             let moved_down =
                 below.is_some_and(|pos| row.demoted_at > walk_started && row.demoted_from >= pos);
             !moved_down && filter.matches(&row.stored.conversation)

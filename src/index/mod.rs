@@ -20,9 +20,12 @@ pub(crate) use sets::OrderSets;
 #[derive(Debug)]
 pub(crate) struct Row {
     pub(crate) stored: StoredConversation,
-    /// Index version at which this row last moved down the list (was unpinned); 0 if never.
+    /// Index version at which this row last moved down the list (was unpinned, or deleted and
+    /// brought back); 0 if never.
     pub(crate) demoted_at: u64,
-    /// Its sort key just before that move.
+    /// The highest sort key it moved down from, over all its moves down. A walk that started
+    /// before `demoted_at` skips the row below a cursor at or under this key: it was returned
+    /// already, or it moved during the walk (which excuses missing it).
     pub(crate) demoted_from: u64,
 }
 
@@ -33,6 +36,9 @@ pub(crate) struct Index {
     by_id: HashMap<ConversationId, u32>,
     pub(crate) sets: OrderSets,
     tombstones: HashMap<ConversationId, Tombstone>,
+    /// Conversations deleted since open: (version, sort key) when they left the list, so a
+    /// walk does not return one twice if it comes back below its cursor.
+    departed: HashMap<ConversationId, (u64, u64)>,
     groups: Vec<String>,
     pinned: usize,
     decorated: usize,
@@ -177,7 +183,10 @@ impl Index {
         self.counters.begin();
         let mut deleted = Vec::new();
         for t in &change.deletes {
-            if self.remove_row(&t.id).is_some() {
+            if let Some(row) = self.remove_row(&t.id) {
+                // Leaving the list is a move down for paging: remember where it left from.
+                let from = row.stored.conversation.sort_key().max(row.demoted_from);
+                self.departed.insert(t.id.clone(), (self.version, from));
                 deleted.push(t.id.clone());
             }
             self.tombstones.insert(t.id.clone(), t.clone());
@@ -185,19 +194,20 @@ impl Index {
         let (mut added, mut updated) = (Vec::new(), Vec::new());
         for stored in &change.upserts {
             let id = &stored.conversation.id;
-            self.tombstones.remove(id);
             let before = self.remove_row(id);
             let after_key = stored.conversation.sort_key();
+            let (demoted_at, demoted_from) = match &before {
+                Some(b) if after_key < b.stored.conversation.sort_key() => (
+                    self.version,
+                    b.stored.conversation.sort_key().max(b.demoted_from),
+                ),
+                Some(b) => (b.demoted_at, b.demoted_from),
+                None => self.departed.remove(id).unwrap_or((0, 0)),
+            };
             let slot = self.insert_row(stored.clone());
-            if let (Some(before), Some(row)) = (&before, self.rows[slot as usize].as_mut()) {
-                let before_key = before.stored.conversation.sort_key();
-                if after_key < before_key {
-                    row.demoted_at = self.version;
-                    row.demoted_from = before_key;
-                } else {
-                    row.demoted_at = before.demoted_at;
-                    row.demoted_from = before.demoted_from;
-                }
+            if let Some(row) = self.rows[slot as usize].as_mut() {
+                row.demoted_at = demoted_at;
+                row.demoted_from = demoted_from;
             }
             let snapshot = stored.conversation.clone();
             match before {

@@ -1,8 +1,15 @@
 //! Ordered sets of rows: the global order and the secondary orders filters start from.
 //!
 //! Each set holds `(sort key, slot)` pairs; iterating one backwards walks its rows in list order
-//! (pinned first, then newest). A filter walks the smallest set that can hold its matches, so a
-//! first page costs O(log n + page) whenever a selective criterion is present.
+//! (pinned first, then newest).
+//!
+//! Every conversation sits in exactly one of eight **cells**, one per combination of the three
+//! criteria that can match most of an account: type (C2C / group), has unread, has @ info. A
+//! filter on any of those three is the merge of the cells it accepts, and every row of those
+//! cells matches them, so its pages cost O(log n + page) whatever the mix of values. Marks and
+//! conversation groups have a set per mark bit and per group name; those hold only decorated
+//! conversations, which [`Limits::max_decorated`](crate::Limits::max_decorated) bounds, so a
+//! walk of one of them is bounded independently of n.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -13,35 +20,61 @@ use crate::model::{Conversation, ConversationType};
 /// `(sort key, slot)`: unique because sort keys are unique.
 pub(crate) type Key = (u64, u32);
 
+const CELLS: usize = 8;
+
+/// The cell of a conversation: bit 0 group, bit 1 has unread, bit 2 has @ info.
+fn cell_of(c: &Conversation) -> usize {
+    usize::from(c.id.kind() == ConversationType::Group)
+        | usize::from(c.unread_count > 0) << 1
+        | usize::from(!c.group_at_info.is_empty()) << 2
+}
+
+/// Whether rows of `cell` satisfy the filter's type / unread / @ criteria.
+fn cell_accepts(cell: usize, filter: &ConversationFilter) -> bool {
+    let is_group = cell & 1 != 0;
+    let type_ok = match filter.conv_type {
+        None => true,
+        Some(ConversationType::C2c) => !is_group,
+        Some(ConversationType::Group) => is_group,
+        Some(_) => false,
+    };
+    type_ok
+        && filter.has_unread.is_none_or(|u| u == (cell & 2 != 0))
+        && filter.has_at_info.is_none_or(|a| a == (cell & 4 != 0))
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct OrderSets {
     all: BTreeSet<Key>,
-    c2c: BTreeSet<Key>,
-    group: BTreeSet<Key>,
+    cells: [BTreeSet<Key>; CELLS],
     /// One set per mark bit in use.
     marks: HashMap<u32, BTreeSet<Key>>,
     /// One set per conversation group with members.
     groups: HashMap<String, BTreeSet<Key>>,
-    unread: BTreeSet<Key>,
-    at_info: BTreeSet<Key>,
 }
 
 static EMPTY: BTreeSet<Key> = BTreeSet::new();
 
 impl OrderSets {
     pub(crate) fn insert(&mut self, slot: u32, c: &Conversation) {
-        self.each_set(c, |set| {
-            set.insert((c.sort_key(), slot));
-        });
+        let key = (c.sort_key(), slot);
+        self.all.insert(key);
+        self.cells[cell_of(c)].insert(key);
+        for bit in c.marks.each_bit() {
+            self.marks
+                .entry(bit.trailing_zeros())
+                .or_default()
+                .insert(key);
+        }
+        for g in &c.groups {
+            self.groups.entry(g.clone()).or_default().insert(key);
+        }
     }
 
     pub(crate) fn remove(&mut self, slot: u32, c: &Conversation) {
         let key = (c.sort_key(), slot);
         self.all.remove(&key);
-        match c.id.kind() {
-            ConversationType::Group => self.group.remove(&key),
-            _ => self.c2c.remove(&key),
-        };
+        self.cells[cell_of(c)].remove(&key);
         for bit in c.marks.each_bit() {
             let n = bit.trailing_zeros();
             if let Some(set) = self.marks.get_mut(&n) {
@@ -59,28 +92,6 @@ impl OrderSets {
                 }
             }
         }
-        self.unread.remove(&key);
-        self.at_info.remove(&key);
-    }
-
-    fn each_set(&mut self, c: &Conversation, mut f: impl FnMut(&mut BTreeSet<Key>)) {
-        f(&mut self.all);
-        match c.id.kind() {
-            ConversationType::Group => f(&mut self.group),
-            _ => f(&mut self.c2c),
-        }
-        for bit in c.marks.each_bit() {
-            f(self.marks.entry(bit.trailing_zeros()).or_default());
-        }
-        for g in &c.groups {
-            f(self.groups.entry(g.clone()).or_default());
-        }
-        if c.unread_count > 0 {
-            f(&mut self.unread);
-        }
-        if !c.group_at_info.is_empty() {
-            f(&mut self.at_info);
-        }
     }
 
     /// Every slot in list order.
@@ -88,28 +99,22 @@ impl OrderSets {
         self.all.iter().rev().map(|&(_, slot)| slot)
     }
 
-    /// Rows that may match `filter`, in list order, strictly after position `below` (a sort key;
-    /// `None` for the top). Callers still apply the full predicate.
-    pub(crate) fn candidates<'a>(
-        &'a self,
-        filter: &ConversationFilter,
-        below: Option<u64>,
-    ) -> Box<dyn Iterator<Item = Key> + 'a> {
-        let mut sources: Vec<&'a BTreeSet<Key>> = vec![&self.all];
-        let mut best = self.all.len();
+    /// The sets whose union holds every match of `filter`, chosen to be walked cheaply.
+    fn sources<'a>(&'a self, filter: &ConversationFilter) -> Vec<&'a BTreeSet<Key>> {
+        let cells: Vec<_> = (0..CELLS).filter(|&c| cell_accepts(c, filter)).collect();
+        let mut best: Vec<&BTreeSet<Key>> = if cells.len() == CELLS {
+            vec![&self.all]
+        } else {
+            cells.iter().map(|&c| &self.cells[c]).collect()
+        };
+        let mut best_size: usize = best.iter().map(|s| s.len()).sum();
         let mut consider = |sets: Vec<&'a BTreeSet<Key>>| {
             let size: usize = sets.iter().map(|s| s.len()).sum();
-            if size < best {
-                best = size;
-                sources = sets;
+            if size < best_size {
+                best_size = size;
+                best = sets;
             }
         };
-        match filter.conv_type {
-            Some(ConversationType::C2c) => consider(vec![&self.c2c]),
-            Some(ConversationType::Group) => consider(vec![&self.group]),
-            Some(_) => consider(vec![]),
-            None => {}
-        }
         if let Some(m) = filter.mark
             && !m.is_empty()
         {
@@ -124,17 +129,22 @@ impl OrderSets {
         {
             consider(vec![self.groups.get(g).unwrap_or(&EMPTY)]);
         }
-        if filter.has_unread == Some(true) {
-            consider(vec![&self.unread]);
-        }
-        if filter.has_at_info == Some(true) {
-            consider(vec![&self.at_info]);
-        }
+        best
+    }
+
+    /// Rows that may match `filter`, in list order, strictly after position `below` (a sort key;
+    /// `None` for the top). Callers still apply the full predicate.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        filter: &ConversationFilter,
+        below: Option<u64>,
+    ) -> Box<dyn Iterator<Item = Key> + 'a> {
         let upper = match below {
             Some(pos) => Bound::Excluded((pos, 0)),
             None => Bound::Unbounded,
         };
-        let mut iters: Vec<_> = sources
+        let mut iters: Vec<_> = self
+            .sources(filter)
             .into_iter()
             .filter(|s| !s.is_empty())
             .map(|s| s.range((Bound::Unbounded, upper)).rev().peekable())
@@ -142,7 +152,7 @@ impl OrderSets {
         if iters.len() == 1 {
             return Box::new(iters.pop().into_iter().flatten().copied());
         }
-        // Several mark bits: merge their sets, newest first, without repeats.
+        // Several sets (cells, or mark bits): merge them, newest first, without repeats.
         Box::new(std::iter::from_fn(move || {
             let next = *iters.iter_mut().filter_map(|it| it.peek().copied()).max()?;
             for it in &mut iters {
@@ -152,5 +162,51 @@ impl OrderSets {
             }
             Some(next)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_partition_the_three_broad_criteria() {
+        let f = ConversationFilter::new;
+        let count =
+            |filter: ConversationFilter| (0..CELLS).filter(|&c| cell_accepts(c, &filter)).count();
+        assert_eq!(count(f()), 8);
+        assert_eq!(count(f().conv_type(ConversationType::C2c)), 4);
+        assert_eq!(
+            count(f().conv_type(ConversationType::C2c).has_at_info(true)),
+            2
+        );
+        assert_eq!(
+            count(
+                f().conv_type(ConversationType::Group)
+                    .has_unread(false)
+                    .has_at_info(false)
+            ),
+            1
+        );
+        assert_eq!(count(f().conv_type(ConversationType::System)), 0);
+    }
+
+    #[test]
+    fn cell_of_agrees_with_the_filter_predicate() {
+        let mut c = Conversation::new("group_g".parse().expect("valid id"));
+        c.unread_count = 1;
+        let cell = cell_of(&c);
+        for filter in [
+            ConversationFilter::new()
+                .conv_type(ConversationType::Group)
+                .has_unread(true),
+            ConversationFilter::new().has_at_info(false),
+        ] {
+            assert_eq!(cell_accepts(cell, &filter), filter.matches(&c));
+        }
+        assert!(!cell_accepts(
+            cell,
+            &ConversationFilter::new().conv_type(ConversationType::C2c)
+        ));
     }
 }

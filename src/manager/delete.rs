@@ -65,9 +65,10 @@ fn delete_one(
     removed: &mut Vec<(String, ConversationId)>,
 ) -> Result<()> {
     let conversation = &tx.existing(id)?.conversation;
+    let floor = tx.tombstone(id).map_or([0; 3], |t| t.last_message);
     let tombstone = Tombstone {
         id: id.clone(),
-        last_message: last_recency(conversation),
+        last_message: last_recency(conversation).max(floor),
         clear_messages,
     };
     removed.extend(conversation.groups.iter().map(|g| (g.clone(), id.clone())));

@@ -19,7 +19,7 @@ impl ConversationManager {
                 .get(&id)
                 .cloned()
                 .unwrap_or_else(|| StoredConversation::new(Conversation::new(id.clone())));
-            stored.conversation.draft = Some(draft);
+            stored.conversation.draft = Some(Box::new(draft));
             stored.conversation.order_key = tx.next_order_key();
             tx.put(stored);
             Ok(())

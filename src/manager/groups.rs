@@ -66,7 +66,7 @@ impl ConversationManager {
                 });
             }
             tx.change_groups(GroupChange::Created(name.clone()));
-            let (outcomes, joined) = join(tx, &name, ids);
+            let (outcomes, joined) = set_membership(tx, &name, ids, true);
             tx.emit(Event::GroupCreated {
                 name,
                 conversations: joined,
@@ -148,21 +148,7 @@ impl ConversationManager {
         name: &str,
         ids: &[ConversationId],
     ) -> Result<Vec<ConversationOutcome>> {
-        check_name(name, self.limits())?;
-        let ids = batch(ids, self.limits())?;
-        let name = name.to_owned();
-        self.write(move |tx| {
-            require_group(tx, &name)?;
-            let (outcomes, joined) = join(tx, &name, ids);
-            if !joined.is_empty() {
-                tx.emit(Event::ConversationsAddedToGroup {
-                    name,
-                    conversations: joined,
-                });
-            }
-            Ok(outcomes)
-        })
-        .await
+        self.change_membership(name, ids, true).await
     }
 
     /// Removes conversations from group `name`. One result per distinct conversation: 6004 if
@@ -177,30 +163,33 @@ impl ConversationManager {
         name: &str,
         ids: &[ConversationId],
     ) -> Result<Vec<ConversationOutcome>> {
+        self.change_membership(name, ids, false).await
+    }
+
+    async fn change_membership(
+        &self,
+        name: &str,
+        ids: &[ConversationId],
+        join: bool,
+    ) -> Result<Vec<ConversationOutcome>> {
         check_name(name, self.limits())?;
         let ids = batch(ids, self.limits())?;
         let name = name.to_owned();
         self.write(move |tx| {
             require_group(tx, &name)?;
-            let mut left = Vec::new();
-            let outcomes = ids
-                .into_iter()
-                .map(|id| {
-                    let was_member = is_member(tx, &id, &name);
-                    let result = decorate(tx, &id, &mut |s| {
-                        s.conversation.groups.retain(|g| *g != name);
-                    });
-                    if result.is_ok() && was_member {
-                        left.push(id.clone());
+            let (outcomes, changed) = set_membership(tx, &name, ids, join);
+            if !changed.is_empty() {
+                tx.emit(if join {
+                    Event::ConversationsAddedToGroup {
+                        name,
+                        conversations: changed,
                     }
-                    ConversationOutcome::new(id, result)
-                })
-                .collect();
-            if !left.is_empty() {
-                tx.emit(Event::ConversationsRemovedFromGroup {
-                    name,
-                    conversations: left,
-                    reason: GroupRemovalReason::ByUser,
+                } else {
+                    Event::ConversationsRemovedFromGroup {
+                        name,
+                        conversations: changed,
+                        reason: GroupRemovalReason::ByUser,
+                    }
                 });
             }
             Ok(outcomes)
@@ -214,27 +203,32 @@ fn is_member(tx: &Tx<'_>, id: &ConversationId, name: &str) -> bool {
         .is_some_and(|s| s.conversation.groups.iter().any(|g| g == name))
 }
 
-/// Makes each conversation a member of `name`; returns the results and who newly joined.
-fn join(
+/// Makes each conversation a member of `name` (`join`) or not; returns the results and the
+/// conversations whose membership changed.
+fn set_membership(
     tx: &mut Tx<'_>,
     name: &str,
     ids: Vec<ConversationId>,
+    join: bool,
 ) -> (Vec<ConversationOutcome>, Vec<ConversationId>) {
-    let mut joined = Vec::new();
+    let mut changed = Vec::new();
     let outcomes = ids
         .into_iter()
         .map(|id| {
             let was_member = is_member(tx, &id, name);
             let result = decorate(tx, &id, &mut |s| {
-                if !s.conversation.groups.iter().any(|g| g == name) {
-                    s.conversation.groups.push(name.to_owned());
+                let groups = &mut s.conversation.groups;
+                if !join {
+                    groups.retain(|g| g != name);
+                } else if !groups.iter().any(|g| g == name) {
+                    groups.push(name.to_owned());
                 }
             });
-            if result.is_ok() && !was_member {
-                joined.push(id.clone());
+            if result.is_ok() && was_member != join {
+                changed.push(id.clone());
             }
             ConversationOutcome::new(id, result)
         })
         .collect();
-    (outcomes, joined)
+    (outcomes, changed)
 }

@@ -21,8 +21,8 @@ pub enum IngestOutcome {
     /// The message changes nothing: it is older than the last message and does not count as
     /// unread (sent by this user, excluded from unread, or at or before the read position).
     Unchanged,
-    /// The conversation was deleted after this message; a message from before a delete does
-    /// not bring it back (SPEC §8).
+    /// The message is not newer than the conversation's last delete: it stays deleted, does
+    /// not bring the conversation back and does not count (SPEC §8).
     Stale,
 }
 
@@ -81,7 +81,8 @@ impl ConversationManager {
     /// @ info.
     ///
     /// The read position of a message is its `message_server_time` (C2C; falling back to
-    /// `message_client_time`) or its `message_seq` (group); messages should carry them.
+    /// `message_client_time`) or its `message_seq` (group). A message without one (0) cannot
+    /// be placed against the read position and never counts as unread.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017) if the message's `message_conv_id` /
@@ -172,6 +173,17 @@ fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
     ]
 }
 
+/// Which of two messages is newer: recency, then client time and random number, so that two
+/// different messages of the same second and sequence still differ and a redelivered one
+/// (identical) is never newer than itself.
+fn order_of(message: &Message, kind: ConversationType) -> ([u64; 3], u64, u64) {
+    (
+        recency(message, kind),
+        message.client_time.unwrap_or(0),
+        message.rand.unwrap_or(0),
+    )
+}
+
 /// The recency of a conversation's last message, as tombstones record it.
 pub(crate) fn last_recency(conversation: &Conversation) -> [u64; 3] {
     conversation
@@ -202,17 +214,16 @@ fn at_type(message: &Message, self_user: Option<&str>) -> Option<GroupAtType> {
 
 fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
     let kind = id.kind();
+    // Messages from before the last delete stay deleted, even once the conversation is back.
+    if tx
+        .tombstone(id)
+        .is_some_and(|t| recency(&message, kind) <= t.last_message)
+    {
+        return IngestOutcome::Stale;
+    }
     let (mut stored, created) = match tx.get(id) {
         Some(existing) => (existing.clone(), false),
-        None => {
-            if tx
-                .tombstone(id)
-                .is_some_and(|t| recency(&message, kind) <= t.last_message)
-            {
-                return IngestOutcome::Stale;
-            }
-            (StoredConversation::new(Conversation::new(id.clone())), true)
-        }
+        None => (StoredConversation::new(Conversation::new(id.clone())), true),
     };
     let key = message.dedup_key();
     let last_key = stored
@@ -227,14 +238,15 @@ fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutco
     }
     let pos = position(&message, kind);
     let read = stored.conversation.read_position();
-    let counts = !message.from_self()
-        && !message.excluded_from_unread.unwrap_or(false)
-        && (pos > read || (pos == 0 && read == 0));
+    // A message without a position cannot be placed against the read position, so it cannot
+    // be counted exactly: it never counts.
+    let counts =
+        !message.from_self() && !message.excluded_from_unread.unwrap_or(false) && pos > read;
     let newer = stored
         .conversation
         .last_message
         .as_ref()
-        .is_none_or(|last| recency(&message, kind) >= recency(last, kind));
+        .is_none_or(|last| order_of(&message, kind) > order_of(last, kind));
     if !counts && !newer {
         return IngestOutcome::Unchanged;
     }

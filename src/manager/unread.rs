@@ -180,13 +180,13 @@ impl ConversationManager {
                     vec![id.clone()]
                 }
                 bulk => {
-                    let mut with_unread = ConversationFilter::new().has_unread(true);
-                    with_unread.conv_type = match bulk {
+                    let mut of_type = ConversationFilter::new();
+                    of_type.conv_type = match bulk {
                         CleanTarget::AllC2c => Some(ConversationType::C2c),
                         CleanTarget::AllGroups => Some(ConversationType::Group),
                         _ => None,
                     };
-                    tx.ids_matching(&with_unread)
+                    tx.ids_matching(&of_type)
                 }
             };
             for id in ids {
@@ -194,10 +194,10 @@ impl ConversationManager {
                     ConversationType::Group => sequence,
                     _ => timestamp,
                 };
-                tx.update(&id, |s, _| {
-                    clean(s, up_to);
-                    Ok(())
-                })?;
+                // Check before copying: most conversations of a bulk clean are already clean.
+                if let Some(cleaned) = tx.get(&id).and_then(|s| cleaned(s, up_to)) {
+                    tx.put(cleaned);
+                }
             }
             Ok(())
         })
@@ -233,32 +233,32 @@ impl ConversationManager {
     }
 }
 
-/// Moves the read position of one conversation up to `up_to` (0 = its newest message) and
-/// drops the unread messages and @ info at or before it.
-fn clean(s: &mut StoredConversation, up_to: u64) {
-    let c = &mut s.conversation;
-    let newest_unread = s
-        .unread_messages
-        .iter()
-        .map(|u| u.position)
-        .max()
-        .unwrap_or(0);
+/// The conversation with its read position moved up to `up_to` (0 = its newest message) and
+/// the unread messages and @ info at or before it dropped; `None` if that changes nothing.
+fn cleaned(s: &StoredConversation, up_to: u64) -> Option<StoredConversation> {
+    let c = &s.conversation;
     let target = if up_to == 0 {
-        last_position(c).max(newest_unread)
+        let newest_unread = s.unread_messages.iter().map(|u| u.position).max();
+        last_position(c).max(newest_unread.unwrap_or(0))
     } else {
         up_to
     };
     let read = c.read_position().max(target);
+    let stays_unread = |position: u64| up_to != 0 && position > read;
+    if read == c.read_position()
+        && s.unread_messages.iter().all(|u| stays_unread(u.position))
+        && c.group_at_info.iter().all(|a| stays_unread(a.seq))
+    {
+        return None;
+    }
+    let mut s = s.clone();
+    let c = &mut s.conversation;
     match c.id.kind() {
         ConversationType::Group => c.group_read_sequence = read,
         _ => c.c2c_read_timestamp = read,
     }
-    if up_to == 0 {
-        s.unread_messages.clear();
-        c.group_at_info.clear();
-    } else {
-        s.unread_messages.retain(|u| u.position > read);
-        c.group_at_info.retain(|a| a.seq > read);
-    }
+    s.unread_messages.retain(|u| stays_unread(u.position));
+    c.group_at_info.retain(|a| stays_unread(a.seq));
     c.unread_count = s.unread_messages.len() as u64;
+    Some(s)
 }

@@ -104,6 +104,8 @@ pub(crate) struct Tx<'a> {
     /// Written IDs in first-write order, so commits and events are deterministic.
     touched: Vec<ConversationId>,
     tombstones: HashMap<ConversationId, Tombstone>,
+    /// Deleted by this change (in `touched` order, via `overlay`).
+    deleted: Vec<ConversationId>,
     groups: Option<Vec<String>>,
     group_changes: Vec<GroupChange>,
     events: Vec<Event>,
@@ -121,6 +123,7 @@ impl<'a> Tx<'a> {
             overlay: HashMap::new(),
             touched: Vec::new(),
             tombstones: HashMap::new(),
+            deleted: Vec::new(),
             groups: None,
             group_changes: Vec::new(),
             events: Vec::new(),
@@ -144,13 +147,10 @@ impl<'a> Tx<'a> {
             .ok_or_else(|| Error::ConversationNotFound(id.to_string()))
     }
 
-    /// The tombstone of a deleted conversation, as this change sees it.
+    /// The tombstone left by the last delete of a conversation (it stays after the
+    /// conversation comes back), as this change sees it.
     pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
-        match self.overlay.get(id) {
-            Some(Some(_)) => None,
-            Some(None) => self.tombstones.get(id),
-            None => self.index.tombstone(id),
-        }
+        self.tombstones.get(id).or_else(|| self.index.tombstone(id))
     }
 
     /// IDs of the live conversations matching `filter`, as this change sees them.
@@ -219,7 +219,8 @@ impl<'a> Tx<'a> {
         self.account(before.as_ref(), None);
         self.mark_touched(&id);
         self.overlay.insert(id.clone(), None);
-        self.tombstones.insert(id, tombstone);
+        self.deleted.push(id);
+        self.tombstones.insert(tombstone.id.clone(), tombstone);
     }
 
     /// Allocates the next order key: unique, increasing, close to the clock in microseconds.
@@ -276,6 +277,7 @@ impl<'a> Tx<'a> {
 
     /// Forgets everything planned: the operation failed.
     pub(crate) fn discard(&mut self) {
+        self.deleted.clear();
         self.overlay.clear();
         self.touched.clear();
         self.tombstones.clear();
@@ -291,14 +293,15 @@ impl<'a> Tx<'a> {
             ..ChangeSet::default()
         };
         for id in &self.touched {
-            match self.overlay.remove(id) {
-                Some(Some(stored)) => change.upserts.push(stored),
-                Some(None) => {
-                    if let Some(t) = self.tombstones.remove(id) {
-                        change.deletes.push(t);
-                    }
-                }
-                None => {}
+            if let Some(Some(stored)) = self.overlay.remove(id) {
+                change.upserts.push(stored);
+            }
+        }
+        // A conversation deleted and brought back within one change still records its
+        // tombstone, which outlives the delete.
+        for id in &self.deleted {
+            if let Some(t) = self.tombstones.remove(id) {
+                change.deletes.push(t);
             }
         }
         (change, self.events)

@@ -33,8 +33,9 @@ pub struct Conversation {
     pub order_key: u64,
     /// The last message (`conv_last_msg`; `conv_is_has_lastmsg` is whether it is set).
     pub last_message: Option<Message>,
-    /// The draft (`conv_draft`; `conv_is_has_draft` is whether it is set). Local only.
-    pub draft: Option<Draft>,
+    /// The draft (`conv_draft`; `conv_is_has_draft` is whether it is set). Local only. Boxed:
+    /// few conversations have one, and the record stays small without.
+    pub draft: Option<Box<Draft>>,
     /// Receive option (`conv_recv_opt`).
     pub receive_option: ReceiveOption,
     /// Group kind, for group conversations whose kind is known (`conv_group_type`).
@@ -174,7 +175,7 @@ impl Serialize for Conversation {
             conv_is_has_lastmsg: self.last_message.is_some(),
             conv_last_msg: self.last_message.clone(),
             conv_is_has_draft: self.draft.is_some(),
-            conv_draft: self.draft.clone(),
+            conv_draft: self.draft.as_deref().cloned(),
             conv_recv_opt: self.receive_option,
             conv_group_type: self.group_type,
             conv_group_at_info_array: self.group_at_info.clone(),
@@ -202,7 +203,7 @@ impl<'de> Deserialize<'de> for Conversation {
             order_key: w.conv_active_time & !PINNED_BIT,
             // `conv_is_has_*` are derived; a record claiming a message it does not carry has none.
             last_message: w.conv_last_msg.filter(|_| w.conv_is_has_lastmsg),
-            draft: w.conv_draft.filter(|_| w.conv_is_has_draft),
+            draft: w.conv_draft.filter(|_| w.conv_is_has_draft).map(Box::new),
             receive_option: w.conv_recv_opt,
             group_type: w.conv_group_type,
             group_at_info: w.conv_group_at_info_array,

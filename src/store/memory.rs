@@ -108,9 +108,7 @@ impl Store for MemoryStore {
                 s.tombstones.insert(t.id.clone(), t.clone());
             }
             for c in &change.upserts {
-                let id = c.conversation.id.clone();
-                s.tombstones.remove(&id);
-                s.conversations.insert(id, c.clone());
+                s.conversations.insert(c.conversation.id.clone(), c.clone());
             }
             for g in &change.groups {
                 match g {

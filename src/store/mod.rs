@@ -49,12 +49,15 @@ impl StoredConversation {
 
 /// What remains of a deleted conversation, so that stale state cannot bring it back
 /// (SPEC §8): only a message newer than `last_message` does.
+///
+/// A tombstone outlives the conversation coming back: messages from before the delete stay
+/// gone (they are neither counted nor shown again), and a later delete raises its floor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tombstone {
     /// The deleted conversation.
     pub id: ConversationId,
-    /// Recency of its last message when deleted, as (read position, server time, sequence);
-    /// all zero if it had none.
+    /// Recency of the newest message deleted, as (read position, server time, sequence); all
+    /// zero if there was none.
     pub last_message: [u64; 3],
     /// Whether the delete asked for its message history to be cleared too.
     pub clear_messages: bool,
@@ -80,10 +83,11 @@ pub enum GroupChange {
 /// One atomic write: everything a single manager call changes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeSet {
-    /// Conversations created or changed: their full new state. Upserting a conversation
-    /// removes its tombstone, if any.
+    /// Conversations created or changed: their full new state. Applied after `deletes`; a
+    /// tombstone stays when its conversation comes back.
     pub upserts: Vec<StoredConversation>,
-    /// Conversations deleted: the record is removed and the tombstone stored.
+    /// Conversations deleted: the record is removed and the tombstone stored (replacing an
+    /// older one).
     pub deletes: Vec<Tombstone>,
     /// Changes to the list of group names, in order.
     pub groups: Vec<GroupChange>,

@@ -252,7 +252,7 @@ mod drafts {
         m.set_draft(&id("c2c_a"), draft.clone()).await.unwrap();
         assert_eq!(order(&m), ["a", "b"]);
         let a = get(&m, "c2c_a");
-        assert_eq!(a.draft.as_ref(), Some(&draft));
+        assert_eq!(a.draft.as_deref(), Some(&draft));
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["conv_is_has_draft"], true);
         assert_eq!(json["conv_draft"]["draft_user_define"], "ud");
@@ -516,7 +516,9 @@ mod delete {
         m.ingest_message(&id("c2c_b"), incoming("2", 11))
             .await
             .unwrap();
-        m.create_group("friends", std::slice::from_ref(&a)).await.unwrap();
+        m.create_group("friends", std::slice::from_ref(&a))
+            .await
+            .unwrap();
         let mut events = m.events();
         m.delete(&a, false).await.unwrap();
         assert_eq!(
@@ -612,7 +614,9 @@ mod groups {
                 conversations: vec![a.clone()]
             }
         );
-        m.create_group("home", std::slice::from_ref(&b)).await.unwrap();
+        m.create_group("home", std::slice::from_ref(&b))
+            .await
+            .unwrap();
         assert_eq!(m.groups(), ["work", "home"]);
 
         m.add_to_group("work", &[a.clone(), b.clone()])
@@ -642,7 +646,9 @@ mod groups {
             }
         );
 
-        m.remove_from_group("job", std::slice::from_ref(&a)).await.unwrap();
+        m.remove_from_group("job", std::slice::from_ref(&a))
+            .await
+            .unwrap();
         let job = ConversationFilter::new().group("job");
         let members: Vec<_> = m
             .list(&job, Cursor::START, 10)
@@ -666,7 +672,10 @@ mod groups {
         assert_eq!(m.groups(), ["home"]);
         assert_eq!(get(&m, "c2c_b").groups, ["home"]);
         // Removing a non-member is a success that changes nothing.
-        let out = m.remove_from_group("home", std::slice::from_ref(&a)).await.unwrap();
+        let out = m
+            .remove_from_group("home", std::slice::from_ref(&a))
+            .await
+            .unwrap();
         assert!(out[0].is_ok());
     }
 

@@ -29,8 +29,17 @@ pub fn incoming(msg_id: &str, position: u64) -> Message {
     let mut m = Message::text(msg_id, format!("message {msg_id}"));
     m.server_time = Some(position);
     m.seq = Some(position);
+    m.rand = Some(rand_of(msg_id));
     m.sender = Some("peer".into());
     m
+}
+
+/// The `message_rand` test messages carry: a fixed function of the message ID, so two different
+/// messages at the same position still differ, and a redelivered one is identical.
+pub fn rand_of(msg_id: &str) -> u64 {
+    msg_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A message sent by this user at `position`.

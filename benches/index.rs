@@ -1,3 +1,0 @@
-//! Placeholder replaced by the index benches.
-#![allow(missing_docs)]
-fn main() {}
