@@ -185,6 +185,9 @@ pub enum Error {
     /// The manager has been shut down (its writer is gone).
     #[error("the conversation manager is shut down")]
     Closed,
+    /// The manager was opened outside a Tokio runtime, which its writer task needs.
+    #[error("a conversation manager must be opened within a Tokio runtime")]
+    NoRuntime,
     /// An internal invariant failed; please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -209,7 +212,7 @@ impl Error {
             Error::GroupNotFound(_) => ErrorCode::GroupNotFound,
             Error::InvalidJson(_) => ErrorCode::InvalidJson,
             Error::Store(_) => ErrorCode::DatabaseFailed,
-            Error::Closed => ErrorCode::NotInitialized,
+            Error::Closed | Error::NoRuntime => ErrorCode::NotInitialized,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

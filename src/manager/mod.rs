@@ -151,11 +151,11 @@ impl ManagerBuilder {
 
     /// Loads the store, builds the index and starts the writer task.
     ///
-    /// Must be called within a Tokio runtime.
-    ///
     /// # Errors
-    /// The store's error if loading fails (6019).
+    /// [`Error::NoRuntime`] (6013) outside a Tokio runtime; the store's error if loading fails
+    /// (6019).
     pub async fn open(self) -> Result<ConversationManager> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let snapshot = store.load().await?;
         let count = snapshot.conversations.len();
@@ -172,7 +172,7 @@ impl ManagerBuilder {
             self_user: self.self_user,
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
-        tokio::spawn(writer::run(Arc::clone(&shared), store, rx));
+        runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
         tracing::debug!(conversations = count, "conversation manager opened");
         Ok(ConversationManager {
             inner: Arc::new(Inner { shared, jobs }),

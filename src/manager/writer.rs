@@ -179,18 +179,23 @@ impl<'a> Tx<'a> {
         }
     }
 
-    fn account(&mut self, before: Option<&Conversation>, after: Option<&Conversation>) {
-        let pinned = |c: Option<&Conversation>| usize::from(c.is_some_and(|c| c.is_pinned));
-        let decorated = |c: Option<&Conversation>| usize::from(c.is_some_and(|c| c.is_decorated()));
-        self.pinned = self.pinned + pinned(after) - pinned(before);
-        self.decorated = self.decorated + decorated(after) - decorated(before);
+    /// Keeps the pinned and decorated counts as `id` goes to `after` (absent: deleted).
+    fn account(&mut self, id: &ConversationId, after: Option<&Conversation>) {
+        let flags = |c: Option<&Conversation>| {
+            c.map_or((0, 0), |c| {
+                (usize::from(c.is_pinned), usize::from(c.is_decorated()))
+            })
+        };
+        let (pinned_before, decorated_before) = flags(self.get(id).map(|s| &s.conversation));
+        let (pinned_after, decorated_after) = flags(after);
+        self.pinned = self.pinned + pinned_after - pinned_before;
+        self.decorated = self.decorated + decorated_after - decorated_before;
     }
 
     /// Writes a conversation's new state (creating it if needed).
     pub(crate) fn put(&mut self, stored: StoredConversation) {
         let id = stored.conversation.id.clone();
-        let before = self.get(&id).map(|s| s.conversation.clone());
-        self.account(before.as_ref(), Some(&stored.conversation));
+        self.account(&id, Some(&stored.conversation));
         self.mark_touched(&id);
         self.overlay.insert(id, Some(stored));
     }
@@ -215,8 +220,7 @@ impl<'a> Tx<'a> {
     /// Deletes a conversation, leaving `tombstone`.
     pub(crate) fn delete(&mut self, tombstone: Tombstone) {
         let id = tombstone.id.clone();
-        let before = self.get(&id).map(|s| s.conversation.clone());
-        self.account(before.as_ref(), None);
+        self.account(&id, None);
         self.mark_touched(&id);
         self.overlay.insert(id.clone(), None);
         self.deleted.push(id);

@@ -749,6 +749,14 @@ mod lifecycle {
         assert!(get(&second, "c2c_c").order_key > before[0].order_key);
     }
 
+    #[test]
+    fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+        let opened = futures::executor::block_on(ConversationManager::builder().open());
+        let err = opened.expect_err("no runtime");
+        assert!(matches!(err, timconv::Error::NoRuntime));
+        assert_eq!(err.code().as_i32(), 6013);
+    }
+
     #[tokio::test]
     async fn a_clone_shares_state() {
         let m = manager().await;

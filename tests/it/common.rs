@@ -3,6 +3,20 @@
 
 use timconv::{ConversationId, ConversationManager, Limits, Message};
 
+/// Proptest settings: `default_cases` cases unless `PROPTEST_CASES` says otherwise (CI runs
+/// the default; set it to thousands for a longer search), and room to shrink failures.
+pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    proptest::test_runner::Config {
+        cases,
+        max_shrink_iters: 20_000,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// A manager over a fresh in-memory store, logged in as `me`.
 pub async fn manager() -> ConversationManager {
     manager_with(Limits::default()).await

@@ -527,15 +527,7 @@ async fn walk_with_changes(
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512);
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 20_000,
-        ..ProptestConfig::default()
-    }
+    crate::common::proptest_config(512)
 }
 
 proptest! {

@@ -1040,15 +1040,7 @@ fn run_blocking(ops: Vec<Op>, checks: Checks) -> Result<(), TestCaseError> {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 20_000,
-        ..ProptestConfig::default()
-    }
+    crate::common::proptest_config(256)
 }
 
 proptest! {
