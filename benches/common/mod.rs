@@ -208,11 +208,25 @@ pub fn page_filters() -> Vec<(&'static str, ConversationFilter)> {
                 .has_unread(true)
                 .has_at_info(false),
         ),
+        // No C2C conversation has @ info: the two cells this filter accepts are empty.
         (
             "combined_sparse",
             ConversationFilter::new()
                 .conv_type(ConversationType::C2c)
                 .has_at_info(true),
+        ),
+        // Few matches among the rows of a mark / group set: a page walks the whole set (or
+        // the accepted cells, when smaller), which the decoration limit bounds, not n (25 / 500 /
+        // 500 starred and 13 / 250 / 250 in "work" at 1k / 100k / 1M).
+        (
+            "mark_sparse",
+            ConversationFilter::new()
+                .mark(MarkFlags::STAR)
+                .has_unread(true),
+        ),
+        (
+            "group_sparse",
+            ConversationFilter::new().group("work").has_at_info(true),
         ),
     ]
 }

@@ -134,8 +134,16 @@ impl Index {
     }
 
     /// Unread over `filter` by a walk of its candidate rows (used when it is not subscribed).
+    /// Only rows with unread contribute, so the walk keeps to the cells that have some.
     pub(crate) fn recount(&self, filter: &ConversationFilter) -> u64 {
-        self.matching(filter)
+        if filter.has_unread == Some(false) {
+            return 0;
+        }
+        let with_unread = ConversationFilter {
+            has_unread: Some(true),
+            ..filter.clone()
+        };
+        self.matching(&with_unread)
             .map(Conversation::counted_unread)
             .sum()
     }
