@@ -14,6 +14,7 @@ mod list;
 mod marks;
 mod messages;
 mod pin;
+mod tx;
 mod unread;
 mod writer;
 
@@ -29,8 +30,8 @@ use crate::limits::Limits;
 use crate::store::{MemoryStore, Store};
 
 pub use messages::{IngestOutcome, Profile};
+pub(crate) use tx::Tx;
 pub use unread::{CleanTarget, UnreadStream};
-pub(crate) use writer::Tx;
 
 /// State shared by every handle and the writer task.
 pub(crate) struct Shared {

@@ -5,20 +5,17 @@
 //! that stops waiting (its future dropped) does not cancel its change half-way: it is committed
 //! and published all the same, and never lost.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
-use crate::error::{Error, Result};
-use crate::events::Event;
-use crate::filter::ConversationFilter;
-use crate::index::Index;
-use crate::limits::Limits;
-use crate::model::{Conversation, ConversationId};
-use crate::store::{ChangeSet, GroupChange, Store, StoredConversation, Tombstone};
+use super::tx::Tx;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Most writes planned into one commit when callers queue up faster than the store commits.
+const MAX_GROUP: usize = 512;
 
 /// Called with the commit's result once the change is durable and published (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
@@ -30,19 +27,20 @@ pub(crate) enum Job {
     Shutdown(oneshot::Sender<Result<()>>),
 }
 
-/// Wraps an operation into a job whose reply reaches `reply`. An operation that fails leaves
-/// the transaction empty, so nothing is committed and nothing is published.
+/// Wraps an operation into a job whose reply reaches `reply`. An operation that fails is rolled
+/// back out of the transaction, so none of it is committed or published.
 pub(crate) fn job<T: Send + 'static>(
     op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     reply: oneshot::Sender<Result<T>>,
 ) -> Job {
     Job::Write(Box::new(move |tx: &mut Tx<'_>| -> Completion {
+        let savepoint = tx.savepoint();
         match op(tx) {
             Ok(value) => Box::new(move |committed: Result<()>| {
                 let _ = reply.send(committed.map(|()| value));
             }),
             Err(err) => {
-                tx.discard();
+                tx.rollback_to(savepoint);
                 Box::new(move |_| {
                     let _ = reply.send(Err(err));
                 })
@@ -52,262 +50,67 @@ pub(crate) fn job<T: Send + 'static>(
 }
 
 /// The writer task: runs jobs in order until every manager handle is gone or shut down.
+///
+/// Writes that queue up while a commit is under way are planned one after the other into one
+/// transaction and committed together (group commit): each still sees the writes before it,
+/// fails alone, and is acknowledged only once the whole group is durable.
 pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(job) = jobs.recv().await {
-        match job {
-            Job::Write(plan) => {
-                let (change, extra_events, done) = {
-                    let index = shared.read_index();
-                    let mut tx = Tx::new(&index, &shared.limits, shared.self_user.as_deref());
-                    let done = plan(&mut tx);
-                    let (change, events) = tx.finish();
-                    (change, events, done)
-                };
-                if change.is_empty() {
-                    done(Ok(()));
-                    continue;
+    while let Some(first) = jobs.recv().await {
+        let mut writes = Vec::new();
+        let mut shutdown = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write(plan) => writes.push(plan),
+                Job::Shutdown(reply) => {
+                    shutdown = Some(reply);
+                    break;
                 }
-                let committed = store.commit(&change).await;
-                if let Err(err) = &committed {
-                    tracing::warn!(error = %err, "commit failed; nothing applied");
-                } else {
-                    let applied = shared.write_index().apply(&change, extra_events);
-                    for event in applied.events {
-                        // No receiver is fine: nobody is listening.
-                        let _ = shared.events.send(event);
-                    }
-                }
-                done(committed);
             }
-            Job::Shutdown(reply) => {
-                let _ = reply.send(store.close().await);
-                break;
+            if writes.len() < MAX_GROUP {
+                next = jobs.try_recv().ok();
             }
+        }
+        if !writes.is_empty() {
+            commit_group(&shared, store.as_ref(), writes).await;
+        }
+        if let Some(reply) = shutdown {
+            let _ = reply.send(store.close().await);
+            break;
         }
     }
     tracing::debug!("conversation writer stopped");
 }
 
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// A change being planned: reads see the index plus this change's own writes.
-pub(crate) struct Tx<'a> {
-    index: &'a Index,
-    pub(crate) limits: &'a Limits,
-    pub(crate) self_user: Option<&'a str>,
-    /// Conversations written by this change: `Some` upserted, `None` deleted.
-    overlay: HashMap<ConversationId, Option<StoredConversation>>,
-    /// Written IDs in first-write order, so commits and events are deterministic.
-    touched: Vec<ConversationId>,
-    tombstones: HashMap<ConversationId, Tombstone>,
-    /// Deleted by this change (in `touched` order, via `overlay`).
-    deleted: Vec<ConversationId>,
-    groups: Option<Vec<String>>,
-    group_changes: Vec<GroupChange>,
-    events: Vec<Event>,
-    order_clock: u64,
-    pinned: usize,
-    decorated: usize,
-}
-
-impl<'a> Tx<'a> {
-    pub(crate) fn new(index: &'a Index, limits: &'a Limits, self_user: Option<&'a str>) -> Self {
-        Self {
-            index,
-            limits,
-            self_user,
-            overlay: HashMap::new(),
-            touched: Vec::new(),
-            tombstones: HashMap::new(),
-            deleted: Vec::new(),
-            groups: None,
-            group_changes: Vec::new(),
-            events: Vec::new(),
-            order_clock: index.order_clock(),
-            pinned: index.pinned_count(),
-            decorated: index.decorated_count(),
-        }
-    }
-
-    /// The conversation as this change sees it.
-    pub(crate) fn get(&self, id: &ConversationId) -> Option<&StoredConversation> {
-        match self.overlay.get(id) {
-            Some(written) => written.as_ref(),
-            None => self.index.get(id),
-        }
-    }
-
-    /// The conversation, or 6004 if it does not exist.
-    pub(crate) fn existing(&self, id: &ConversationId) -> Result<&StoredConversation> {
-        self.get(id)
-            .ok_or_else(|| Error::ConversationNotFound(id.to_string()))
-    }
-
-    /// The tombstone left by the last delete of a conversation (it stays after the
-    /// conversation comes back), as this change sees it.
-    pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
-        self.tombstones.get(id).or_else(|| self.index.tombstone(id))
-    }
-
-    /// IDs of the live conversations matching `filter`, as this change sees them.
-    pub(crate) fn ids_matching(&self, filter: &ConversationFilter) -> Vec<ConversationId> {
-        let mut ids: Vec<_> = self
-            .index
-            .matching(filter)
-            .map(|c| c.id.clone())
-            .filter(|id| !self.overlay.contains_key(id))
-            .collect();
-        ids.extend(
-            self.touched
-                .iter()
-                .filter(|id| {
-                    self.get(id)
-                        .is_some_and(|s| filter.matches(&s.conversation))
-                })
-                .cloned(),
-        );
-        ids
-    }
-
-    fn mark_touched(&mut self, id: &ConversationId) {
-        if !self.overlay.contains_key(id) {
-            self.touched.push(id.clone());
-        }
-    }
-
-    /// Keeps the pinned and decorated counts as `id` goes to `after` (absent: deleted).
-    fn account(&mut self, id: &ConversationId, after: Option<&Conversation>) {
-        let flags = |c: Option<&Conversation>| {
-            c.map_or((0, 0), |c| {
-                (usize::from(c.is_pinned), usize::from(c.is_decorated()))
-            })
-        };
-        let (pinned_before, decorated_before) = flags(self.get(id).map(|s| &s.conversation));
-        let (pinned_after, decorated_after) = flags(after);
-        self.pinned = self.pinned + pinned_after - pinned_before;
-        self.decorated = self.decorated + decorated_after - decorated_before;
-    }
-
-    /// Writes a conversation's new state (creating it if needed).
-    pub(crate) fn put(&mut self, stored: StoredConversation) {
-        let id = stored.conversation.id.clone();
-        self.account(&id, Some(&stored.conversation));
-        self.mark_touched(&id);
-        self.overlay.insert(id, Some(stored));
-    }
-
-    /// Applies `edit` to a copy of an existing conversation and writes it if anything changed.
-    /// Returns whether it changed; 6004 if the conversation does not exist.
-    pub(crate) fn update(
-        &mut self,
-        id: &ConversationId,
-        edit: impl FnOnce(&mut StoredConversation, &mut Self) -> Result<()>,
-    ) -> Result<bool> {
-        let before = self.existing(id)?.clone();
-        let mut after = before.clone();
-        edit(&mut after, self)?;
-        if after == before {
-            return Ok(false);
-        }
-        self.put(after);
-        Ok(true)
-    }
-
-    /// Deletes a conversation, leaving `tombstone`.
-    pub(crate) fn delete(&mut self, tombstone: Tombstone) {
-        let id = tombstone.id.clone();
-        self.account(&id, None);
-        self.mark_touched(&id);
-        self.overlay.insert(id.clone(), None);
-        self.deleted.push(id);
-        self.tombstones.insert(tombstone.id.clone(), tombstone);
-    }
-
-    /// Allocates the next order key: unique, increasing, close to the clock in microseconds.
-    pub(crate) fn next_order_key(&mut self) -> u64 {
-        self.order_clock = (self.order_clock + 1).max(now_micros());
-        self.order_clock
-    }
-
-    pub(crate) fn pinned_count(&self) -> usize {
-        self.pinned
-    }
-
-    pub(crate) fn decorated_count(&self) -> usize {
-        self.decorated
-    }
-
-    /// Conversation-group names as this change sees them.
-    pub(crate) fn group_names(&self) -> &[String] {
-        self.groups.as_deref().unwrap_or(self.index.groups())
-    }
-
-    pub(crate) fn group_exists(&self, name: &str) -> bool {
-        self.group_names().iter().any(|n| n == name)
-    }
-
-    fn groups_mut(&mut self) -> &mut Vec<String> {
-        let index = self.index;
-        self.groups.get_or_insert_with(|| index.groups().to_vec())
-    }
-
-    pub(crate) fn change_groups(&mut self, change: GroupChange) {
-        let groups = self.groups_mut();
-        match &change {
-            GroupChange::Created(name) => groups.push(name.clone()),
-            GroupChange::Deleted(name) => groups.retain(|n| n != name),
-            GroupChange::Renamed { from, to } => {
-                for n in groups.iter_mut().filter(|n| *n == from) {
-                    n.clone_from(to);
+/// Plans `writes` into one change, commits it, applies it and publishes, then replies to each.
+async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) {
+    let count = writes.len();
+    let (change, extra_events, completions) = {
+        let index = shared.read_index();
+        let mut tx = Tx::new(&index, &shared.limits, shared.self_user.as_deref());
+        let completions: Vec<Completion> = writes.into_iter().map(|plan| plan(&mut tx)).collect();
+        let (change, events) = tx.finish();
+        (change, events, completions)
+    };
+    let committed = if change.is_empty() {
+        Ok(())
+    } else {
+        let committed = store.commit(&change).await;
+        match &committed {
+            Err(err) => {
+                tracing::warn!(error = %err, writes = count, "commit failed; nothing applied")
+            }
+            Ok(()) => {
+                let applied = shared.write_index().apply(&change, extra_events);
+                for event in applied.events {
+                    // No receiver is fine: nobody is listening.
+                    let _ = shared.events.send(event);
                 }
             }
         }
-        self.group_changes.push(change);
-    }
-
-    /// Members of group `name` as this change sees them.
-    pub(crate) fn group_members(&self, name: &str) -> Vec<ConversationId> {
-        self.ids_matching(&ConversationFilter::new().group(name))
-    }
-
-    /// Queues an event to publish after commit (conversation events are derived on apply).
-    pub(crate) fn emit(&mut self, event: Event) {
-        self.events.push(event);
-    }
-
-    /// Forgets everything planned: the operation failed.
-    pub(crate) fn discard(&mut self) {
-        self.deleted.clear();
-        self.overlay.clear();
-        self.touched.clear();
-        self.tombstones.clear();
-        self.groups = None;
-        self.group_changes.clear();
-        self.events.clear();
-    }
-
-    pub(crate) fn finish(mut self) -> (ChangeSet, Vec<Event>) {
-        let mut change = ChangeSet {
-            order_clock: self.order_clock,
-            groups: std::mem::take(&mut self.group_changes),
-            ..ChangeSet::default()
-        };
-        for id in &self.touched {
-            if let Some(Some(stored)) = self.overlay.remove(id) {
-                change.upserts.push(stored);
-            }
-        }
-        // A conversation deleted and brought back within one change still records its
-        // tombstone, which outlives the delete.
-        for id in &self.deleted {
-            if let Some(t) = self.tombstones.remove(id) {
-                change.deletes.push(t);
-            }
-        }
-        (change, self.events)
+        committed
+    };
+    for done in completions {
+        done(committed.clone());
     }
 }

@@ -749,6 +749,39 @@ mod lifecycle {
         assert!(get(&second, "c2c_c").order_key > before[0].order_key);
     }
 
+    /// Writes queued together are committed as one group; one failing write in the group fails
+    /// alone and the others see each other's changes.
+    #[tokio::test]
+    async fn a_group_of_queued_writes_fails_only_where_it_must() {
+        let m = crate::common::manager_with(timconv::Limits::default().with_max_pinned(3)).await;
+        let ids: Vec<_> = (0..50).map(|n| id(&format!("c2c_{n}"))).collect();
+        let ingests = ids
+            .iter()
+            .enumerate()
+            .map(|(n, c)| m.ingest_message(c, incoming(&format!("m{n}"), n as u64 + 1)));
+        for outcome in futures::future::join_all(ingests).await {
+            assert_eq!(outcome.unwrap(), IngestOutcome::Created);
+        }
+        // Ten pins queued at once: the first three succeed, the rest hit the limit.
+        let pins = ids[..10].iter().map(|c| m.pin(c, true));
+        let results = futures::future::join_all(pins).await;
+        let codes: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| e.code().as_i32(), |()| 0))
+            .collect();
+        assert_eq!(
+            codes,
+            [0, 0, 0, 51012, 51012, 51012, 51012, 51012, 51012, 51012]
+        );
+        let pinned: Vec<_> = m
+            .conversations()
+            .into_iter()
+            .filter(|c| c.is_pinned)
+            .collect();
+        assert_eq!(pinned.len(), 3);
+        assert_eq!(m.total_unread(), 50);
+    }
+
     #[test]
     fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
         let opened = futures::executor::block_on(ConversationManager::builder().open());
