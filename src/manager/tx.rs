@@ -44,7 +44,7 @@ pub(crate) struct Tx<'a> {
 
 /// How to undo one write of a [`Tx`]: the previous value of the entry (`None`: absent).
 enum Undo {
-    Overlay(ConversationId, Option<Option<StoredConversation>>),
+    Overlay(ConversationId, Option<Option<Box<StoredConversation>>>),
     Tombstone(ConversationId, Option<Tombstone>),
 }
 
@@ -145,7 +145,8 @@ impl<'a> Tx<'a> {
         self.account(&id, Some(&stored.conversation));
         self.mark_touched(&id);
         let previous = self.overlay.insert(id.clone(), Some(stored));
-        self.undo.push(Undo::Overlay(id, previous));
+        self.undo
+            .push(Undo::Overlay(id, previous.map(|p| p.map(Box::new))));
     }
 
     /// Applies `edit` to a copy of an existing conversation and writes it if anything changed.
@@ -171,7 +172,8 @@ impl<'a> Tx<'a> {
         self.account(&id, None);
         self.mark_touched(&id);
         let previous = self.overlay.insert(id.clone(), None);
-        self.undo.push(Undo::Overlay(id.clone(), previous));
+        self.undo
+            .push(Undo::Overlay(id.clone(), previous.map(|p| p.map(Box::new))));
         let previous = self.tombstones.insert(id.clone(), tombstone);
         self.undo.push(Undo::Tombstone(id.clone(), previous));
         self.deleted.push(id);
@@ -249,7 +251,7 @@ impl<'a> Tx<'a> {
         for undo in self.undo.drain(savepoint.undo..).rev() {
             match undo {
                 Undo::Overlay(id, Some(previous)) => {
-                    self.overlay.insert(id, previous);
+                    self.overlay.insert(id, previous.map(|p| *p));
                 }
                 Undo::Overlay(id, None) => {
                     self.overlay.remove(&id);
