@@ -182,6 +182,19 @@ pub enum Error {
     /// The storage backend failed.
     #[error("storage failed: {0}")]
     Store(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The database file is not a database, or is damaged.
+    #[error("the database is corrupt or not a database: {0}")]
+    CorruptDatabase(String),
+    /// The database file was written by a newer version of this crate; it was not touched.
+    #[error(
+        "unsupported database schema version {found} (this version supports up to {supported})"
+    )]
+    UnsupportedSchema {
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this crate knows.
+        supported: i64,
+    },
     /// The manager has been shut down (its writer is gone).
     #[error("the conversation manager is shut down")]
     Closed,
@@ -211,7 +224,9 @@ impl Error {
             Error::GroupNameLength { .. } => ErrorCode::GroupNameLength,
             Error::GroupNotFound(_) => ErrorCode::GroupNotFound,
             Error::InvalidJson(_) => ErrorCode::InvalidJson,
-            Error::Store(_) => ErrorCode::DatabaseFailed,
+            Error::Store(_) | Error::CorruptDatabase(_) | Error::UnsupportedSchema { .. } => {
+                ErrorCode::DatabaseFailed
+            }
             Error::Closed | Error::NoRuntime => ErrorCode::NotInitialized,
             Error::Internal(_) => ErrorCode::Internal,
         }

@@ -25,4 +25,4 @@ pub use model::{
 };
 pub use outcome::ConversationOutcome;
 pub use paging::{Cursor, Page};
-pub use store::{MemoryStore, Store};
+pub use store::{MemoryStore, SqliteStore, SqliteStoreOptions, Store};

@@ -182,7 +182,22 @@ impl ManagerBuilder {
 }
 
 impl ConversationManager {
-    /// A builder; `ConversationManager::builder().open().await` gives an in-memory manager.
+    /// Opens the conversations kept in the SQLite file at `path` (created if missing), with
+    /// default limits: the usual way to start.
+    ///
+    /// Use [`builder`](Self::builder) to set the logged-in user, limits or store options.
+    ///
+    /// # Errors
+    /// As [`SqliteStoreOptions::open`](crate::SqliteStoreOptions::open) and
+    /// [`ManagerBuilder::open`].
+    pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::builder()
+            .store(crate::store::SqliteStore::open(path).await?)
+            .open()
+            .await
+    }
+
+    /// A builder; without a [`store`](ManagerBuilder::store) it keeps everything in memory.
     pub fn builder() -> ManagerBuilder {
         ManagerBuilder::default()
     }

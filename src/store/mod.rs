@@ -6,6 +6,7 @@
 //! Reads never reach the store.
 
 mod memory;
+mod sqlite;
 
 use futures::future::BoxFuture;
 
@@ -13,6 +14,7 @@ use crate::error::Result;
 use crate::model::{Conversation, ConversationId};
 
 pub use memory::MemoryStore;
+pub use sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
 
 /// A message counted in a conversation's unread count, remembered so that the same message
 /// delivered twice counts once, and so that cleaning up to a position removes exactly the
@@ -126,8 +128,9 @@ pub struct Snapshot {
 ///   applied. Commits are issued by one writer at a time, in order.
 /// - [`close`](Store::close) flushes and releases resources; no call follows it.
 ///
-/// Implementations: [`MemoryStore`] (no durability across processes; for tests and ephemeral
-/// sessions). Both pass the same conformance suite.
+/// Implementations: [`SqliteStore`] (a SQLite file: durable, the default) and [`MemoryStore`]
+/// (nothing survives the process; for tests and ephemeral sessions). Both pass the same
+/// conformance suite.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Loads everything needed to build the in-memory index.
     fn load(&self) -> BoxFuture<'_, Result<Snapshot>>;
