@@ -1,15 +1,16 @@
-//! The main job of `timconv`, end to end: conversations created by messages, pinned, marked,
-#![allow(clippy::print_stdout)] // an example prints what it does
-//! drafted, grouped, paged through with a filter, and the total unread watched while cleaning.
+//! The main job of `timconv`, end to end, on a SQLite file: conversations created by messages,
+//! pinned, marked, drafted, grouped, paged through with a filter, the total unread watched
+//! while cleaning, and everything still there after a restart.
 //!
 //! Run with `cargo run --example quickstart`.
+#![allow(clippy::print_stdout)] // an example prints what it does
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use timconv::{
     CleanTarget, ConversationFilter, ConversationId, ConversationManager, Cursor, Draft, Event,
-    MarkFlags, Message,
+    MarkFlags, Message, SqliteStore,
 };
 
 fn incoming(id: &str, server_time: u64, text: &str) -> Message {
@@ -35,8 +36,15 @@ async fn settle() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A fresh file for the demo; an app keeps one per account in its data directory.
+    let path = std::env::temp_dir().join("timconv-quickstart.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    println!("Conversations are kept in {}", path.display());
     let manager = ConversationManager::builder()
         .self_user_id("me")
+        .store(SqliteStore::open(&path).await?)
         .open()
         .await?;
 
@@ -155,5 +163,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.shutdown().await?;
     drop(manager);
     printer.abort();
+
+    println!("7. Reopen the file: everything is still there");
+    let reopened = ConversationManager::open(&path).await?;
+    for c in reopened.conversations() {
+        println!(
+            "   {} pinned={} marks={:#x} groups={:?} draft={} read up to {}",
+            c.id,
+            c.is_pinned,
+            c.marks.bits(),
+            c.groups,
+            c.draft.is_some(),
+            c.read_position()
+        );
+    }
+    println!(
+        "   groups: {:?}, total unread: {}",
+        reopened.groups(),
+        reopened.total_unread()
+    );
+    reopened.shutdown().await?;
     Ok(())
 }
