@@ -7,9 +7,11 @@
 //! criteria that can match most of an account: type (C2C / group), has unread, has @ info. A
 //! filter on any of those three is the merge of the cells it accepts, and every row of those
 //! cells matches them, so its pages cost O(log n + page) whatever the mix of values. Marks and
-//! conversation groups have a set per mark bit and per group name; those hold only decorated
-//! conversations, which [`Limits::max_decorated`](crate::Limits::max_decorated) bounds, so a
-//! walk of one of them is bounded independently of n.
+//! conversation groups have sets per mark bit and per group name, split by cell the same way,
+//! so a mark or group criterion combined with those three walks only rows matching all of
+//! them. Only a mark criterion combined with a group criterion may walk rows failing one of
+//! the two; both sets hold only decorated conversations, which
+//! [`Limits::max_decorated`](crate::Limits::max_decorated) bounds independently of n.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -47,50 +49,51 @@ fn cell_accepts(cell: usize, filter: &ConversationFilter) -> bool {
 pub(crate) struct OrderSets {
     all: BTreeSet<Key>,
     cells: [BTreeSet<Key>; CELLS],
-    /// One set per mark bit in use.
-    marks: HashMap<u32, BTreeSet<Key>>,
-    /// One set per conversation group with members.
-    groups: HashMap<String, BTreeSet<Key>>,
+    /// Per mark bit in use, one set per cell.
+    marks: HashMap<u32, [BTreeSet<Key>; CELLS]>,
+    /// Per conversation group with members, one set per cell.
+    groups: HashMap<String, [BTreeSet<Key>; CELLS]>,
 }
 
-static EMPTY: BTreeSet<Key> = BTreeSet::new();
+/// Removes `key` from the `cell` set of `map[name]`, dropping the entry once all are empty.
+fn remove_from<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, [BTreeSet<Key>; CELLS]>,
+    name: &K,
+    cell: usize,
+    key: &Key,
+) {
+    if let Some(sets) = map.get_mut(name) {
+        sets[cell].remove(key);
+        if sets.iter().all(BTreeSet::is_empty) {
+            map.remove(name);
+        }
+    }
+}
 
 impl OrderSets {
     pub(crate) fn insert(&mut self, slot: u32, c: &Conversation) {
         let key = (c.sort_key(), slot);
+        let cell = cell_of(c);
         self.all.insert(key);
-        self.cells[cell_of(c)].insert(key);
+        self.cells[cell].insert(key);
         for bit in c.marks.each_bit() {
-            self.marks
-                .entry(bit.trailing_zeros())
-                .or_default()
-                .insert(key);
+            self.marks.entry(bit.trailing_zeros()).or_default()[cell].insert(key);
         }
         for g in &c.groups {
-            self.groups.entry(g.clone()).or_default().insert(key);
+            self.groups.entry(g.clone()).or_default()[cell].insert(key);
         }
     }
 
     pub(crate) fn remove(&mut self, slot: u32, c: &Conversation) {
         let key = (c.sort_key(), slot);
+        let cell = cell_of(c);
         self.all.remove(&key);
-        self.cells[cell_of(c)].remove(&key);
+        self.cells[cell].remove(&key);
         for bit in c.marks.each_bit() {
-            let n = bit.trailing_zeros();
-            if let Some(set) = self.marks.get_mut(&n) {
-                set.remove(&key);
-                if set.is_empty() {
-                    self.marks.remove(&n);
-                }
-            }
+            remove_from(&mut self.marks, &bit.trailing_zeros(), cell, &key);
         }
         for g in &c.groups {
-            if let Some(set) = self.groups.get_mut(g) {
-                set.remove(&key);
-                if set.is_empty() {
-                    self.groups.remove(g);
-                }
-            }
+            remove_from(&mut self.groups, g, cell, &key);
         }
     }
 
@@ -120,14 +123,21 @@ impl OrderSets {
         {
             consider(
                 m.each_bit()
-                    .map(|b| self.marks.get(&b.trailing_zeros()).unwrap_or(&EMPTY))
+                    .filter_map(|b| self.marks.get(&b.trailing_zeros()))
+                    .flat_map(|sets| cells.iter().map(move |&c| &sets[c]))
                     .collect(),
             );
         }
         if let Some(g) = filter.group.as_deref()
             && !g.is_empty()
         {
-            consider(vec![self.groups.get(g).unwrap_or(&EMPTY)]);
+            consider(
+                self.groups
+                    .get(g)
+                    .into_iter()
+                    .flat_map(|sets| cells.iter().map(move |&c| &sets[c]))
+                    .collect(),
+            );
         }
         best
     }
