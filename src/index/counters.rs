@@ -90,6 +90,12 @@ impl Counters {
         self.subs.len()
     }
 
+    /// Tells watchers the total of rows loaded without a change (when the index is built).
+    pub(crate) fn publish_loaded(&mut self) {
+        self.total_start = self.total;
+        self.total_tx.send_replace(self.total);
+    }
+
     /// Starts a change: remembers the values it starts from.
     pub(crate) fn begin(&mut self) {
         self.total_start = self.total;

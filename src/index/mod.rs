@@ -71,6 +71,7 @@ impl Index {
             index.order_clock = index.order_clock.max(stored.conversation.order_key);
             index.insert_row(stored);
         }
+        index.counters.publish_loaded();
         index
     }
 

@@ -1,1 +1,1347 @@
-//! See the module list in main.rs.
+//! One conformance suite for every store backend (DESIGN "Store contract"): the same tests,
+//! written once as generic functions over a [`Backend`], run against [`MemoryStore`] (the
+//! reference) and [`SqliteStore`] (a file), so that both promise the same.
+//!
+//! A backend is a place holding data and a way to open a store on it again, as if the process
+//! restarted: the same `MemoryStore` (its clones share data), or the same SQLite file opened
+//! anew. Each test closes the previous store (a manager's `shutdown`, or `Store::close`) before
+//! opening the next one.
+//!
+//! The suite tests the trait directly (load, commit, exact round trips, big change sets) and
+//! through a manager (every field, unread bookkeeping, tombstones, groups, the order clock and
+//! the counters survive a restart; many concurrent writes are all durable).
+
+// The tests are generic functions that a macro instantiates per backend; clippy does not see
+// them as tests, so it would hold them to library rules.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use timconv::store::{
+    ChangeSet, GroupChange, Snapshot, Store, StoredConversation, Tombstone, UnreadMessage,
+};
+use timconv::{
+    CleanTarget, Conversation, ConversationFilter, ConversationId, ConversationManager, Cursor,
+    CustomData, Draft, GroupAtInfo, GroupAtType, GroupType, IngestOutcome, MarkFlags, MemoryStore,
+    Message, Profile, ReceiveOption, SqliteStore,
+};
+
+use crate::common::{
+    TempDir, UnreadWatchers, check_consistent, id, incoming, invariant_filters, outgoing,
+};
+
+/// A store backend under test.
+trait Backend: Sized {
+    /// The store it opens.
+    type Store: Store;
+
+    /// A new, empty place for data.
+    async fn fresh() -> Self;
+
+    /// A store on this place's data: empty the first time, afterwards what the previous store
+    /// committed, as after a restart. The previous store must be closed.
+    async fn open(&self) -> Self::Store;
+}
+
+/// The in-memory reference: reopening is a clone sharing the same data.
+struct MemoryBackend(MemoryStore);
+
+impl Backend for MemoryBackend {
+    type Store = MemoryStore;
+
+    async fn fresh() -> Self {
+        MemoryBackend(MemoryStore::new())
+    }
+
+    async fn open(&self) -> MemoryStore {
+        self.0.clone()
+    }
+}
+
+/// A SQLite file in a temporary directory: reopening opens the same path.
+struct SqliteBackend {
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+impl Backend for SqliteBackend {
+    type Store = SqliteStore;
+
+    async fn fresh() -> Self {
+        let dir = TempDir::new("conformance");
+        let path = dir.path("conversations.db");
+        SqliteBackend { _dir: dir, path }
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path)
+            .await
+            .expect("the store file opens")
+    }
+}
+
+/// Instantiates each named generic test for one backend.
+macro_rules! suite {
+    ($backend:ty; $($test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test::<$backend>().await;
+            }
+        )+
+    };
+}
+
+/// Instantiates the whole suite once per backend: `conformance::memory_store::*` and
+/// `conformance::sqlite_store::*`.
+macro_rules! for_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod memory_store {
+            suite!(super::MemoryBackend; $($test),+);
+        }
+        mod sqlite_store {
+            suite!(super::SqliteBackend; $($test),+);
+        }
+    };
+}
+
+for_each_backend!(
+    store_loads_empty,
+    store_commit_then_load_is_exact,
+    store_delete_and_recreate_in_one_change,
+    store_group_changes_apply_in_order,
+    store_order_clock_is_never_lowered,
+    store_two_thousand_conversations_in_one_change,
+    every_field_survives_a_restart,
+    unread_bookkeeping_survives_a_restart,
+    tombstones_survive_a_restart,
+    groups_survive_a_restart,
+    order_clock_survives_a_restart,
+    counters_equal_a_recount_after_restart,
+    unread_watches_after_restart_start_at_the_recount,
+    many_concurrent_writes_are_all_durable,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// The @-all marker of `message_group_at_user_array`.
+const AT_ALL: &str = "__kImSDK_MesssageAtALL__";
+
+/// A manager on the backend's store, logged in as `me`.
+async fn open_manager<B: Backend>(backend: &B) -> ConversationManager {
+    ConversationManager::builder()
+        .self_user_id("me")
+        .store(backend.open().await)
+        .open()
+        .await
+        .expect("the manager opens")
+}
+
+/// Shuts `manager` down and opens a new one on the same data.
+async fn restart<B: Backend>(backend: &B, manager: ConversationManager) -> ConversationManager {
+    manager.shutdown().await.expect("shutdown succeeds");
+    drop(manager);
+    open_manager(backend).await
+}
+
+/// A store on the backend's data, used as the manager uses one: loaded first, then committed
+/// to.
+async fn reopen<B: Backend>(backend: &B) -> B::Store {
+    let store = backend.open().await;
+    store.load().await.expect("load succeeds");
+    store
+}
+
+/// Closes `store` and loads from a new one on the same data.
+async fn reload<B: Backend>(backend: &B, store: B::Store) -> Snapshot {
+    store.close().await.expect("close succeeds");
+    drop(store);
+    let again = backend.open().await;
+    let snapshot = again.load().await.expect("load succeeds");
+    again.close().await.expect("close succeeds");
+    snapshot
+}
+
+/// A snapshot as sets: conversations and tombstones by ID (their order is not part of the
+/// contract), groups in order, the clock.
+type Normalized = (
+    BTreeMap<String, StoredConversation>,
+    BTreeMap<String, Tombstone>,
+    Vec<String>,
+    u64,
+);
+
+fn normalize(snapshot: Snapshot) -> Normalized {
+    let conversations: BTreeMap<_, _> = snapshot
+        .conversations
+        .into_iter()
+        .map(|c| (c.conversation.id.to_string(), c))
+        .collect();
+    let tombstones: BTreeMap<_, _> = snapshot
+        .tombstones
+        .into_iter()
+        .map(|t| (t.id.to_string(), t))
+        .collect();
+    (
+        conversations,
+        tombstones,
+        snapshot.groups,
+        snapshot.order_clock,
+    )
+}
+
+/// Asserts that `snapshot` holds exactly these conversations, tombstones, groups and clock,
+/// and that it holds no conversation twice.
+fn assert_snapshot(
+    snapshot: Snapshot,
+    conversations: &[StoredConversation],
+    tombstones: &[Tombstone],
+    groups: &[&str],
+    order_clock: u64,
+) {
+    let (count, tomb_count) = (snapshot.conversations.len(), snapshot.tombstones.len());
+    let (got_convs, got_tombs, got_groups, got_clock) = normalize(snapshot);
+    assert_eq!(count, got_convs.len(), "a conversation was loaded twice");
+    assert_eq!(tomb_count, got_tombs.len(), "a tombstone was loaded twice");
+    let want_convs: BTreeMap<_, _> = conversations
+        .iter()
+        .map(|c| (c.conversation.id.to_string(), c.clone()))
+        .collect();
+    let want_tombs: BTreeMap<_, _> = tombstones
+        .iter()
+        .map(|t| (t.id.to_string(), t.clone()))
+        .collect();
+    assert_eq!(
+        got_convs.keys().collect::<Vec<_>>(),
+        want_convs.keys().collect::<Vec<_>>(),
+        "the loaded conversations are not the committed ones"
+    );
+    for (key, want) in &want_convs {
+        assert_eq!(&got_convs[key], want, "{key} did not round-trip");
+    }
+    assert_eq!(got_tombs, want_tombs, "tombstones did not round-trip");
+    assert_eq!(got_groups, groups, "group names or their order changed");
+    assert_eq!(got_clock, order_clock, "the order clock changed");
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+fn ext(bit: u32) -> MarkFlags {
+    MarkFlags::extension(bit).expect("an extension bit")
+}
+
+/// 256 bytes, every byte value once: not UTF-8, and exactly the default size limit.
+fn all_bytes() -> Vec<u8> {
+    (0..=255u8).collect()
+}
+
+/// A message with typed keys at their extremes and unknown keys of every JSON shape, which
+/// must all come back exactly.
+fn rich_message(msg_id: &str, position: u64) -> Message {
+    let mut m = incoming(msg_id, position);
+    m.rand = Some(u64::MAX);
+    m.client_time = Some(u64::MAX - 1);
+    m.status = Some(2);
+    m.extra.insert(
+        "message_cloud_custom_str".into(),
+        json!("unknown ✓ \"quoted\""),
+    );
+    m.extra.insert(
+        "message_future_object".into(),
+        json!({
+            "nested": {"deep": [1, {"k": null}, [true, false, []]], "big": u64::MAX},
+            "min": i64::MIN,
+            "half": 0.5,
+            "empty": {},
+        }),
+    );
+    m.extra
+        .insert("message_big_unsigned".into(), json!(u64::MAX));
+    // A known key of an unexpected type is kept as it came.
+    m.extra
+        .insert("message_is_read".into(), json!("not a boolean"));
+    m.extra.insert("message_priority".into(), Value::Null);
+    m
+}
+
+/// A group message mentioning `users`.
+fn mentioning(msg_id: &str, seq: u64, users: &[&str]) -> Message {
+    let mut m = incoming(msg_id, seq);
+    m.group_at_users = Some(users.iter().map(|u| (*u).to_owned()).collect());
+    m
+}
+
+/// Stored records covering every field at unusual values, including ones the manager refuses
+/// to produce (an unknown receive option) but a store must keep.
+fn rich_records() -> Vec<StoredConversation> {
+    let mut rich = Conversation::new(id("c2c_rich"));
+    rich.show_name = "Alice ✨ 'quote' \"double\" \u{0} nul".into();
+    rich.face_url = "https://example.com/a.png?size=large&x=1".into();
+    rich.order_key = (1 << 62) - 1;
+    rich.last_message = Some(rich_message("m2", 1_700_000_002));
+    rich.draft = Some(Box::new(Draft::new(
+        Message::text("", "a draft ✍"),
+        "user define",
+        1_551_271_429,
+    )));
+    rich.receive_option = ReceiveOption::Unknown(9);
+    rich.is_pinned = true;
+    rich.marks =
+        MarkFlags::STAR | MarkFlags::UNREAD | MarkFlags::FOLD | MarkFlags::HIDE | ext(32) | ext(63);
+    rich.custom_data = CustomData::new(all_bytes());
+    rich.groups = vec!["zeta".into(), "alpha".into()];
+    rich.c2c_read_timestamp = 1_700_000_000;
+    rich.group_read_sequence = u64::MAX;
+    rich.unread_count = 2;
+    let rich = StoredConversation {
+        conversation: rich,
+        unread_messages: vec![
+            UnreadMessage {
+                key: "m1".into(),
+                position: 1_700_000_001,
+            },
+            UnreadMessage {
+                key: "m2".into(),
+                position: 1_700_000_002,
+            },
+        ],
+    };
+
+    let mut group = Conversation::new(id("group_room"));
+    group.show_name = "Room".into();
+    group.order_key = 42;
+    group.group_type = Some(GroupType::Unknown(u32::MAX));
+    group.group_at_info = vec![
+        GroupAtInfo {
+            seq: 5,
+            at_type: GroupAtType::AtMe,
+        },
+        GroupAtInfo {
+            seq: 6,
+            at_type: GroupAtType::AtAll,
+        },
+        GroupAtInfo {
+            seq: 7,
+            at_type: GroupAtType::AtAllAtMe,
+        },
+        GroupAtInfo {
+            seq: 8,
+            at_type: GroupAtType::Unknown(42),
+        },
+    ];
+    group.group_read_sequence = 4;
+    group.c2c_read_timestamp = 3;
+    group.unread_count = 3;
+    group.last_message = Some(mentioning("", 8, &[AT_ALL, "me"]));
+    group.custom_data = CustomData::from("text data");
+    group.groups = vec!["alpha".into()];
+    let group = StoredConversation {
+        conversation: group,
+        unread_messages: (6..=8)
+            .map(|seq| UnreadMessage {
+                key: format!("#{seq}:1:{seq}"),
+                position: seq,
+            })
+            .collect(),
+    };
+
+    // Every known receive option and group type, one each.
+    let options = [
+        ReceiveOption::Receive,
+        ReceiveOption::NotReceive,
+        ReceiveOption::NotNotify,
+        ReceiveOption::NotNotifyExceptAt,
+        ReceiveOption::NotReceiveExceptAt,
+    ];
+    let types = [
+        GroupType::Public,
+        GroupType::Private,
+        GroupType::ChatRoom,
+        GroupType::BChatRoom,
+        GroupType::AvChatRoom,
+        GroupType::Community,
+    ];
+    let mut records = vec![rich, group];
+    for (n, option) in options.into_iter().enumerate() {
+        let mut c = Conversation::new(id(&format!("c2c_option{n}")));
+        c.receive_option = option;
+        c.order_key = 100 + n as u64;
+        records.push(StoredConversation::new(c));
+    }
+    for (n, group_type) in types.into_iter().enumerate() {
+        let mut c = Conversation::new(id(&format!("group_type{n}")));
+        c.group_type = Some(group_type);
+        c.order_key = 200 + n as u64;
+        records.push(StoredConversation::new(c));
+    }
+    // All defaults: no message, order key 0, nothing set.
+    records.push(StoredConversation::new(Conversation::new(id("c2c_plain"))));
+    records
+}
+
+/// A plain conversation for bulk tests, in `groups`.
+fn bulk_record(name: &str, order_key: u64, groups: &[&str]) -> StoredConversation {
+    let mut c = Conversation::new(id(name));
+    c.order_key = order_key;
+    c.show_name = format!("{name} shown");
+    c.last_message = Some(incoming(name, order_key));
+    c.marks = MarkFlags::from_bits_retain(order_key << 32);
+    c.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    c.unread_count = 1;
+    StoredConversation {
+        conversation: c,
+        unread_messages: vec![UnreadMessage {
+            key: name.to_owned(),
+            position: order_key,
+        }],
+    }
+}
+
+fn get(m: &ConversationManager, full: &str) -> Conversation {
+    m.get(&id(full)).unwrap_or_else(|| panic!("{full} exists"))
+}
+
+fn ids(m: &ConversationManager) -> Vec<String> {
+    m.conversations().iter().map(|c| c.id.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store trait itself.
+
+async fn store_loads_empty<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    assert_eq!(store.load().await.expect("load"), Snapshot::default());
+    assert_eq!(reload(&backend, store).await, Snapshot::default());
+}
+
+async fn store_commit_then_load_is_exact<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let records = rich_records();
+    let tombstones = vec![
+        Tombstone {
+            id: id("c2c_gone"),
+            last_message: [u64::MAX, 1_700_000_000, 0],
+            clear_messages: true,
+        },
+        Tombstone {
+            id: id("group_gone"),
+            last_message: [0, 0, 0],
+            clear_messages: false,
+        },
+    ];
+    let change = ChangeSet {
+        upserts: records.clone(),
+        deletes: tombstones.clone(),
+        groups: vec![
+            GroupChange::Created("zeta".into()),
+            GroupChange::Created("alpha".into()),
+        ],
+        order_clock: 1 << 61,
+    };
+    store.commit(&change).await.expect("commit");
+    let groups = ["zeta", "alpha"];
+    assert_snapshot(
+        store.load().await.expect("load"),
+        &records,
+        &tombstones,
+        &groups,
+        1 << 61,
+    );
+    assert_snapshot(
+        reload(&backend, store).await,
+        &records,
+        &tombstones,
+        &groups,
+        1 << 61,
+    );
+
+    // Every field changed (and optional ones cleared) in place survives too.
+    let store = reopen(&backend).await;
+    let mut changed = records.clone();
+    for s in &mut changed {
+        let c = &mut s.conversation;
+        c.show_name.push_str(" renamed");
+        c.face_url.clear();
+        c.order_key ^= 1;
+        c.last_message = None;
+        c.draft = None;
+        c.receive_option = ReceiveOption::NotNotify;
+        c.group_type = None;
+        c.group_at_info.clear();
+        c.is_pinned = !c.is_pinned;
+        c.marks = MarkFlags::from_bits_retain(c.marks.bits() ^ (MarkFlags::STAR | ext(40)).bits());
+        c.custom_data = CustomData::new(vec![0xfe; 3]);
+        c.groups.reverse();
+        c.c2c_read_timestamp += 1;
+        c.group_read_sequence = 0;
+        c.unread_count = 0;
+        s.unread_messages.clear();
+    }
+    let change = ChangeSet {
+        upserts: changed.clone(),
+        order_clock: (1 << 61) + 1,
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("commit the changes");
+    assert_snapshot(
+        reload(&backend, store).await,
+        &changed,
+        &tombstones,
+        &groups,
+        (1 << 61) + 1,
+    );
+}
+
+async fn store_delete_and_recreate_in_one_change<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let old_a = bulk_record("c2c_a", 10, &["x"]);
+    let old_b = bulk_record("c2c_b", 11, &["x", "y"]);
+    let first = ChangeSet {
+        upserts: vec![old_a.clone(), old_b.clone()],
+        groups: vec![
+            GroupChange::Created("x".into()),
+            GroupChange::Created("y".into()),
+        ],
+        order_clock: 11,
+        ..ChangeSet::default()
+    };
+    store.commit(&first).await.expect("first commit");
+
+    // `a` is deleted and comes back in the same change, in another group; `b` is deleted.
+    let tomb_a = Tombstone {
+        id: id("c2c_a"),
+        last_message: [10, 10, 10],
+        clear_messages: false,
+    };
+    let tomb_b = Tombstone {
+        id: id("c2c_b"),
+        last_message: [11, 11, 11],
+        clear_messages: true,
+    };
+    let new_a = bulk_record("c2c_a", 12, &["y"]);
+    let second = ChangeSet {
+        upserts: vec![new_a.clone()],
+        deletes: vec![tomb_a.clone(), tomb_b.clone()],
+        order_clock: 12,
+        ..ChangeSet::default()
+    };
+    store.commit(&second).await.expect("second commit");
+    let tombs = [tomb_a.clone(), tomb_b.clone()];
+    assert_snapshot(
+        store.load().await.expect("load"),
+        std::slice::from_ref(&new_a),
+        &tombs,
+        &["x", "y"],
+        12,
+    );
+    assert_snapshot(
+        reload(&backend, store).await,
+        std::slice::from_ref(&new_a),
+        &tombs,
+        &["x", "y"],
+        12,
+    );
+    let store = reopen(&backend).await;
+
+    // `b` comes back without groups: nothing of its old membership may come back with it. A
+    // later delete replaces the tombstone.
+    let new_b = StoredConversation::new(Conversation::new(id("c2c_b")));
+    let tomb_a2 = Tombstone {
+        id: id("c2c_a"),
+        last_message: [12, 12, 12],
+        clear_messages: true,
+    };
+    let third = ChangeSet {
+        upserts: vec![new_b.clone()],
+        deletes: vec![tomb_a2.clone()],
+        order_clock: 12,
+        ..ChangeSet::default()
+    };
+    store.commit(&third).await.expect("third commit");
+    assert_snapshot(
+        reload(&backend, store).await,
+        &[new_b],
+        &[tomb_a2, tomb_b],
+        &["x", "y"],
+        12,
+    );
+}
+
+async fn store_group_changes_apply_in_order<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let change = ChangeSet {
+        groups: ["a", "b", "c"]
+            .into_iter()
+            .map(|g| GroupChange::Created(g.into()))
+            .collect(),
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("create");
+    let change = ChangeSet {
+        groups: vec![
+            GroupChange::Renamed {
+                from: "b".into(),
+                to: "d".into(),
+            },
+            GroupChange::Deleted("a".into()),
+            // A deleted name can be created again, at the end.
+            GroupChange::Created("a".into()),
+            // Swapping two names through a third keeps both places.
+            GroupChange::Renamed {
+                from: "c".into(),
+                to: "tmp".into(),
+            },
+            GroupChange::Renamed {
+                from: "d".into(),
+                to: "c".into(),
+            },
+            GroupChange::Renamed {
+                from: "tmp".into(),
+                to: "d".into(),
+            },
+        ],
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("change");
+    let expected = ["c", "d", "a"];
+    assert_eq!(store.load().await.expect("load").groups, expected);
+    assert_eq!(reload(&backend, store).await.groups, expected);
+
+    // Delete the last one and create another: it still goes to the end.
+    let store = reopen(&backend).await;
+    let change = ChangeSet {
+        groups: vec![
+            GroupChange::Deleted("a".into()),
+            GroupChange::Created("e".into()),
+            GroupChange::Deleted("c".into()),
+        ],
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("change again");
+    assert_eq!(reload(&backend, store).await.groups, ["d", "e"]);
+}
+
+async fn store_order_clock_is_never_lowered<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let at = |clock: u64| ChangeSet {
+        upserts: vec![bulk_record("c2c_a", 1, &[])],
+        order_clock: clock,
+        ..ChangeSet::default()
+    };
+    store.commit(&at(1_000_000)).await.expect("commit");
+    store.commit(&at(10)).await.expect("commit a lower clock");
+    assert_eq!(store.load().await.expect("load").order_clock, 1_000_000);
+    assert_eq!(reload(&backend, store).await.order_clock, 1_000_000);
+    let store = reopen(&backend).await;
+    store.commit(&at((1 << 62) - 1)).await.expect("commit");
+    assert_eq!(reload(&backend, store).await.order_clock, (1 << 62) - 1);
+}
+
+async fn store_two_thousand_conversations_in_one_change<B: Backend>() {
+    // More rows than one multi-row statement holds (SQLite binds at most 32,766 values), each
+    // with two memberships.
+    const N: u64 = 2_000;
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let first: Vec<_> = (0..N)
+        .map(|n| bulk_record(&format!("c2c_u{n}"), n + 1, &["g1", "g2"]))
+        .collect();
+    let change = ChangeSet {
+        upserts: first.clone(),
+        groups: vec![
+            GroupChange::Created("g1".into()),
+            GroupChange::Created("g2".into()),
+        ],
+        order_clock: N,
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("commit 2,000");
+    assert_snapshot(reload(&backend, store).await, &first, &[], &["g1", "g2"], N);
+
+    // One change deleting those 2,000, creating 2,000 others and updating nothing else.
+    let store = reopen(&backend).await;
+    let tombstones: Vec<_> = (0..N)
+        .map(|n| Tombstone {
+            id: id(&format!("c2c_u{n}")),
+            last_message: [n + 1; 3],
+            clear_messages: n % 2 == 0,
+        })
+        .collect();
+    let second: Vec<_> = (0..N)
+        .map(|n| bulk_record(&format!("group_g{n}"), N + n + 1, &["g2", "g1"]))
+        .collect();
+    let change = ChangeSet {
+        upserts: second.clone(),
+        deletes: tombstones.clone(),
+        order_clock: 2 * N,
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("replace 2,000");
+    assert_snapshot(
+        reload(&backend, store).await,
+        &second,
+        &tombstones,
+        &["g1", "g2"],
+        2 * N,
+    );
+
+    // And 2,000 updates in place.
+    let store = reopen(&backend).await;
+    let third: Vec<_> = (0..N)
+        .map(|n| bulk_record(&format!("group_g{n}"), 3 * N + n + 1, &["g1"]))
+        .collect();
+    let change = ChangeSet {
+        upserts: third.clone(),
+        order_clock: 4 * N,
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("update 2,000");
+    assert_snapshot(
+        reload(&backend, store).await,
+        &third,
+        &tombstones,
+        &["g1", "g2"],
+        4 * N,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the manager: what an app relies on across a restart.
+
+async fn every_field_survives_a_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+
+    // Every receive option, each on a conversation with unread.
+    let options = [
+        ReceiveOption::Receive,
+        ReceiveOption::NotReceive,
+        ReceiveOption::NotNotify,
+        ReceiveOption::NotNotifyExceptAt,
+        ReceiveOption::NotReceiveExceptAt,
+    ];
+    for (n, option) in options.into_iter().enumerate() {
+        let c = id(&format!("c2c_opt{n}"));
+        m.ingest_message(&c, incoming(&format!("o{n}"), 100 + n as u64))
+            .await
+            .unwrap();
+        m.set_receive_option(&c, option).await.unwrap();
+    }
+
+    // A group with a profile (an unknown group type), @ info and unread.
+    let room = id("group_room");
+    m.ingest_message(&room, mentioning("g1", 5, &["me"]))
+        .await
+        .unwrap();
+    m.ingest_message(&room, mentioning("g2", 6, &[AT_ALL]))
+        .await
+        .unwrap();
+    m.ingest_message(&room, mentioning("g3", 7, &[AT_ALL, "me"]))
+        .await
+        .unwrap();
+    m.set_profile(
+        &room,
+        Profile::new()
+            .show_name("Room ✨ 'q' \"dq\"")
+            .face_url("https://example.com/room.png?s=1&t=2")
+            .group_type(GroupType::Unknown(77)),
+    )
+    .await
+    .unwrap();
+    let av = id("group_av");
+    m.ingest_message(&av, incoming("av1", 3)).await.unwrap();
+    m.set_profile(&av, Profile::new().group_type(GroupType::AvChatRoom))
+        .await
+        .unwrap();
+
+    // A last message with unknown keys, pinned, marked, with custom data and groups.
+    let rich = id("c2c_rich");
+    m.ingest_message(&rich, incoming("r1", 1_700_000_001))
+        .await
+        .unwrap();
+    m.ingest_message(&rich, rich_message("r2", 1_700_000_002))
+        .await
+        .unwrap();
+    m.pin(&rich, true).await.unwrap();
+    m.mark(
+        std::slice::from_ref(&rich),
+        MarkFlags::STAR | ext(32) | ext(63),
+        true,
+    )
+    .await
+    .unwrap();
+    m.set_custom_data(std::slice::from_ref(&rich), all_bytes())
+        .await
+        .unwrap();
+    let texted = id("c2c_texted");
+    m.ingest_message(&texted, outgoing("t1", 50)).await.unwrap();
+    m.set_custom_data(std::slice::from_ref(&texted), "text ✓")
+        .await
+        .unwrap();
+    m.mark(
+        std::slice::from_ref(&texted),
+        MarkFlags::FOLD | MarkFlags::HIDE,
+        true,
+    )
+    .await
+    .unwrap();
+
+    // Group membership in joining order: rich joins work then family, texted the reverse.
+    m.create_group("work", std::slice::from_ref(&rich))
+        .await
+        .unwrap();
+    m.create_group("family", &[texted.clone(), rich.clone()])
+        .await
+        .unwrap();
+    m.add_to_group("work", std::slice::from_ref(&texted))
+        .await
+        .unwrap();
+
+    // Read positions, with unread left after them.
+    let c2c_read = id("c2c_read");
+    for n in 0..4 {
+        m.ingest_message(&c2c_read, incoming(&format!("c{n}"), 200 + n))
+            .await
+            .unwrap();
+    }
+    m.clean_unread(c2c_read.clone(), 201, 0).await.unwrap();
+    let group_read = id("group_read");
+    for n in 0..3 {
+        m.ingest_message(&group_read, incoming(&format!("s{n}"), 10 + n))
+            .await
+            .unwrap();
+    }
+    m.clean_unread(group_read.clone(), 0, 11).await.unwrap();
+
+    // A draft.
+    let drafted = id("c2c_drafted");
+    let draft = Draft::new(
+        Message::text("", "half-written ✍"),
+        "this is userdefine",
+        1_551_271_429,
+    );
+    m.set_draft(&drafted, draft.clone()).await.unwrap();
+    // An empty conversation.
+    m.create_conversation(&id("c2c_empty")).await.unwrap();
+
+    check_consistent(&m, &invariant_filters(), 3).expect("consistent before the restart");
+    let before = m.conversations();
+    let filters = invariant_filters();
+    let counts: Vec<u64> = filters
+        .iter()
+        .map(|f| m.unread_by_filter(f).unwrap())
+        .collect();
+    let total = m.total_unread();
+
+    let m = restart(&backend, m).await;
+    assert_eq!(
+        m.conversations(),
+        before,
+        "every field and the list order survive"
+    );
+    assert_eq!(m.groups(), ["work", "family"]);
+    assert_eq!(m.total_unread(), total);
+    for (f, count) in filters.iter().zip(&counts) {
+        assert_eq!(m.unread_by_filter(f).unwrap(), *count, "{f:?}");
+    }
+    check_consistent(&m, &invariant_filters(), 3).expect("consistent after the restart");
+
+    // The values themselves, so that the comparison above compared something.
+    for (n, option) in options.into_iter().enumerate() {
+        let c = get(&m, &format!("c2c_opt{n}"));
+        assert_eq!(c.receive_option, option);
+        assert_eq!(c.unread_count, 1);
+    }
+    let r = get(&m, "group_room");
+    assert_eq!(r.show_name, "Room ✨ 'q' \"dq\"");
+    assert_eq!(r.face_url, "https://example.com/room.png?s=1&t=2");
+    assert_eq!(r.group_type, Some(GroupType::Unknown(77)));
+    let at_types: Vec<_> = r.group_at_info.iter().map(|a| (a.seq, a.at_type)).collect();
+    assert_eq!(
+        at_types,
+        [
+            (5, GroupAtType::AtMe),
+            (6, GroupAtType::AtAll),
+            (7, GroupAtType::AtAllAtMe)
+        ]
+    );
+    assert_eq!(r.unread_count, 3);
+    assert_eq!(get(&m, "group_av").group_type, Some(GroupType::AvChatRoom));
+    let c = get(&m, "c2c_rich");
+    assert!(c.is_pinned);
+    assert_eq!(c.marks.bits(), 1 | 1 << 32 | 1 << 63);
+    assert_eq!(c.custom_data.as_bytes(), all_bytes());
+    assert_eq!(c.groups, ["work", "family"]);
+    assert_eq!(c.unread_count, 2);
+    let last = c.last_message.expect("a last message");
+    assert_eq!(
+        last,
+        as_ingested(rich_message("r2", 1_700_000_002), "rich", 1)
+    );
+    assert_eq!(last.extra["message_big_unsigned"], json!(u64::MAX));
+    assert_eq!(
+        last.extra["message_future_object"]["nested"]["big"],
+        json!(u64::MAX)
+    );
+    assert_eq!(last.rand, Some(u64::MAX));
+    let t = get(&m, "c2c_texted");
+    assert_eq!(t.custom_data.as_str(), Some("text ✓"));
+    assert_eq!(t.marks, MarkFlags::FOLD | MarkFlags::HIDE);
+    assert_eq!(t.groups, ["family", "work"]);
+    let c = get(&m, "c2c_read");
+    assert_eq!((c.c2c_read_timestamp, c.unread_count), (201, 2));
+    let g = get(&m, "group_read");
+    assert_eq!((g.group_read_sequence, g.unread_count), (11, 1));
+    assert_eq!(get(&m, "c2c_drafted").draft.as_deref(), Some(&draft));
+    assert_eq!(ids(&m)[0], "c2c_rich", "pinned first");
+    assert_eq!(ids(&m)[1], "c2c_empty", "then the newest");
+
+    // Change or clear every field, restart again: updates in place survive too.
+    m.pin(&rich, false).await.unwrap();
+    m.mark(std::slice::from_ref(&rich), ext(63), false)
+        .await
+        .unwrap();
+    m.set_custom_data(std::slice::from_ref(&texted), "")
+        .await
+        .unwrap();
+    m.remove_from_group("work", std::slice::from_ref(&rich))
+        .await
+        .unwrap();
+    m.set_receive_option(&id("c2c_opt1"), ReceiveOption::Receive)
+        .await
+        .unwrap();
+    m.set_profile(&room, Profile::new().group_type(GroupType::Public))
+        .await
+        .unwrap();
+    m.cancel_draft(&drafted).await.unwrap();
+    m.clean_unread(CleanTarget::All, 0, 0).await.unwrap();
+    m.ingest_message(&id("c2c_opt3"), incoming("o3b", 300))
+        .await
+        .unwrap();
+    let before = m.conversations();
+    let m = restart(&backend, m).await;
+    assert_eq!(m.conversations(), before);
+    assert_eq!(get(&m, "c2c_rich").marks.bits(), 1 | 1 << 32);
+    assert!(get(&m, "c2c_drafted").draft.is_none());
+    assert!(get(&m, "c2c_texted").custom_data.is_empty());
+    assert!(get(&m, "group_room").group_at_info.is_empty());
+    assert_eq!(m.total_unread(), 1);
+    check_consistent(&m, &invariant_filters(), 4).expect("consistent after the second restart");
+    m.shutdown().await.unwrap();
+}
+
+/// `message` as `ingest_message` stores it: with its conversation's peer and type filled in.
+fn as_ingested(mut message: Message, peer: &str, kind: u32) -> Message {
+    message.conv_id = Some(peer.to_owned());
+    message.conv_type = Some(kind);
+    message
+}
+
+async fn unread_bookkeeping_survives_a_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let a = id("c2c_a");
+    let g = id("group_g");
+    m.ingest_message(&a, incoming("x", 10)).await.unwrap();
+    m.ingest_message(&a, incoming("y", 20)).await.unwrap();
+    m.ingest_message(&a, incoming("z", 30)).await.unwrap();
+    // Group messages without an ID are told apart by (sequence, random, time).
+    let mut anonymous = incoming("", 5);
+    anonymous.msg_id = None;
+    m.ingest_message(&g, anonymous.clone()).await.unwrap();
+    m.ingest_message(&g, mentioning("g6", 6, &["me"]))
+        .await
+        .unwrap();
+    assert_eq!(m.total_unread(), 5);
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.total_unread(), 5);
+    // Redelivered messages that are not the last one still count once.
+    assert_eq!(
+        m.ingest_message(&a, incoming("x", 10)).await.unwrap(),
+        IngestOutcome::Duplicate
+    );
+    assert_eq!(
+        m.ingest_message(&a, incoming("y", 20)).await.unwrap(),
+        IngestOutcome::Duplicate
+    );
+    assert_eq!(
+        m.ingest_message(&g, anonymous.clone()).await.unwrap(),
+        IngestOutcome::Duplicate
+    );
+    assert_eq!(get(&m, "c2c_a").unread_count, 3);
+    assert_eq!(m.total_unread(), 5);
+
+    // Cleaning up to a position removes exactly the messages at or before it.
+    m.clean_unread(a.clone(), 20, 0).await.unwrap();
+    m.clean_unread(g.clone(), 0, 5).await.unwrap();
+    assert_eq!(get(&m, "c2c_a").unread_count, 1);
+    assert_eq!(get(&m, "group_g").unread_count, 1);
+    assert_eq!(get(&m, "group_g").group_at_info.len(), 1);
+
+    let m = restart(&backend, m).await;
+    assert_eq!(get(&m, "c2c_a").unread_count, 1);
+    assert_eq!(get(&m, "c2c_a").c2c_read_timestamp, 20);
+    assert_eq!(get(&m, "group_g").group_read_sequence, 5);
+    assert_eq!(m.total_unread(), 2);
+    // A message at or before the read position does not count; a new one does.
+    m.ingest_message(&a, incoming("w", 15)).await.unwrap();
+    assert_eq!(get(&m, "c2c_a").unread_count, 1);
+    m.ingest_message(&a, incoming("v", 40)).await.unwrap();
+    assert_eq!(get(&m, "c2c_a").unread_count, 2);
+    // Cleaning everything still works after the restart, @ info too.
+    m.clean_unread(CleanTarget::All, 0, 0).await.unwrap();
+    assert_eq!(m.total_unread(), 0);
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.total_unread(), 0);
+    assert!(get(&m, "group_g").group_at_info.is_empty());
+    assert_eq!(get(&m, "c2c_a").c2c_read_timestamp, 40);
+    assert_eq!(get(&m, "group_g").group_read_sequence, 6);
+    // Still a duplicate (it is the last message), still no unread.
+    assert_eq!(
+        m.ingest_message(&a, incoming("v", 40)).await.unwrap(),
+        IngestOutcome::Duplicate
+    );
+    assert_eq!(m.total_unread(), 0);
+    m.shutdown().await.unwrap();
+}
+
+async fn tombstones_survive_a_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let a = id("c2c_a");
+    let g = id("group_g");
+    m.ingest_message(&a, incoming("a1", 100)).await.unwrap();
+    m.ingest_message(&g, incoming("g1", 7)).await.unwrap();
+    m.create_group("folder", std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    m.delete(&a, true).await.unwrap();
+    m.delete(&g, false).await.unwrap();
+    assert!(m.is_empty());
+
+    let m = restart(&backend, m).await;
+    assert!(m.is_empty(), "deleted conversations stay deleted");
+    // Stale state does not bring them back.
+    assert_eq!(
+        m.ingest_message(&a, incoming("a0", 99)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert_eq!(
+        m.ingest_message(&a, incoming("a1", 100)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert_eq!(
+        m.ingest_message(&g, incoming("g0", 6)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert!(m.is_empty());
+    assert_eq!(m.total_unread(), 0);
+    // A newer message does; it comes back outside its old group.
+    assert_eq!(
+        m.ingest_message(&a, incoming("a2", 101)).await.unwrap(),
+        IngestOutcome::Created
+    );
+    assert!(get(&m, "c2c_a").groups.is_empty());
+    assert_eq!(get(&m, "c2c_a").unread_count, 1);
+
+    // The tombstone outlives the conversation coming back, across another restart.
+    let m = restart(&backend, m).await;
+    assert_eq!(
+        m.ingest_message(&a, incoming("a0", 99)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert_eq!(
+        m.ingest_message(&g, incoming("g1", 7)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert_eq!(ids(&m), ["c2c_a"]);
+    assert!(get(&m, "c2c_a").groups.is_empty());
+    assert_eq!(m.total_unread(), 1);
+    // A later delete raises the floor.
+    m.delete(&a, false).await.unwrap();
+    let m = restart(&backend, m).await;
+    assert_eq!(
+        m.ingest_message(&a, incoming("a2", 101)).await.unwrap(),
+        IngestOutcome::Stale
+    );
+    assert!(m.is_empty());
+    assert_eq!(
+        m.ingest_message(&g, incoming("g8", 8)).await.unwrap(),
+        IngestOutcome::Created
+    );
+    m.shutdown().await.unwrap();
+}
+
+async fn groups_survive_a_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let (a, b, c) = (id("c2c_a"), id("c2c_b"), id("group_c"));
+    for (n, conv) in [&a, &b, &c].into_iter().enumerate() {
+        m.ingest_message(conv, incoming(&format!("m{n}"), 10 + n as u64))
+            .await
+            .unwrap();
+    }
+    m.create_group("one", &[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    m.create_group("two", &[b.clone(), c.clone()])
+        .await
+        .unwrap();
+    m.create_group("three", &[c.clone(), a.clone()])
+        .await
+        .unwrap();
+    m.create_group("empty", &[id("c2c_missing")]).await.unwrap();
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.groups(), ["one", "two", "three", "empty"]);
+    assert_eq!(get(&m, "c2c_a").groups, ["one", "three"]);
+    assert_eq!(get(&m, "c2c_b").groups, ["one", "two"]);
+    assert_eq!(get(&m, "group_c").groups, ["two", "three"]);
+
+    m.rename_group("two", "deux").await.unwrap();
+    m.delete_group("one").await.unwrap();
+    m.remove_from_group("three", std::slice::from_ref(&c))
+        .await
+        .unwrap();
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.groups(), ["deux", "three", "empty"]);
+    assert_eq!(get(&m, "c2c_a").groups, ["three"]);
+    assert_eq!(get(&m, "c2c_b").groups, ["deux"]);
+    assert_eq!(get(&m, "group_c").groups, ["deux"]);
+    let walked = |name: &str| -> Vec<String> {
+        m.list(&ConversationFilter::new().group(name), Cursor::START, 10)
+            .unwrap()
+            .conversations
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect()
+    };
+    assert_eq!(walked("deux"), ["group_c", "c2c_b"]);
+    assert_eq!(walked("three"), ["c2c_a"]);
+    assert!(walked("one").is_empty());
+
+    // New groups go to the end, also after the reopen; a freed name can be taken again.
+    m.create_group("one", std::slice::from_ref(&c))
+        .await
+        .unwrap();
+    m.rename_group("deux", "two").await.unwrap();
+    let m = restart(&backend, m).await;
+    assert_eq!(m.groups(), ["two", "three", "empty", "one"]);
+    assert_eq!(get(&m, "group_c").groups, ["two", "one"]);
+    check_consistent(&m, &invariant_filters(), 2).expect("consistent");
+    m.shutdown().await.unwrap();
+}
+
+async fn order_clock_survives_a_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    for n in 0..5 {
+        m.ingest_message(&id(&format!("c2c_u{n}")), incoming(&format!("m{n}"), n))
+            .await
+            .unwrap();
+    }
+    m.set_draft(&id("c2c_top"), Draft::default()).await.unwrap();
+    let highest = m.conversations().iter().map(|c| c.order_key).max();
+    let highest = highest.expect("conversations");
+    // The highest key belonged to a deleted conversation: it is never reused.
+    m.delete(&id("c2c_top"), false).await.unwrap();
+    let order = ids(&m);
+
+    let m = restart(&backend, m).await;
+    assert_eq!(ids(&m), order, "the list order survives");
+    let fresh = m.create_conversation(&id("c2c_new")).await.unwrap();
+    assert!(fresh.order_key > highest);
+    m.ingest_message(&id("c2c_u0"), incoming("again", 100))
+        .await
+        .unwrap();
+    assert!(get(&m, "c2c_u0").order_key > fresh.order_key);
+    assert_eq!(ids(&m)[..2], ["c2c_u0", "c2c_new"]);
+    m.shutdown().await.unwrap();
+
+    // A clock ahead of the wall clock (it was moved back since) is honoured after a restart:
+    // new keys stay above every key allocated before.
+    let ahead = now_micros() + 10_000_000_000_000;
+    let store = reopen(&backend).await;
+    let change = ChangeSet {
+        upserts: vec![bulk_record("c2c_low", 1, &[])],
+        order_clock: ahead,
+        ..ChangeSet::default()
+    };
+    store.commit(&change).await.expect("commit a clock ahead");
+    store.close().await.expect("close");
+    drop(store);
+    let m = open_manager(&backend).await;
+    let next = m.create_conversation(&id("c2c_next")).await.unwrap();
+    assert!(
+        next.order_key > ahead,
+        "key {} not above the stored clock {ahead}",
+        next.order_key
+    );
+    let m = restart(&backend, m).await;
+    let after = m.create_conversation(&id("c2c_after")).await.unwrap();
+    assert!(after.order_key > next.order_key);
+    m.shutdown().await.unwrap();
+}
+
+/// A varied state for the counter tests: receive options, audio-video rooms, pins, marks,
+/// groups, @ info, partly read and deleted conversations. Returns the conversations' IDs.
+async fn build_counter_state(m: &ConversationManager) -> Vec<ConversationId> {
+    m.create_group("a", &[id("c2c_none")]).await.unwrap();
+    m.create_group("b", &[id("c2c_none")]).await.unwrap();
+    let options = [
+        ReceiveOption::Receive,
+        ReceiveOption::NotReceive,
+        ReceiveOption::NotNotify,
+        ReceiveOption::NotNotifyExceptAt,
+        ReceiveOption::NotReceiveExceptAt,
+    ];
+    let mut all = Vec::new();
+    for n in 0..40_u64 {
+        let conv: ConversationId = if n % 3 == 0 {
+            id(&format!("group_g{n}"))
+        } else {
+            id(&format!("c2c_u{n}"))
+        };
+        for k in 0..(n % 4) {
+            let msg = if n % 6 == 0 {
+                mentioning(&format!("m{n}-{k}"), 10 + k, &["me"])
+            } else {
+                incoming(&format!("m{n}-{k}"), 10 + k)
+            };
+            m.ingest_message(&conv, msg).await.unwrap();
+        }
+        if m.get(&conv).is_none() {
+            m.create_conversation(&conv).await.unwrap();
+        }
+        m.set_receive_option(&conv, options[n as usize % options.len()])
+            .await
+            .unwrap();
+        if n % 9 == 0 {
+            m.set_profile(&conv, Profile::new().group_type(GroupType::AvChatRoom))
+                .await
+                .unwrap();
+        }
+        if n % 5 == 0 {
+            m.pin(&conv, true).await.unwrap();
+        }
+        if n % 4 == 1 {
+            let marks = [MarkFlags::STAR, MarkFlags::FOLD, ext(32)][n as usize % 3];
+            m.mark(std::slice::from_ref(&conv), marks, true)
+                .await
+                .unwrap();
+        }
+        if n % 7 == 2 {
+            m.add_to_group(["a", "b"][n as usize % 2], std::slice::from_ref(&conv))
+                .await
+                .unwrap();
+        }
+        all.push(conv);
+    }
+    m.clean_unread(all[3].clone(), 11, 11).await.unwrap();
+    m.delete(&all[7], false).await.unwrap();
+    all
+}
+
+async fn counters_equal_a_recount_after_restart<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let filters = invariant_filters();
+    let all = build_counter_state(&m).await;
+    check_consistent(&m, &filters, 6).expect("consistent before the restart");
+    let total = m.total_unread();
+    assert!(total > 0);
+    let counts: Vec<u64> = filters
+        .iter()
+        .map(|f| m.unread_by_filter(f).unwrap())
+        .collect();
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.total_unread(), total);
+    for (f, count) in filters.iter().zip(&counts) {
+        assert_eq!(m.unread_by_filter(f).unwrap(), *count, "{f:?}");
+    }
+    check_consistent(&m, &filters, 6).expect("consistent after the restart");
+    m.ingest_message(&all[1], incoming("after", 1_000))
+        .await
+        .unwrap();
+    m.clean_unread(CleanTarget::AllGroups, 0, 0).await.unwrap();
+    check_consistent(&m, &filters, 6).expect("consistent after more writes");
+    m.shutdown().await.unwrap();
+}
+
+async fn unread_watches_after_restart_start_at_the_recount<B: Backend>() {
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let filters = invariant_filters();
+    let all = build_counter_state(&m).await;
+    let total = m.total_unread();
+    assert!(total > 0);
+
+    let m = restart(&backend, m).await;
+    // A watch yields the current value first (SPEC §6), also right after opening.
+    let first = m.watch_total_unread().next().await;
+    assert_eq!(
+        first,
+        Some(total),
+        "the total watch of a reopened manager starts at {first:?}, total_unread() is {total}"
+    );
+    let mut watchers = UnreadWatchers::new(&m, &filters);
+    watchers.check(&m).expect("watchers start at the recount");
+    m.ingest_message(&all[1], incoming("after", 1_000))
+        .await
+        .unwrap();
+    m.clean_unread(CleanTarget::AllGroups, 0, 0).await.unwrap();
+    watchers
+        .check(&m)
+        .expect("watchers follow after the restart");
+    m.shutdown().await.unwrap();
+}
+
+async fn many_concurrent_writes_are_all_durable<B: Backend>() {
+    const N: usize = 2_000;
+    let backend = B::fresh().await;
+    let m = open_manager(&backend).await;
+    let convs: Vec<ConversationId> = (0..N).map(|n| id(&format!("c2c_u{n}"))).collect();
+    let results = futures::future::join_all(
+        convs
+            .iter()
+            .enumerate()
+            .map(|(n, conv)| m.ingest_message(conv, incoming(&format!("m{n}"), n as u64 + 1))),
+    )
+    .await;
+    for (n, result) in results.into_iter().enumerate() {
+        assert_eq!(
+            result.unwrap_or_else(|e| panic!("ingest {n} failed: {e}")),
+            IngestOutcome::Created
+        );
+    }
+    assert_eq!(m.len(), N);
+    let m = restart(&backend, m).await;
+    assert_eq!(m.len(), N);
+    assert_eq!(m.total_unread(), N as u64);
+    for (n, conv) in convs.iter().enumerate() {
+        let c = m.get(conv).unwrap_or_else(|| panic!("{conv} is durable"));
+        let last = c.last_message.expect("its message");
+        assert_eq!(last.msg_id.as_deref(), Some(format!("m{n}").as_str()));
+        assert_eq!(c.unread_count, 1);
+    }
+    check_consistent(&m, &invariant_filters(), 500).expect("consistent");
+    m.shutdown().await.unwrap();
+}

@@ -392,8 +392,9 @@ fn create_file(path: &Path, _mode: u32) -> Result<()> {
         .map_err(Error::store)
 }
 
-/// Reads an existing file read-only: a clear error if it is not a database, or if a newer
-/// version of this crate wrote it. Nothing is written, so a refused file stays as it was.
+/// Reads an existing file read-only: a clear error if it is not a database, if it is another
+/// application's database, or if a newer version of this crate wrote it. Nothing is written,
+/// so a refused file stays as it was.
 async fn check_existing(path: &Path) -> Result<()> {
     let probe = SqliteConnectOptions::new().filename(path).read_only(true);
     let mut conn = sqlx::ConnectOptions::connect(&probe)
@@ -407,6 +408,17 @@ async fn check_existing(path: &Path) -> Result<()> {
         .await
         .map_err(db_error)?;
         if has_migrations == 0 {
+            // A new, empty file becomes a store; somebody else's database is left alone.
+            let tables: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(db_error)?;
+            if tables > 0 {
+                return Err(Error::CorruptDatabase(
+                    "not a timconv database: it holds tables but no timconv schema".into(),
+                ));
+            }
             return Ok(());
         }
         let found: Option<i64> =
