@@ -394,47 +394,77 @@ fn create_file(path: &Path, _mode: u32) -> Result<()> {
 
 /// Reads an existing file read-only: a clear error if it is not a database, if it is another
 /// application's database, or if a newer version of this crate wrote it. Nothing is written,
-/// so a refused file stays as it was.
+/// so a refused file stays as it was — except that a transaction interrupted by a crash is
+/// rolled back first, as SQLite itself would on the next write.
 async fn check_existing(path: &Path) -> Result<()> {
-    let probe = SqliteConnectOptions::new().filename(path).read_only(true);
-    let mut conn = sqlx::ConnectOptions::connect(&probe)
+    match probe(path).await {
+        Err(e) if is_hot_journal(&e) => {
+            roll_back_interrupted_transaction(path).await?;
+            probe(path).await.map_err(db_error)?
+        }
+        other => other.map_err(db_error)?,
+    }
+}
+
+/// `SQLITE_READONLY_ROLLBACK`: a read-only connection met a journal it would have to roll back.
+fn is_hot_journal(err: &sqlx::Error) -> bool {
+    const SQLITE_READONLY_ROLLBACK: &str = "776";
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(SQLITE_READONLY_ROLLBACK))
+}
+
+/// Opens the file read-write once, so SQLite rolls back the transaction a crash left half-done
+/// (for instance while the file was being created): the file returns to its last commit.
+async fn roll_back_interrupted_transaction(path: &Path) -> Result<()> {
+    tracing::info!(?path, "rolling back a transaction interrupted by a crash");
+    let options = SqliteConnectOptions::new().filename(path);
+    let mut conn = sqlx::ConnectOptions::connect(&options)
         .await
         .map_err(db_error)?;
-    let result = async {
+    let read = sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db_error);
+    let _ = sqlx::Connection::close(conn).await;
+    read.map(drop)
+}
+
+/// The verdict on an existing file from a read-only look (outer error: the look failed).
+async fn probe(path: &Path) -> std::result::Result<Result<()>, sqlx::Error> {
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+    let verdict = async {
         let has_migrations: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
         .fetch_one(&mut conn)
-        .await
-        .map_err(db_error)?;
+        .await?;
         if has_migrations == 0 {
             // A new, empty file becomes a store; somebody else's database is left alone.
             let tables: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
                     .fetch_one(&mut conn)
-                    .await
-                    .map_err(db_error)?;
-            if tables > 0 {
-                return Err(Error::CorruptDatabase(
+                    .await?;
+            return Ok(if tables > 0 {
+                Err(Error::CorruptDatabase(
                     "not a timconv database: it holds tables but no timconv schema".into(),
-                ));
-            }
-            return Ok(());
+                ))
+            } else {
+                Ok(())
+            });
         }
         let found: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&mut conn)
-                .await
-                .map_err(db_error)?;
+                .await?;
         let supported = SqliteStore::schema_version();
-        match found {
+        Ok(match found {
             Some(found) if found > supported => Err(Error::UnsupportedSchema { found, supported }),
             _ => Ok(()),
-        }
+        })
     }
     .await;
     let _ = sqlx::Connection::close(conn).await;
-    result
+    verdict
 }
 
 impl Store for SqliteStore {
