@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventStream};
 use crate::index::Index;
 use crate::limits::Limits;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, SqliteStoreOptions, Store};
 
 pub use messages::{IngestOutcome, Profile};
 pub(crate) use tx::Tx;
@@ -100,6 +100,7 @@ impl std::fmt::Debug for ConversationManager {
 #[must_use = "a builder does nothing until opened"]
 pub struct ManagerBuilder {
     store: Option<Arc<dyn Store>>,
+    sqlite: Option<SqliteStoreOptions>,
     limits: Limits,
     self_user: Option<String>,
     event_capacity: usize,
@@ -110,6 +111,7 @@ impl Default for ManagerBuilder {
     fn default() -> Self {
         Self {
             store: None,
+            sqlite: None,
             limits: Limits::default(),
             self_user: None,
             event_capacity: 1024,
@@ -119,9 +121,31 @@ impl Default for ManagerBuilder {
 }
 
 impl ManagerBuilder {
-    /// The storage backend (default: a fresh [`MemoryStore`]).
+    /// The storage backend, already open (default: a fresh [`MemoryStore`]).
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Arc::new(store));
+        self.sqlite = None;
+        self
+    }
+
+    /// Keeps the conversations in SQLite, opened with `options` when the manager opens.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), timconv::Error> {
+    /// use timconv::{ConversationManager, SqliteStoreOptions};
+    ///
+    /// let manager = ConversationManager::builder()
+    ///     .sqlite(SqliteStoreOptions::new().in_memory())
+    ///     .self_user_id("me")
+    ///     .open()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sqlite(mut self, options: SqliteStoreOptions) -> Self {
+        self.sqlite = Some(options);
+        self.store = None;
         self
     }
 
@@ -150,14 +174,18 @@ impl ManagerBuilder {
         self
     }
 
-    /// Loads the store, builds the index and starts the writer task.
+    /// Opens the store if needed, loads it, builds the index and starts the writer task.
     ///
     /// # Errors
-    /// [`Error::NoRuntime`] (6013) outside a Tokio runtime; the store's error if loading fails
-    /// (6019).
+    /// [`Error::NoRuntime`] (6013) outside a Tokio runtime; the store's error if opening or
+    /// loading fails (6019).
     pub async fn open(self) -> Result<ConversationManager> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = match (self.store, self.sqlite) {
+            (Some(store), _) => store,
+            (None, Some(options)) => Arc::new(options.open().await?),
+            (None, None) => Arc::new(MemoryStore::new()),
+        };
         let snapshot = store.load().await?;
         let count = snapshot.conversations.len();
         // Start versions at the clock so cursors from before a restart stay ordered.
@@ -192,7 +220,7 @@ impl ConversationManager {
     /// [`ManagerBuilder::open`].
     pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
         Self::builder()
-            .store(crate::store::SqliteStore::open(path).await?)
+            .sqlite(SqliteStoreOptions::new().filename(path))
             .open()
             .await
     }
