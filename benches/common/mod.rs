@@ -279,3 +279,44 @@ pub fn statm() -> (u64, u64) {
         _ => (0, 0),
     }
 }
+
+/// A fresh directory for the benches' database files, unique to this process, under Cargo's
+/// scratch directory for benches (`target/tmp`, on the same disk as the build: a real
+/// filesystem, not a RAM disk, so that fsyncs cost what they cost). The caller removes it.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("timconv-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the bench scratch directory");
+    dir
+}
+
+/// Writes the account of `n` conversations ([`snapshot`]) into a new SQLite file at `path`:
+/// one [`Store::commit`](timconv::Store::commit) of one `ChangeSet` holding every record, the
+/// 20 conversation groups and the order clock. The store is closed afterwards, so the WAL is
+/// checkpointed into the main file and the file can be copied on its own.
+pub async fn write_sqlite_account(path: &std::path::Path, n: usize) {
+    use timconv::Store as _;
+    use timconv::store::{ChangeSet, GroupChange, SqliteStore};
+
+    let snapshot = snapshot(n);
+    let change = ChangeSet {
+        upserts: snapshot.conversations,
+        deletes: Vec::new(),
+        groups: snapshot
+            .groups
+            .into_iter()
+            .map(GroupChange::Created)
+            .collect(),
+        order_clock: snapshot.order_clock,
+    };
+    let store = SqliteStore::open(path).await.expect("create the database");
+    store.commit(&change).await.expect("write the account");
+    store.close().await.expect("close the database");
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0,
+        "the WAL is checkpointed on close"
+    );
+}
