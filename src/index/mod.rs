@@ -186,7 +186,15 @@ impl Index {
 
     /// Applies a committed change and reports what to publish, in order: conversation events,
     /// then `extra` (the operation's own events, e.g. group events), then unread changes.
-    pub(crate) fn apply(&mut self, change: &ChangeSet, extra: Vec<Event>) -> Applied {
+    ///
+    /// With `listened` false (nobody subscribed to events) the conversation events, which copy
+    /// every changed record, are not built.
+    pub(crate) fn apply(
+        &mut self,
+        change: &ChangeSet,
+        extra: Vec<Event>,
+        listened: bool,
+    ) -> Applied {
         self.version += 1;
         self.order_clock = self.order_clock.max(change.order_clock);
         self.counters.begin();
@@ -218,10 +226,12 @@ impl Index {
                 row.demoted_at = demoted_at;
                 row.demoted_from = demoted_from;
             }
-            let snapshot = stored.conversation.clone();
-            match before {
-                None => added.push(snapshot),
-                Some(_) => updated.push(snapshot),
+            if listened {
+                let snapshot = stored.conversation.clone();
+                match before {
+                    None => added.push(snapshot),
+                    Some(_) => updated.push(snapshot),
+                }
             }
         }
         for g in &change.groups {

@@ -101,7 +101,8 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
                 tracing::warn!(error = %err, writes = count, "commit failed; nothing applied")
             }
             Ok(()) => {
-                let applied = shared.write_index().apply(&change, extra_events);
+                let listened = shared.events.receiver_count() > 0;
+                let applied = shared.write_index().apply(&change, extra_events, listened);
                 for event in applied.events {
                     // No receiver is fine: nobody is listening.
                     let _ = shared.events.send(event);

@@ -41,10 +41,13 @@ macro_rules! message_struct {
         impl<'de> Deserialize<'de> for Message {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let mut extra = Map::<String, Value>::deserialize(d)?;
-                Ok(Message {
+                let message = Message {
                     $( $field: take(&mut extra, $key), )+
-                    extra,
-                })
+                    extra: Map::new(),
+                };
+                // What is left is usually little or nothing: do not keep the whole map's room.
+                let extra = extra.into_iter().collect();
+                Ok(Message { extra, ..message })
             }
         }
     };

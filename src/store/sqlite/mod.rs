@@ -135,11 +135,16 @@ impl SqliteStore {
             }
             None => SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_error)?,
         };
-        let connect = connect.synchronous(match options.synchronous {
-            Synchronous::Normal => SqliteSynchronous::Normal,
-            Synchronous::Full => SqliteSynchronous::Full,
-            Synchronous::Extra => SqliteSynchronous::Extra,
-        });
+        let connect = connect
+            .synchronous(match options.synchronous {
+                Synchronous::Normal => SqliteSynchronous::Normal,
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Extra => SqliteSynchronous::Extra,
+            })
+            // A group commit touches many pages: keep them cached (32 MiB) instead of reading
+            // them back, and checkpoint the WAL every 16k pages rather than inside most commits.
+            .pragma("cache_size", "-32768")
+            .pragma("wal_autocheckpoint", "16384");
         // One connection: the manager has one writer, and reads are served from its index.
         // It never idles out, which also keeps an in-memory database alive.
         let pool = SqlitePoolOptions::new()
