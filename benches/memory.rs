@@ -5,7 +5,7 @@
 //! reused by the next. Two measures of each phase, both relative to the process before the
 //! account existed:
 //!
-//! - **live heap bytes**, counted by the `#[global_allocator]` below: bytes requested and not
+//! - **live heap bytes**, counted by the global allocator of `benches/counting_alloc/`: bytes requested and not
 //!   yet freed, including unused `Vec` / `HashMap` capacity, excluding allocator overhead;
 //! - **RSS** (`/proc/self/statm`): touched pages, including allocator overhead and freed memory
 //!   the allocator keeps. Coarse at 1k (a few pages are a large share of a small account).
@@ -24,88 +24,22 @@
 //!
 //! Run with `cargo bench --bench memory`.
 
-// The crate denies unsafe code in every target. This bench needs one exception: a counting
-// global allocator (an `unsafe impl GlobalAlloc` that forwards to `System`) is the only way to
-// read live heap bytes from inside the process, and it is confined to this file.
-#![allow(unsafe_code)]
+// Live heap bytes come from the counting global allocator in `benches/counting_alloc/`, the
+// one place unsafe code is allowed (an `unsafe impl GlobalAlloc` forwarding to `System`).
 #![allow(clippy::print_stdout)]
 
 mod common;
+mod counting_alloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
 use timconv::store::StoredConversation;
 use timconv::{Conversation, ConversationManager, ConversationType, MemoryStore, Message};
 
 const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
 
-/// Forwards to [`System`] and keeps the bytes currently allocated, and their peak.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(bytes: isize) {
-    let now = LIVE.fetch_add(bytes, Relaxed) + bytes;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counters are plain atomics and never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees for `alloc` are passed on as they are.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grow(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grow(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` (through this allocator) with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`; `new_size` is the caller's, unchanged.
-        let q = unsafe { System.realloc(ptr, layout, new_size) };
-        if !q.is_null() {
-            grow(new_size as isize - layout.size() as isize);
-        }
-        q
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live() -> i64 {
-    LIVE.load(Relaxed) as i64
-}
-
-fn status_field(name: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-            let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
-            Some(kb * 1024)
-        })
-        .unwrap_or(0)
-}
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 fn per(bytes: i64, n: usize) -> f64 {
     bytes as f64 / n as f64
@@ -117,12 +51,12 @@ fn mb(bytes: u64) -> f64 {
 
 fn child(n: usize) {
     let rt = common::runtime();
-    let (rss0, live0) = (common::statm().0, live());
+    let (rss0, live0) = (common::statm().0, counting_alloc::live());
     let snapshot = common::snapshot(n);
-    let (rss1, live1) = (common::statm().0, live());
+    let (rss1, live1) = (common::statm().0, counting_alloc::live());
     let store = MemoryStore::from_snapshot(snapshot);
-    let (rss2, live2) = (common::statm().0, live());
-    PEAK.store(live2 as isize, Relaxed);
+    let (rss2, live2) = (common::statm().0, counting_alloc::live());
+    counting_alloc::reset_peak(live2);
     let manager: ConversationManager = rt
         .block_on(
             ConversationManager::builder()
@@ -131,9 +65,9 @@ fn child(n: usize) {
                 .open(),
         )
         .expect("a memory store opens");
-    let (rss3, live3) = (common::statm().0, live());
-    let live_peak = PEAK.load(Relaxed) as i64;
-    let rss_peak = status_field("VmHWM");
+    let (rss3, live3) = (common::statm().0, counting_alloc::live());
+    let live_peak = counting_alloc::peak();
+    let rss_peak = counting_alloc::status_field("VmHWM");
     assert_eq!(manager.len(), n);
 
     let d = |a: u64, b: u64| a as i64 - b as i64;
@@ -194,15 +128,15 @@ fn one_record() {
                 && !c.is_pinned
         })
         .expect("a plain conversation");
-    let before = live();
+    let before = counting_alloc::live();
     let record = common::conversation(plain, n);
-    let heap = live() - before;
-    let before = live();
+    let heap = counting_alloc::live() - before;
+    let before = counting_alloc::live();
     let message = record.conversation.last_message.clone();
-    let message_heap = live() - before;
-    let before = live();
+    let message_heap = counting_alloc::live() - before;
+    let before = counting_alloc::live();
     let elements = message.as_ref().and_then(|m| m.elements.clone());
-    let elements_heap = live() - before;
+    let elements_heap = counting_alloc::live() - before;
     println!(
         "one plain record: {} B inline + {heap} B heap (its ID included); the last message's \
          heap {message_heap} B, of which its one text element {elements_heap} B",
