@@ -191,7 +191,7 @@ impl Index {
     /// every changed record, are not built.
     pub(crate) fn apply(
         &mut self,
-        change: &ChangeSet,
+        change: ChangeSet,
         extra: Vec<Event>,
         listened: bool,
     ) -> Applied {
@@ -199,17 +199,17 @@ impl Index {
         self.order_clock = self.order_clock.max(change.order_clock);
         self.counters.begin();
         let mut deleted = Vec::new();
-        for t in &change.deletes {
+        for t in change.deletes {
             if let Some(row) = self.remove_row(&t.id) {
                 // Leaving the list is a move down for paging: remember where it left from.
                 let from = row.stored.conversation.sort_key().max(row.demoted_from);
                 self.departed.insert(t.id.clone(), (self.version, from));
                 deleted.push(t.id.clone());
             }
-            self.tombstones.insert(t.id.clone(), t.clone());
+            self.tombstones.insert(t.id.clone(), t);
         }
         let (mut added, mut updated) = (Vec::new(), Vec::new());
-        for stored in &change.upserts {
+        for stored in change.upserts {
             let id = &stored.conversation.id;
             let before = self.remove_row(id);
             let after_key = stored.conversation.sort_key();
@@ -221,11 +221,6 @@ impl Index {
                 Some(b) => (b.demoted_at, b.demoted_from),
                 None => self.departed.remove(id).unwrap_or((0, 0)),
             };
-            let slot = self.insert_row(stored.clone());
-            if let Some(row) = self.rows[slot as usize].as_mut() {
-                row.demoted_at = demoted_at;
-                row.demoted_from = demoted_from;
-            }
             if listened {
                 let snapshot = stored.conversation.clone();
                 match before {
@@ -233,14 +228,19 @@ impl Index {
                     Some(_) => updated.push(snapshot),
                 }
             }
+            let slot = self.insert_row(stored);
+            if let Some(row) = self.rows[slot as usize].as_mut() {
+                row.demoted_at = demoted_at;
+                row.demoted_from = demoted_from;
+            }
         }
-        for g in &change.groups {
+        for g in change.groups {
             match g {
-                GroupChange::Created(name) => self.groups.push(name.clone()),
-                GroupChange::Deleted(name) => self.groups.retain(|n| n != name),
+                GroupChange::Created(name) => self.groups.push(name),
+                GroupChange::Deleted(name) => self.groups.retain(|n| *n != name),
                 GroupChange::Renamed { from, to } => {
-                    for n in self.groups.iter_mut().filter(|n| *n == from) {
-                        n.clone_from(to);
+                    for n in self.groups.iter_mut().filter(|n| **n == from) {
+                        n.clone_from(&to);
                     }
                 }
             }

@@ -102,7 +102,8 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
             }
             Ok(()) => {
                 let listened = shared.events.receiver_count() > 0;
-                let applied = shared.write_index().apply(&change, extra_events, listened);
+                // The change is committed: the index takes its records without copying them.
+                let applied = shared.write_index().apply(change, extra_events, listened);
                 for event in applied.events {
                     // No receiver is fine: nobody is listening.
                     let _ = shared.events.send(event);
