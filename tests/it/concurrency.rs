@@ -16,28 +16,12 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::common::{
-    UnreadWatchers, check_consistent, id, incoming, invariant_filters, manager, outgoing, recount,
+    Rng, UnreadWatchers, check_consistent, id, incoming, invariant_filters, manager, outgoing,
+    recount,
 };
 
 /// Bound on any one phase of a test.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A tiny deterministic generator, so each task varies its calls without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn c2c_pool() -> Vec<ConversationId> {
     (0..6).map(|n| id(&format!("c2c_u{n}"))).collect()

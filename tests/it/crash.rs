@@ -1113,7 +1113,6 @@ enum Lives {
 /// file is checked against the replay. `Err` describes the failure with its seed, the kill and
 /// the operations around it.
 fn crash_seed(seed: u64, lives: Lives) -> Result<String, String> {
-    let started = Instant::now();
     let ops = operations(seed, OPS_PER_SEED);
     let mut rng = Rng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xC0FFEE);
     let dir = TempDir::new("crash");
@@ -1188,9 +1187,8 @@ fn crash_seed(seed: u64, lives: Lives) -> Result<String, String> {
         .block_on(replay.manager.shutdown())
         .map_err(|e| format!("replay shutdown: {e}"))?;
     Ok(format!(
-        "seed {seed}: {next} operations over {} lives in {:?}: {}",
+        "seed {seed}: {next} operations over {} lives: {}",
         story.len(),
-        started.elapsed(),
         story.join(" ")
     ))
 }
@@ -1291,7 +1289,6 @@ fn keep(as_killed: &std::path::Path, seed: u64) -> String {
 
 /// Runs every case, then fails with all the failures (not just the first).
 fn report(cases: impl Iterator<Item = Result<String, String>>) {
-    let started = Instant::now();
     let (mut passed, mut failed) = (Vec::new(), Vec::new());
     for case in cases {
         match case {
@@ -1299,7 +1296,7 @@ fn report(cases: impl Iterator<Item = Result<String, String>>) {
             Err(e) => failed.push(e),
         }
     }
-    eprintln!("{}\ntotal {:?}", passed.join("\n"), started.elapsed());
+    eprintln!("{}", passed.join("\n"));
     assert!(
         failed.is_empty(),
         "{} of {} cases failed:\n\n{}",
@@ -1396,7 +1393,6 @@ fn hot_journal_of_a_killed_first_open() {
 // A sustained burst through group commit, killed mid-stream.
 
 fn burst_one(seed: u64) -> Result<String, String> {
-    let started = Instant::now();
     let mut rng = Rng::new(seed ^ 0xB0B5);
     let plan = KillPlan {
         at: KillAt::Acks(200 + rng.index(3000)),
@@ -1446,8 +1442,7 @@ fn burst_one(seed: u64) -> Result<String, String> {
     });
     match verdict {
         Ok(committed) => Ok(format!(
-            "burst seed {seed}: {total_acked} acked, {committed} in the file, {:?}",
-            started.elapsed()
+            "burst seed {seed}: {total_acked} acked, {committed} in the file"
         )),
         Err(e) => Err(format!(
             "{e}\n{context}\n{}",

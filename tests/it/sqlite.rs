@@ -22,7 +22,7 @@ use timconv::{
 };
 use tokio::task::JoinSet;
 
-use crate::common::{TempDir, id, incoming, outgoing};
+use crate::common::{Rng, TempDir, id, incoming, outgoing};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -835,18 +835,6 @@ const BUSY_FOR: Duration = Duration::from_millis(1_500);
 const RAW_READS: usize = 400;
 /// Bound on anything finishing after it.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 /// Fails on any error, naming it (and saying so if it is SQLite's "database is locked").
 fn no_error<T>(result: timconv::Result<T>, what: &str) -> T {
