@@ -6,11 +6,12 @@ pub mod events;
 pub mod filter;
 mod index;
 pub mod limits;
-mod manager;
+pub(crate) mod manager;
 pub mod model;
 pub mod outcome;
 pub mod paging;
 pub mod store;
+pub mod transport;
 
 pub use error::{Error, ErrorCode, Result};
 pub use events::{Event, EventStream, GroupRemovalReason, Lagged};

@@ -158,14 +158,14 @@ impl ConversationManager {
 
 /// Where a message stands in its conversation: server time (or client time) for C2C,
 /// sequence for groups.
-fn position(message: &Message, kind: ConversationType) -> u64 {
+pub(crate) fn position(message: &Message, kind: ConversationType) -> u64 {
     match kind {
         ConversationType::Group => message.seq.unwrap_or(0),
         _ => message.server_time.or(message.client_time).unwrap_or(0),
     }
 }
 
-fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
+pub(crate) fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
     [
         position(message, kind),
         message.server_time.unwrap_or(0),
@@ -176,7 +176,7 @@ fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
 /// Which of two messages is newer: recency, then client time and random number, so that two
 /// different messages of the same second and sequence still differ and a redelivered one
 /// (identical) is never newer than itself.
-fn order_of(message: &Message, kind: ConversationType) -> ([u64; 3], u64, u64) {
+pub(crate) fn order_of(message: &Message, kind: ConversationType) -> ([u64; 3], u64, u64) {
     (
         recency(message, kind),
         message.client_time.unwrap_or(0),

@@ -12,7 +12,7 @@ mod drafts;
 mod groups;
 mod list;
 mod marks;
-mod messages;
+pub(crate) mod messages;
 mod pin;
 mod tx;
 mod unread;
