@@ -204,6 +204,13 @@ pub enum Error {
     /// An internal invariant failed; please report it.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Server sync failed: the network or the server, with the code the transport reported
+    /// (9508 disconnected, 9520 timed out, or a server code).
+    #[error("sync failed: {0}")]
+    Sync(#[from] crate::transport::TransportError),
+    /// Sync was asked for, but the manager has no transport (it works local-only).
+    #[error("no sync transport is configured")]
+    SyncUnavailable,
 }
 
 impl Error {
@@ -229,6 +236,8 @@ impl Error {
             }
             Error::Closed | Error::NoRuntime => ErrorCode::NotInitialized,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Sync(e) => e.code,
+            Error::SyncUnavailable => ErrorCode::NotSupported,
         }
     }
 

@@ -52,11 +52,22 @@ pub enum Event {
     SyncStarted,
     /// Server sync finished (`kTIMConvEvent_Finish`).
     SyncFinished,
-    /// Server sync failed.
+    /// Server sync failed (it is retried with backoff).
     SyncFailed {
         /// The SPEC §10 code.
         code: ErrorCode,
         /// What went wrong.
+        message: String,
+    },
+    /// The server refused an operation made on this device (for example 51012, too many
+    /// pinned conversations on the server): its local effect has been rolled back to the
+    /// server's state.
+    OperationRejected {
+        /// The operation.
+        operation: crate::transport::Operation,
+        /// The server's code.
+        code: ErrorCode,
+        /// The server's reason.
         message: String,
     },
     /// The total unread count changed.

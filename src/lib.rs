@@ -11,6 +11,7 @@ pub mod model;
 pub mod outcome;
 pub mod paging;
 pub mod store;
+pub mod sync;
 pub mod transport;
 
 pub use error::{Error, ErrorCode, Result};
@@ -27,3 +28,5 @@ pub use model::{
 pub use outcome::ConversationOutcome;
 pub use paging::{Cursor, Page};
 pub use store::{MemoryStore, SqliteStore, SqliteStoreOptions, Store};
+pub use sync::SyncOptions;
+pub use transport::Transport;

@@ -166,6 +166,7 @@ pub fn snapshot(n: usize) -> Snapshot {
         tombstones: Vec::new(),
         groups: GROUPS.iter().map(|g| (*g).to_owned()).collect(),
         order_clock: ORDER_BASE + n as u64,
+        ..Snapshot::default()
     }
 }
 
@@ -308,6 +309,7 @@ pub async fn write_sqlite_account(path: &std::path::Path, n: usize) {
             .map(GroupChange::Created)
             .collect(),
         order_clock: snapshot.order_clock,
+        ..ChangeSet::default()
     };
     let store = SqliteStore::open(path).await.expect("create the database");
     store.commit(&change).await.expect("write the account");

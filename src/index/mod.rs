@@ -12,6 +12,7 @@ use crate::events::Event;
 use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationId};
 use crate::store::{ChangeSet, GroupChange, Snapshot, StoredConversation, Tombstone};
+use crate::sync::Outbox;
 
 pub(crate) use counters::{CounterChanges, Counters};
 pub(crate) use sets::OrderSets;
@@ -46,6 +47,8 @@ pub(crate) struct Index {
     order_clock: u64,
     /// Bumped by each applied change; paging cursors remember it.
     version: u64,
+    /// Sync operations waiting for the server, and the last pull's bookmark.
+    pub(crate) outbox: Outbox,
 }
 
 /// What applying a change did, for publishing.
@@ -60,6 +63,7 @@ impl Index {
             order_clock: snapshot.order_clock,
             groups: snapshot.groups,
             version,
+            outbox: Outbox::new(snapshot.outbox, snapshot.bookmark),
             ..Index::default()
         };
         index.tombstones = snapshot
@@ -197,6 +201,8 @@ impl Index {
     ) -> Applied {
         self.version += 1;
         self.order_clock = self.order_clock.max(change.order_clock);
+        self.outbox
+            .apply(change.outbox_added, &change.outbox_removed, change.bookmark);
         self.counters.begin();
         let mut deleted = Vec::new();
         for t in change.deletes {

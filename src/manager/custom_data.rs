@@ -5,6 +5,7 @@ use super::marks::each;
 use crate::error::{Error, Result};
 use crate::model::{ConversationId, CustomData};
 use crate::outcome::{ConversationOutcome, batch};
+use crate::transport::Operation;
 
 impl ConversationManager {
     /// Sets the custom data of up to [`Limits::max_batch`](crate::Limits::max_batch)
@@ -34,7 +35,16 @@ impl ConversationManager {
             });
         }
         let ids = batch(ids, self.limits())?;
-        self.write(move |tx| Ok(each(tx, ids, |s| s.conversation.custom_data = data.clone())))
-            .await
+        self.write(move |tx| {
+            let (outcomes, changed) = each(tx, ids, |s| s.conversation.custom_data = data.clone());
+            if !changed.is_empty() {
+                tx.record(Operation::SetCustomData {
+                    conversations: changed,
+                    data,
+                });
+            }
+            Ok(outcomes)
+        })
+        .await
     }
 }

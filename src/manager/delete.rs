@@ -7,6 +7,7 @@ use crate::events::{Event, GroupRemovalReason};
 use crate::model::ConversationId;
 use crate::outcome::{ConversationOutcome, batch};
 use crate::store::Tombstone;
+use crate::transport::Operation;
 
 impl ConversationManager {
     /// Deletes a conversation: it leaves every list, the totals and its groups. It comes back
@@ -72,6 +73,11 @@ fn delete_one(
         clear_messages,
     };
     removed.extend(conversation.groups.iter().map(|g| (g.clone(), id.clone())));
+    tx.record(Operation::Delete {
+        conversation: id.clone(),
+        clear_messages,
+        floor: tombstone.last_message,
+    });
     tx.delete(tombstone);
     Ok(())
 }

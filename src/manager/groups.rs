@@ -11,6 +11,7 @@ use crate::limits::Limits;
 use crate::model::ConversationId;
 use crate::outcome::{ConversationOutcome, batch};
 use crate::store::GroupChange;
+use crate::transport::Operation;
 
 /// Checks a group name: 1..=`max_group_name_bytes` bytes (51011).
 fn check_name(name: &str, limits: &Limits) -> Result<()> {
@@ -67,6 +68,10 @@ impl ConversationManager {
             }
             tx.change_groups(GroupChange::Created(name.clone()));
             let (outcomes, joined) = set_membership(tx, &name, ids, true);
+            tx.record(Operation::CreateGroup {
+                name: name.clone(),
+                conversations: joined.clone(),
+            });
             tx.emit(Event::GroupCreated {
                 name,
                 conversations: joined,
@@ -93,6 +98,7 @@ impl ConversationManager {
                 })?;
             }
             tx.change_groups(GroupChange::Deleted(name.clone()));
+            tx.record(Operation::DeleteGroup { name: name.clone() });
             tx.emit(Event::GroupDeleted { name });
             Ok(())
         })
@@ -127,6 +133,10 @@ impl ConversationManager {
                 })?;
             }
             tx.change_groups(GroupChange::Renamed {
+                from: old_name.clone(),
+                to: new_name.clone(),
+            });
+            tx.record(Operation::RenameGroup {
                 from: old_name.clone(),
                 to: new_name.clone(),
             });
@@ -179,6 +189,17 @@ impl ConversationManager {
             require_group(tx, &name)?;
             let (outcomes, changed) = set_membership(tx, &name, ids, join);
             if !changed.is_empty() {
+                tx.record(if join {
+                    Operation::AddToGroup {
+                        name: name.clone(),
+                        conversations: changed.clone(),
+                    }
+                } else {
+                    Operation::RemoveFromGroup {
+                        name: name.clone(),
+                        conversations: changed.clone(),
+                    }
+                });
                 tx.emit(if join {
                     Event::ConversationsAddedToGroup {
                         name,
@@ -227,7 +248,7 @@ fn set_membership(
             if result.is_ok() && was_member != join {
                 changed.push(id.clone());
             }
-            ConversationOutcome::new(id, result)
+            ConversationOutcome::new(id, result.map(drop))
         })
         .collect();
     (outcomes, changed)

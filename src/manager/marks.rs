@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::{ConversationId, MarkFlags};
 use crate::outcome::{ConversationOutcome, batch};
 use crate::store::StoredConversation;
+use crate::transport::Operation;
 
 impl ConversationManager {
     /// Sets (`enable = true`) or clears (`false`) the mark bits `marks` on up to
@@ -32,46 +33,61 @@ impl ConversationManager {
         }
         let ids = batch(ids, self.limits())?;
         self.write(move |tx| {
-            Ok(each(tx, ids, |s| {
+            let (outcomes, changed) = each(tx, ids, |s| {
                 if enable {
                     s.conversation.marks.insert(marks);
                 } else {
                     s.conversation.marks.remove(marks);
                 }
-            }))
+            });
+            if !changed.is_empty() {
+                tx.record(Operation::Mark {
+                    conversations: changed,
+                    bits: marks.bits(),
+                    enable,
+                });
+            }
+            Ok(outcomes)
         })
         .await
     }
 }
 
 /// Applies `edit` to each conversation on its own, enforcing the decoration limit: the shared
-/// per-conversation loop of marks, custom data and group membership.
+/// per-conversation loop of marks and custom data. Returns the results and the conversations
+/// that changed.
 pub(crate) fn each(
     tx: &mut Tx<'_>,
     ids: Vec<ConversationId>,
     mut edit: impl FnMut(&mut StoredConversation),
-) -> Vec<ConversationOutcome> {
-    ids.into_iter()
+) -> (Vec<ConversationOutcome>, Vec<ConversationId>) {
+    let mut changed = Vec::new();
+    let outcomes = ids
+        .into_iter()
         .map(|id| {
             let result = decorate(tx, &id, &mut edit);
-            ConversationOutcome::new(id, result)
+            if matches!(result, Ok(true)) {
+                changed.push(id.clone());
+            }
+            ConversationOutcome::new(id, result.map(drop))
         })
-        .collect()
+        .collect();
+    (outcomes, changed)
 }
 
 /// Edits one conversation's roaming decoration (marks, custom data, groups), refusing to
-/// decorate one more conversation past the limit (51008).
+/// decorate one more conversation past the limit (51008). Returns whether it changed.
 pub(crate) fn decorate(
     tx: &mut Tx<'_>,
     id: &ConversationId,
     edit: &mut impl FnMut(&mut StoredConversation),
-) -> Result<()> {
+) -> Result<bool> {
     let before = tx.existing(id)?;
     let was_decorated = before.conversation.is_decorated();
     let mut after = before.clone();
     edit(&mut after);
     if after == *before {
-        return Ok(());
+        return Ok(false);
     }
     if !was_decorated
         && after.conversation.is_decorated()
@@ -82,5 +98,5 @@ pub(crate) fn decorate(
         });
     }
     tx.put(after);
-    Ok(())
+    Ok(true)
 }

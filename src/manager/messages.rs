@@ -93,16 +93,7 @@ impl ConversationManager {
         id: &ConversationId,
         mut message: Message,
     ) -> Result<IngestOutcome> {
-        let kind = id.kind();
-        if message.conv_id.as_deref().is_some_and(|c| c != id.peer())
-            || message.conv_type.is_some_and(|t| t != kind.as_u32())
-        {
-            return Err(Error::InvalidParameter(format!(
-                "the message belongs to another conversation than {id}"
-            )));
-        }
-        message.conv_id = Some(id.peer().to_owned());
-        message.conv_type = Some(kind.as_u32());
+        place(id, &mut message)?;
         let id = id.clone();
         self.write(move |tx| Ok(ingest(tx, &id, message))).await
     }
@@ -154,6 +145,21 @@ impl ConversationManager {
         })
         .await
     }
+}
+
+/// Checks that `message` belongs to conversation `id` and fills in its conversation keys.
+pub(crate) fn place(id: &ConversationId, message: &mut Message) -> Result<()> {
+    let kind = id.kind();
+    if message.conv_id.as_deref().is_some_and(|c| c != id.peer())
+        || message.conv_type.is_some_and(|t| t != kind.as_u32())
+    {
+        return Err(Error::InvalidParameter(format!(
+            "the message belongs to another conversation than {id}"
+        )));
+    }
+    message.conv_id = Some(id.peer().to_owned());
+    message.conv_type = Some(kind.as_u32());
+    Ok(())
 }
 
 /// Where a message stands in its conversation: server time (or client time) for C2C,
@@ -212,7 +218,7 @@ fn at_type(message: &Message, self_user: Option<&str>) -> Option<GroupAtType> {
     }
 }
 
-fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
+pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
     let kind = id.kind();
     // Messages from before the last delete stay deleted, even once the conversation is back.
     if tx

@@ -15,19 +15,21 @@ mod marks;
 pub(crate) mod messages;
 mod pin;
 mod tx;
-mod unread;
+pub(crate) mod unread;
 mod writer;
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, EventStream};
 use crate::index::Index;
 use crate::limits::Limits;
 use crate::store::{MemoryStore, SqliteStoreOptions, Store};
+use crate::sync::{self, Control, SyncOptions};
+use crate::transport::Transport;
 
 pub use messages::{IngestOutcome, Profile};
 pub(crate) use tx::Tx;
@@ -39,6 +41,11 @@ pub(crate) struct Shared {
     events: broadcast::Sender<Event>,
     limits: Limits,
     self_user: Option<String>,
+    /// Prefix of client operation IDs when a transport is configured (operations are
+    /// recorded only then).
+    pub(crate) sync_session: Option<u64>,
+    /// Wakes the sync task when operations were recorded.
+    pub(crate) sync_wake: Option<Arc<Notify>>,
 }
 
 impl Shared {
@@ -56,6 +63,16 @@ impl Shared {
 struct Inner {
     shared: Arc<Shared>,
     jobs: mpsc::Sender<writer::Job>,
+    sync: Option<mpsc::UnboundedSender<Control>>,
+}
+
+/// A handle that does not keep the manager open (held by the sync task).
+pub(crate) struct WeakManager(Weak<Inner>);
+
+impl WeakManager {
+    pub(crate) fn upgrade(&self) -> Option<ConversationManager> {
+        self.0.upgrade().map(|inner| ConversationManager { inner })
+    }
 }
 
 /// The conversation list of one account: every conversation operation, its events and its
@@ -105,6 +122,8 @@ pub struct ManagerBuilder {
     self_user: Option<String>,
     event_capacity: usize,
     queue_capacity: usize,
+    transport: Option<Arc<dyn Transport>>,
+    sync_options: SyncOptions,
 }
 
 impl Default for ManagerBuilder {
@@ -116,6 +135,8 @@ impl Default for ManagerBuilder {
             self_user: None,
             event_capacity: 1024,
             queue_capacity: 1024,
+            transport: None,
+            sync_options: SyncOptions::default(),
         }
     }
 }
@@ -174,7 +195,26 @@ impl ManagerBuilder {
         self
     }
 
-    /// Opens the store if needed, loads it, builds the index and starts the writer task.
+    /// Syncs with a server through `transport` (default: none, local only).
+    ///
+    /// From then on, changes to roaming state are recorded in an outbox in the same
+    /// transaction as the change, and a sync task pushes them, pulls the server's changes
+    /// (on open, on reconnect, when the server says something changed, and on
+    /// [`ConversationManager::sync`]) and ingests the messages the server pushes. See the
+    /// [`sync`](crate::sync) module and docs/SYNC.md.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// How the sync task pages, batches and backs off (default [`SyncOptions::default`]).
+    pub fn sync_options(mut self, options: SyncOptions) -> Self {
+        self.sync_options = options;
+        self
+    }
+
+    /// Opens the store if needed, loads it, builds the index and starts the writer task
+    /// (and the sync task, with a transport).
     ///
     /// # Errors
     /// [`Error::NoRuntime`] (6013) outside a Tokio runtime; the store's error if opening or
@@ -194,18 +234,41 @@ impl ManagerBuilder {
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let index = Index::from_snapshot(snapshot, version);
         let (events, _) = broadcast::channel(self.event_capacity);
+        let wake = self.transport.as_ref().map(|_| Arc::new(Notify::new()));
         let shared = Arc::new(Shared {
             index: RwLock::new(index),
             events,
             limits: self.limits,
             self_user: self.self_user,
+            sync_session: self.transport.as_ref().map(|_| sync::new_session()),
+            sync_wake: wake.clone(),
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
+        let (control, control_rx) = match &self.transport {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let inner = Arc::new(Inner {
+            shared,
+            jobs,
+            sync: control,
+        });
+        if let (Some(transport), Some(wake), Some(control_rx)) = (self.transport, wake, control_rx)
+        {
+            runtime.spawn(sync::run(
+                WeakManager(Arc::downgrade(&inner)),
+                transport,
+                self.sync_options,
+                wake,
+                control_rx,
+            ));
+        }
         tracing::debug!(conversations = count, "conversation manager opened");
-        Ok(ConversationManager {
-            inner: Arc::new(Inner { shared, jobs }),
-        })
+        Ok(ConversationManager { inner })
     }
 }
 
@@ -260,6 +323,9 @@ impl ConversationManager {
     /// # Errors
     /// [`Error::Closed`] if already shut down; the store's error if closing fails.
     pub async fn shutdown(&self) -> Result<()> {
+        if let Some(sync) = &self.inner.sync {
+            let _ = sync.send(Control::Stop);
+        }
         let (tx, rx) = oneshot::channel();
         self.inner
             .jobs
@@ -271,6 +337,44 @@ impl ConversationManager {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    /// Runs a sync cycle now, pushing every waiting operation and then pulling what changed
+    /// on the server, and waits for it.
+    ///
+    /// The sync task does this on its own (on open, on reconnect, when the server says
+    /// something changed); call it for "pull to refresh", or to know that this device is up
+    /// to date with the server.
+    ///
+    /// # Errors
+    /// [`Error::SyncUnavailable`] (7013) without a transport; [`Error::Sync`] with the
+    /// transport's code if the cycle failed (it is retried with backoff on its own);
+    /// [`Error::Closed`] after shutdown.
+    pub async fn sync(&self) -> Result<()> {
+        let control = self.inner.sync.as_ref().ok_or(Error::SyncUnavailable)?;
+        let (reply, rx) = oneshot::channel();
+        control
+            .send(Control::Sync(reply))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// How many operations made on this device wait for the server's answer (0 without a
+    /// transport).
+    #[must_use]
+    pub fn pending_operations(&self) -> usize {
+        self.shared().read_index().outbox.len()
+    }
+
+    /// Whether the writer has stopped (shut down).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.jobs.is_closed()
+    }
+
+    /// Publishes an event that is not the result of a commit (sync progress).
+    pub(crate) fn publish(&self, event: Event) {
+        // No receiver is fine: nobody is listening.
+        let _ = self.shared().events.send(event);
     }
 
     /// Runs `op` in the writer and waits for its committed result.

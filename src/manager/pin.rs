@@ -3,6 +3,7 @@
 use super::ConversationManager;
 use crate::error::{Error, Result};
 use crate::model::ConversationId;
+use crate::transport::Operation;
 
 impl ConversationManager {
     /// Pins (`true`) or unpins (`false`) a conversation.
@@ -31,8 +32,12 @@ impl ConversationManager {
                     s.conversation.order_key = tx.next_order_key();
                 }
                 Ok(())
-            })
-            .map(drop)
+            })?;
+            tx.record(Operation::Pin {
+                conversation: id,
+                pinned,
+            });
+            Ok(())
         })
         .await
     }

@@ -9,7 +9,8 @@ use crate::filter::ConversationFilter;
 use crate::index::Index;
 use crate::limits::Limits;
 use crate::model::{Conversation, ConversationId};
-use crate::store::{ChangeSet, GroupChange, StoredConversation, Tombstone};
+use crate::store::{ChangeSet, GroupChange, OutboxEntry, StoredConversation, Tombstone};
+use crate::transport::{Bookmark, OpId, Operation, PendingOperation};
 
 fn now_micros() -> u64 {
     SystemTime::now()
@@ -40,6 +41,13 @@ pub(crate) struct Tx<'a> {
     order_clock: u64,
     pinned: usize,
     decorated: usize,
+    /// This session's prefix of client operation IDs; `None` when no transport is configured
+    /// (nothing is recorded for sync).
+    sync_session: Option<u64>,
+    outbox_added: Vec<OutboxEntry>,
+    outbox_removed: Vec<u64>,
+    bookmark: Option<Bookmark>,
+    next_seq: u64,
 }
 
 /// How to undo one write of a [`Tx`]: the previous value of the entry (`None`: absent).
@@ -58,10 +66,18 @@ pub(crate) struct Savepoint {
     events: usize,
     pinned: usize,
     decorated: usize,
+    outbox_added: usize,
+    outbox_removed: usize,
+    bookmark: Option<Bookmark>,
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(index: &'a Index, limits: &'a Limits, self_user: Option<&'a str>) -> Self {
+    pub(crate) fn new(
+        index: &'a Index,
+        limits: &'a Limits,
+        self_user: Option<&'a str>,
+        sync_session: Option<u64>,
+    ) -> Self {
         Self {
             index,
             limits,
@@ -77,6 +93,11 @@ impl<'a> Tx<'a> {
             order_clock: index.order_clock(),
             pinned: index.pinned_count(),
             decorated: index.decorated_count(),
+            sync_session,
+            outbox_added: Vec::new(),
+            outbox_removed: Vec::new(),
+            bookmark: None,
+            next_seq: index.outbox.next_seq(),
         }
     }
 
@@ -242,6 +263,9 @@ impl<'a> Tx<'a> {
             events: self.events.len(),
             pinned: self.pinned,
             decorated: self.decorated,
+            outbox_added: self.outbox_added.len(),
+            outbox_removed: self.outbox_removed.len(),
+            bookmark: self.bookmark.clone(),
         }
     }
 
@@ -271,12 +295,60 @@ impl<'a> Tx<'a> {
         self.events.truncate(savepoint.events);
         self.pinned = savepoint.pinned;
         self.decorated = savepoint.decorated;
+        self.outbox_added.truncate(savepoint.outbox_added);
+        self.outbox_removed.truncate(savepoint.outbox_removed);
+        self.bookmark = savepoint.bookmark;
+    }
+
+    /// Records a roaming change for the server, in the outbox of this same change; nothing
+    /// when no transport is configured.
+    pub(crate) fn record(&mut self, op: Operation) {
+        let Some(session) = self.sync_session else {
+            return;
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.outbox_added.push(OutboxEntry {
+            seq,
+            operation: PendingOperation {
+                id: OpId(format!("{session:016x}-{seq}")),
+                op,
+            },
+        });
+    }
+
+    /// Takes an answered operation out of the outbox.
+    pub(crate) fn answered(&mut self, seq: u64) {
+        self.outbox_removed.push(seq);
+    }
+
+    /// Stores the bookmark covering the pulled changes planned into this change.
+    pub(crate) fn set_bookmark(&mut self, bookmark: Bookmark) {
+        self.bookmark = Some(bookmark);
+    }
+
+    /// The outbox as committed (without this change's own additions and removals).
+    pub(crate) fn outbox(&self) -> &crate::sync::Outbox {
+        &self.index.outbox
+    }
+
+    /// The operations still waiting for the server as this change sees them, in push order.
+    pub(crate) fn pending_ops(&self) -> impl Iterator<Item = &Operation> + '_ {
+        self.index
+            .outbox
+            .iter()
+            .filter(|(seq, _)| !self.outbox_removed.contains(seq))
+            .map(|(_, p)| &p.op)
+            .chain(self.outbox_added.iter().map(|e| &e.operation.op))
     }
 
     pub(crate) fn finish(mut self) -> (ChangeSet, Vec<Event>) {
         let mut change = ChangeSet {
             order_clock: self.order_clock,
             groups: std::mem::take(&mut self.group_changes),
+            outbox_added: std::mem::take(&mut self.outbox_added),
+            outbox_removed: std::mem::take(&mut self.outbox_removed),
+            bookmark: self.bookmark.take(),
             ..ChangeSet::default()
         };
         for id in &self.touched {

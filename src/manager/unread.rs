@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::filter::ConversationFilter;
 use crate::model::{ConversationId, ConversationType, ReceiveOption};
 use crate::store::StoredConversation;
+use crate::transport::Operation;
 
 /// Which conversations [`ConversationManager::clean_unread`] cleans.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -196,7 +197,17 @@ impl ConversationManager {
                 };
                 // Check before copying: most conversations of a bulk clean are already clean.
                 if let Some(cleaned) = tx.get(&id).and_then(|s| cleaned(s, up_to)) {
+                    let position = cleaned.conversation.read_position();
+                    let moved = tx
+                        .get(&id)
+                        .is_some_and(|s| s.conversation.read_position() < position);
                     tx.put(cleaned);
+                    if moved {
+                        tx.record(Operation::MarkRead {
+                            conversation: id,
+                            position,
+                        });
+                    }
                 }
             }
             Ok(())
@@ -235,7 +246,7 @@ impl ConversationManager {
 
 /// The conversation with its read position moved up to `up_to` (0 = its newest message) and
 /// the unread messages and @ info at or before it dropped; `None` if that changes nothing.
-fn cleaned(s: &StoredConversation, up_to: u64) -> Option<StoredConversation> {
+pub(crate) fn cleaned(s: &StoredConversation, up_to: u64) -> Option<StoredConversation> {
     let c = &s.conversation;
     let target = if up_to == 0 {
         let newest_unread = s.unread_messages.iter().map(|u| u.position).max();

@@ -87,11 +87,17 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
     let count = writes.len();
     let (change, extra_events, completions) = {
         let index = shared.read_index();
-        let mut tx = Tx::new(&index, &shared.limits, shared.self_user.as_deref());
+        let mut tx = Tx::new(
+            &index,
+            &shared.limits,
+            shared.self_user.as_deref(),
+            shared.sync_session,
+        );
         let completions: Vec<Completion> = writes.into_iter().map(|plan| plan(&mut tx)).collect();
         let (change, events) = tx.finish();
         (change, events, completions)
     };
+    let recorded = !change.outbox_added.is_empty();
     let committed = if change.is_empty() {
         Ok(())
     } else {
@@ -112,6 +118,12 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
         }
         committed
     };
+    if recorded
+        && committed.is_ok()
+        && let Some(wake) = &shared.sync_wake
+    {
+        wake.notify_one();
+    }
     for done in completions {
         done(committed.clone());
     }

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{ChangeSet, GroupChange, Snapshot, Store, StoredConversation, Tombstone};
+use super::{ChangeSet, GroupChange, OutboxEntry, Snapshot, Store, StoredConversation, Tombstone};
 use crate::error::{Error, Result};
 use crate::model::ConversationId;
+use crate::transport::Bookmark;
 
 /// A [`Store`] that keeps everything in memory.
 ///
@@ -41,6 +42,8 @@ struct State {
     tombstones: HashMap<ConversationId, Tombstone>,
     groups: Vec<String>,
     order_clock: u64,
+    outbox: Vec<OutboxEntry>,
+    bookmark: Option<Bookmark>,
     closed: bool,
 }
 
@@ -67,6 +70,8 @@ impl MemoryStore {
                 .collect(),
             groups: snapshot.groups,
             order_clock: snapshot.order_clock,
+            outbox: snapshot.outbox,
+            bookmark: snapshot.bookmark,
             closed: false,
         };
         Self {
@@ -92,6 +97,8 @@ impl Store for MemoryStore {
                 tombstones: s.tombstones.values().cloned().collect(),
                 groups: s.groups.clone(),
                 order_clock: s.order_clock,
+                outbox: s.outbox.clone(),
+                bookmark: s.bookmark.clone(),
             }
         });
         async move { result }.boxed()
@@ -122,6 +129,12 @@ impl Store for MemoryStore {
                 }
             }
             s.order_clock = s.order_clock.max(change.order_clock);
+            s.outbox.retain(|e| !change.outbox_removed.contains(&e.seq));
+            s.outbox.extend(change.outbox_added.iter().cloned());
+            s.outbox.sort_by_key(|e| e.seq);
+            if let Some(bookmark) = &change.bookmark {
+                s.bookmark = Some(bookmark.clone());
+            }
             Ok(())
         });
         async move { result }.boxed()

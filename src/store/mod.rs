@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::error::Result;
 use crate::model::{Conversation, ConversationId};
+use crate::transport::{Bookmark, PendingOperation};
 
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
@@ -95,14 +96,36 @@ pub struct ChangeSet {
     pub groups: Vec<GroupChange>,
     /// The highest order key allocated so far (never lowered); order keys are never reused.
     pub order_clock: u64,
+    /// Sync operations recorded by this change, to push (in the same transaction as the local
+    /// change they describe, so neither is ever kept without the other).
+    pub outbox_added: Vec<OutboxEntry>,
+    /// Outbox entries (by `seq`) the server answered: applied or rejected.
+    pub outbox_removed: Vec<u64>,
+    /// The sync bookmark after this change, when it covers pulled changes: stored in the same
+    /// transaction as the data it covers.
+    pub bookmark: Option<Bookmark>,
 }
 
 impl ChangeSet {
     /// Whether it changes nothing but (possibly) the order clock.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty() && self.deletes.is_empty() && self.groups.is_empty()
+        self.upserts.is_empty()
+            && self.deletes.is_empty()
+            && self.groups.is_empty()
+            && self.outbox_added.is_empty()
+            && self.outbox_removed.is_empty()
+            && self.bookmark.is_none()
     }
+}
+
+/// A sync operation waiting in the outbox to be pushed (or for the server's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Its place in the outbox: increasing, never reused while the entry is stored.
+    pub seq: u64,
+    /// The operation and its client operation ID.
+    pub operation: PendingOperation,
 }
 
 /// Everything a store holds, as loaded when a manager opens.
@@ -116,6 +139,10 @@ pub struct Snapshot {
     pub groups: Vec<String>,
     /// The highest order key ever allocated.
     pub order_clock: u64,
+    /// Sync operations not yet answered by the server, by increasing `seq`.
+    pub outbox: Vec<OutboxEntry>,
+    /// The last sync bookmark stored (`None`: never synced).
+    pub bookmark: Option<Bookmark>,
 }
 
 /// A storage backend.

@@ -264,6 +264,8 @@ pub enum PullResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
+// Events are few and short-lived; boxing the message would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerEvent {
     /// A message was delivered to the user in a conversation.
     Message {

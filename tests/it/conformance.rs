@@ -115,6 +115,7 @@ for_each_backend!(
     store_delete_and_recreate_in_one_change,
     store_group_changes_apply_in_order,
     store_order_clock_is_never_lowered,
+    store_outbox_and_bookmark_round_trip,
     store_two_thousand_conversations_in_one_change,
     every_field_survives_a_restart,
     unread_bookkeeping_survives_a_restart,
@@ -448,6 +449,7 @@ async fn store_commit_then_load_is_exact<B: Backend>() {
             GroupChange::Created("alpha".into()),
         ],
         order_clock: 1 << 61,
+        ..ChangeSet::default()
     };
     store.commit(&change).await.expect("commit");
     let groups = ["zeta", "alpha"];
@@ -632,6 +634,84 @@ async fn store_group_changes_apply_in_order<B: Backend>() {
     };
     store.commit(&change).await.expect("change again");
     assert_eq!(reload(&backend, store).await.groups, ["d", "e"]);
+}
+
+/// The sync outbox and bookmark (schema v4): added entries load back in `seq` order with
+/// their operations intact, removed ones are gone, and the bookmark is the last one stored.
+async fn store_outbox_and_bookmark_round_trip<B: Backend>() {
+    use timconv::store::OutboxEntry;
+    use timconv::transport::{Bookmark, OpId, Operation, PendingOperation};
+
+    let entry = |seq: u64, op: Operation| OutboxEntry {
+        seq,
+        operation: PendingOperation {
+            id: OpId(format!("device-{seq}")),
+            op,
+        },
+    };
+    let ops = vec![
+        entry(
+            7,
+            Operation::Mark {
+                conversations: vec![id("c2c_a"), id("group_g")],
+                bits: (1 << 40) | 1,
+                enable: true,
+            },
+        ),
+        entry(
+            3,
+            Operation::Pin {
+                conversation: id("c2c_a"),
+                pinned: true,
+            },
+        ),
+        entry(
+            9,
+            Operation::SetCustomData {
+                conversations: vec![id("c2c_b")],
+                data: CustomData::from(vec![0xff, 0x00, 0x80]),
+            },
+        ),
+        entry(
+            12,
+            Operation::Delete {
+                conversation: id("c2c_b"),
+                clear_messages: true,
+                floor: [u64::MAX, 1, 2],
+            },
+        ),
+    ];
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let first = ChangeSet {
+        outbox_added: ops.clone(),
+        bookmark: Some(Bookmark("41".into())),
+        ..ChangeSet::default()
+    };
+    store.commit(&first).await.expect("commit");
+    let snapshot = reload(&backend, store).await;
+    let mut sorted = ops.clone();
+    sorted.sort_by_key(|e| e.seq);
+    assert_eq!(snapshot.outbox, sorted);
+    assert_eq!(snapshot.bookmark, Some(Bookmark("41".into())));
+
+    let store = reopen(&backend).await;
+    let second = ChangeSet {
+        outbox_removed: vec![3, 9],
+        bookmark: Some(Bookmark("42".into())),
+        ..ChangeSet::default()
+    };
+    store.commit(&second).await.expect("commit");
+    let snapshot = reload(&backend, store).await;
+    let seqs: Vec<u64> = snapshot.outbox.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![7, 12]);
+    assert_eq!(snapshot.bookmark, Some(Bookmark("42".into())));
+
+    // A change without a bookmark keeps the stored one.
+    let store = reopen(&backend).await;
+    store.commit(&ChangeSet::default()).await.expect("commit");
+    let snapshot = reload(&backend, store).await;
+    assert_eq!(snapshot.bookmark, Some(Bookmark("42".into())));
 }
 
 async fn store_order_clock_is_never_lowered<B: Backend>() {

@@ -5,6 +5,7 @@
 //! transaction with a few multi-row statements, so a group of writes costs about as much as one.
 
 mod options;
+mod outbox;
 mod rows;
 
 use std::collections::HashMap;
@@ -213,11 +214,14 @@ impl SqliteStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_error)?;
+        let (outbox, bookmark) = outbox::load(&self.pool).await?;
         Ok(Snapshot {
             conversations,
             tombstones,
             groups,
             order_clock: order_clock.map_or(0, from_sql),
+            outbox,
+            bookmark,
         })
     }
 
@@ -337,6 +341,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        outbox::commit(&mut tx, change).await?;
         tx.commit().await.map_err(db_error)
     }
 }

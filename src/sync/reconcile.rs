@@ -1,0 +1,373 @@
+//! Reconciliation: what the server says, with this device's pending operations on top.
+//!
+//! The roaming state of a conversation on this device is always the last server state
+//! received for it with every operation still in the outbox applied over it, in order. So a
+//! server state older than a pending local change never undoes it, a change the server
+//! rejected disappears once its rejection (and the server's state) arrives, and two devices
+//! that have pushed everything and pulled the same server state agree. Read positions only
+//! move up; a deleted conversation comes back only with a message newer than its delete.
+//! Drafts, the order they cause, and the receive option are not roaming state and are never
+//! touched here.
+
+use std::collections::HashSet;
+
+use crate::events::Event;
+use crate::manager::Tx;
+use crate::manager::messages::{ingest, last_recency, place};
+use crate::manager::unread::cleaned;
+use crate::model::{Conversation, ConversationId, CustomData, MarkFlags};
+use crate::store::{GroupChange, StoredConversation, Tombstone};
+use crate::transport::{
+    OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange, RemoteConversation,
+    TransportError,
+};
+
+/// The roaming state of one conversation.
+#[derive(Debug, Clone, PartialEq)]
+struct Roaming {
+    pinned: bool,
+    marks: MarkFlags,
+    custom_data: CustomData,
+    groups: Vec<String>,
+    read: u64,
+    /// Deleted, with the floor and the clear-messages flag of the delete.
+    deleted: Option<([u64; 3], bool)>,
+}
+
+impl Roaming {
+    fn of_remote(r: &RemoteConversation) -> Self {
+        Self {
+            pinned: r.pinned,
+            marks: MarkFlags::from_bits_retain(r.marks),
+            custom_data: r.custom_data.clone(),
+            groups: r.groups.clone(),
+            read: r.read_position,
+            deleted: None,
+        }
+    }
+
+    fn of_deleted(floor: [u64; 3], clear_messages: bool) -> Self {
+        Self {
+            pinned: false,
+            marks: MarkFlags::empty(),
+            custom_data: CustomData::default(),
+            groups: Vec::new(),
+            read: floor[0],
+            deleted: Some((floor, clear_messages)),
+        }
+    }
+
+    /// Applies a pending operation, as the server will when it receives it (limits are the
+    /// server's to enforce: a refused operation is answered, and then drops out).
+    fn apply(&mut self, op: &Operation, id: &ConversationId) {
+        match op {
+            Operation::Pin {
+                conversation,
+                pinned,
+            } if conversation == id => self.pinned = *pinned,
+            Operation::Mark {
+                conversations,
+                bits,
+                enable,
+            } if conversations.contains(id) => {
+                let bits = MarkFlags::from_bits_retain(*bits);
+                if *enable {
+                    self.marks.insert(bits);
+                } else {
+                    self.marks.remove(bits);
+                }
+            }
+            Operation::SetCustomData {
+                conversations,
+                data,
+            } if conversations.contains(id) => self.custom_data.clone_from(data),
+            Operation::Delete {
+                conversation,
+                clear_messages,
+                floor,
+            } if conversation == id => {
+                let floor = self.deleted.map_or(*floor, |(old, _)| old.max(*floor));
+                *self = Self {
+                    read: self.read.max(floor[0]),
+                    ..Self::of_deleted(floor, *clear_messages)
+                };
+            }
+            Operation::MarkRead {
+                conversation,
+                position,
+            } if conversation == id => self.read = self.read.max(*position),
+            Operation::CreateGroup {
+                name,
+                conversations,
+            }
+            | Operation::AddToGroup {
+                name,
+                conversations,
+            } if conversations.contains(id) && !self.groups.contains(name) => {
+                self.groups.push(name.clone());
+            }
+            Operation::RemoveFromGroup {
+                name,
+                conversations,
+            } if conversations.contains(id) => self.groups.retain(|g| g != name),
+            Operation::DeleteGroup { name } => self.groups.retain(|g| g != name),
+            Operation::RenameGroup { from, to } => {
+                for g in self.groups.iter_mut().filter(|g| *g == from) {
+                    g.clone_from(to);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `base` with every pending operation applied over it, in push order.
+fn rebased(tx: &Tx<'_>, id: &ConversationId, mut base: Roaming) -> Roaming {
+    for op in tx.pending_ops() {
+        base.apply(op, id);
+    }
+    base
+}
+
+/// Applies one change reported by the server.
+pub(crate) fn apply_remote(tx: &mut Tx<'_>, change: RemoteChange) {
+    match change {
+        RemoteChange::Conversation(r) => apply_conversation(tx, r),
+        RemoteChange::Deleted {
+            id,
+            floor,
+            clear_messages,
+        } => apply_deleted(tx, &id, floor, clear_messages),
+        RemoteChange::Groups { names } => apply_group_names(tx, names),
+    }
+}
+
+fn apply_conversation(tx: &mut Tx<'_>, mut r: RemoteConversation) {
+    let id = r.id.clone();
+    let want = rebased(tx, &id, Roaming::of_remote(&r));
+    // The server has it: create it here, unless it was deleted here (then only a newer
+    // message, below, brings it back).
+    if tx.get(&id).is_none() && want.deleted.is_none() && tx.tombstone(&id).is_none() {
+        let mut conversation = Conversation::new(id.clone());
+        conversation.order_key = tx.next_order_key();
+        tx.put(StoredConversation::new(conversation));
+    }
+    for mut message in std::mem::take(&mut r.messages) {
+        if place(&id, &mut message).is_ok() {
+            ingest(tx, &id, message);
+        }
+    }
+    if let (Some((floor, clear_messages)), Some(local)) = (want.deleted, tx.get(&id))
+        && last_recency(&local.conversation) <= floor
+    {
+        delete_locally(tx, &id, floor, clear_messages);
+        return;
+    }
+    write_roaming(tx, &id, &want, Some(&r));
+}
+
+fn apply_deleted(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_messages: bool) {
+    let want = rebased(tx, id, Roaming::of_deleted(floor, clear_messages));
+    let (floor, clear_messages) = want.deleted.unwrap_or((floor, clear_messages));
+    match tx.get(id) {
+        // A message newer than the delete is here: the conversation is back (the server has
+        // or will have that message too).
+        Some(local) if last_recency(&local.conversation) > floor => {
+            write_roaming(tx, id, &want, None);
+        }
+        _ => delete_locally(tx, id, floor, clear_messages),
+    }
+}
+
+/// Deletes a conversation here (or only raises its tombstone if it is not here), with the
+/// events a local delete has.
+fn delete_locally(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_messages: bool) {
+    let old_floor = tx.tombstone(id).map(|t| t.last_message);
+    let groups = tx
+        .get(id)
+        .map(|s| s.conversation.groups.clone())
+        .unwrap_or_default();
+    let floor = old_floor.map_or(floor, |f| f.max(floor));
+    if tx.get(id).is_none() && old_floor == Some(floor) {
+        return;
+    }
+    for name in groups {
+        tx.emit(Event::ConversationsRemovedFromGroup {
+            name,
+            conversations: vec![id.clone()],
+            reason: crate::events::GroupRemovalReason::ByUser,
+        });
+    }
+    tx.delete(Tombstone {
+        id: id.clone(),
+        last_message: floor,
+        clear_messages,
+    });
+}
+
+/// Writes the roaming fields of `want` on the local record, if it exists.
+fn write_roaming(
+    tx: &mut Tx<'_>,
+    id: &ConversationId,
+    want: &Roaming,
+    remote: Option<&RemoteConversation>,
+) {
+    let Some(current) = tx.get(id) else {
+        return;
+    };
+    let pinning = want.pinned && !current.conversation.is_pinned;
+    let mut s = current.clone();
+    if want.read > s.conversation.read_position()
+        && let Some(clean) = cleaned(&s, want.read)
+    {
+        s = clean;
+    }
+    let c = &mut s.conversation;
+    c.is_pinned = want.pinned;
+    c.marks = want.marks;
+    c.custom_data.clone_from(&want.custom_data);
+    c.groups.clone_from(&want.groups);
+    if let Some(r) = remote {
+        if !r.show_name.is_empty() {
+            c.show_name.clone_from(&r.show_name);
+        }
+        if !r.face_url.is_empty() {
+            c.face_url.clone_from(&r.face_url);
+        }
+    }
+    if tx.get(id) == Some(&s) {
+        return;
+    }
+    if pinning {
+        // Pinning activates, as a local pin does.
+        s.conversation.order_key = tx.next_order_key();
+    }
+    tx.put(s);
+}
+
+/// The server's list of group names, with pending group operations over it, becomes the
+/// local list (keeping the server's order).
+fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>) {
+    let mut want = names;
+    for op in tx.pending_ops() {
+        match op {
+            Operation::CreateGroup { name, .. } if !want.contains(name) => {
+                want.push(name.clone());
+            }
+            Operation::DeleteGroup { name } => want.retain(|n| n != name),
+            Operation::RenameGroup { from, to } if !want.contains(to) => {
+                for n in want.iter_mut().filter(|n| *n == from) {
+                    n.clone_from(to);
+                }
+            }
+            _ => {}
+        }
+    }
+    let current = tx.group_names().to_vec();
+    if current == want {
+        return;
+    }
+    let same = current
+        .iter()
+        .zip(&want)
+        .take_while(|(a, b)| a == b)
+        .count();
+    for name in &current[same..] {
+        tx.change_groups(GroupChange::Deleted(name.clone()));
+    }
+    for name in &want[same..] {
+        tx.change_groups(GroupChange::Created(name.clone()));
+    }
+    for name in current.iter().filter(|n| !want.contains(n)) {
+        tx.emit(Event::GroupDeleted { name: name.clone() });
+    }
+    for name in want.iter().filter(|n| !current.contains(n)) {
+        let conversations = tx.group_members(name);
+        tx.emit(Event::GroupCreated {
+            name: name.clone(),
+            conversations,
+        });
+    }
+}
+
+/// Applies the server's answer to a push of `pushed`: answered operations leave the outbox
+/// (rejected ones reported), then the server's state of what they touched is applied.
+pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
+    let mut answered = 0;
+    for result in response.results {
+        let Some(seq) = tx.outbox().seq_of(&result.id) else {
+            continue;
+        };
+        answered += 1;
+        tx.answered(seq);
+        if let OpOutcome::Rejected { code, message } = &result.outcome {
+            let operation = tx.outbox().get(seq).map(|p| p.op.clone());
+            if let Some(operation) = operation {
+                tracing::info!(op = %result.id, code, message, "the server rejected an operation");
+                tx.emit(Event::OperationRejected {
+                    code: result
+                        .outcome
+                        .rejection_code()
+                        .unwrap_or(crate::error::ErrorCode::ServerInternal),
+                    message: message.clone(),
+                    operation,
+                });
+            }
+        }
+    }
+    for change in response.changes {
+        apply_remote(tx, change);
+    }
+    answered
+}
+
+/// The server refused a whole push: each operation in it leaves the outbox, reported as
+/// rejected. (The caller then resyncs fully to learn the server's state.)
+pub(crate) fn reject_all(tx: &mut Tx<'_>, pushed: &[PendingOperation], reason: &TransportError) {
+    for p in pushed {
+        if let Some(seq) = tx.outbox().seq_of(&p.id) {
+            tx.answered(seq);
+            tx.emit(Event::OperationRejected {
+                operation: p.op.clone(),
+                code: reason.code,
+                message: reason.message.clone(),
+            });
+        }
+    }
+}
+
+/// Applies a full resync: everything the server has. Conversations here that the server
+/// does not have, and that nothing pending or recent keeps, are deleted.
+pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_before: u64) {
+    let mut seen = HashSet::new();
+    for change in &changes {
+        match change {
+            RemoteChange::Conversation(r) => seen.insert(r.id.clone()),
+            RemoteChange::Deleted { id, .. } => seen.insert(id.clone()),
+            RemoteChange::Groups { .. } => false,
+        };
+    }
+    for change in changes {
+        apply_remote(tx, change);
+    }
+    let all = crate::filter::ConversationFilter::new();
+    let gone: Vec<ConversationId> = tx
+        .ids_matching(&all)
+        .into_iter()
+        .filter(|id| !seen.contains(id))
+        .filter(|id| {
+            tx.get(id)
+                .is_some_and(|s| s.conversation.order_key <= activated_before)
+        })
+        .filter(|id| {
+            !tx.pending_ops()
+                .any(|op| crate::sync::outbox::touches(op, id))
+        })
+        .collect();
+    for id in gone {
+        let floor = tx
+            .get(&id)
+            .map_or([0; 3], |s| last_recency(&s.conversation));
+        delete_locally(tx, &id, floor, false);
+    }
+}
