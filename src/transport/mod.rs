@@ -18,8 +18,9 @@
 //!
 //! The wire types in this module are plain serde data: a network transport (WebSocket, HTTP)
 //! can send them as JSON unchanged. docs/SYNC.md describes the contract a server keeps.
-//! `loopback` is the reference server, in memory, used by tests and examples.
+//! [`loopback`] is the reference server, in memory, used by tests and examples.
 
+pub mod loopback;
 mod wire;
 
 use futures::future::BoxFuture;
