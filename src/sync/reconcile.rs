@@ -215,6 +215,21 @@ fn write_roaming(
     let Some(current) = tx.get(id) else {
         return;
     };
+    let c = &current.conversation;
+    let renamed = remote.is_some_and(|r| {
+        (!r.show_name.is_empty() && r.show_name != c.show_name)
+            || (!r.face_url.is_empty() && r.face_url != c.face_url)
+    });
+    if c.is_pinned == want.pinned
+        && c.marks == want.marks
+        && c.custom_data == want.custom_data
+        && c.groups == want.groups
+        && c.read_position() >= want.read
+        && !renamed
+    {
+        // Nothing to change: the common case of a delta, checked without copying the record.
+        return;
+    }
     let pinning = want.pinned && !current.conversation.is_pinned;
     let mut s = current.clone();
     if want.read > s.conversation.read_position()
@@ -279,6 +294,14 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>) {
         tx.change_groups(GroupChange::Created(name.clone()));
     }
     for name in current.iter().filter(|n| !want.contains(n)) {
+        // Members here that the server did not report (it had no state for them) leave too:
+        // no conversation stays in a group that does not exist.
+        for id in tx.group_members(name) {
+            let _ = tx.update(&id, |s, _| {
+                s.conversation.groups.retain(|g| g != name);
+                Ok(())
+            });
+        }
         tx.emit(Event::GroupDeleted { name: name.clone() });
     }
     for name in want.iter().filter(|n| !current.contains(n)) {

@@ -11,3 +11,5 @@ mod loopback;
 mod paging;
 mod properties;
 mod sqlite;
+mod sync;
+mod sync_properties;

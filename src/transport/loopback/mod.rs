@@ -93,18 +93,20 @@
 //! - `CreateGroup`: name empty or longer than
 //!   [`max_group_name_bytes`](Limits::max_group_name_bytes): 51011; name taken: 6017;
 //!   [`max_groups`](Limits::max_groups) groups exist: 51010; more than `max_batch`
-//!   conversations: 51006 (none is fine); conversations that are not alive are skipped;
-//!   decoration limit: 51008.
+//!   conversations: 51006 (none is fine); deleted conversations are skipped, unknown ones
+//!   are created as members (as `Pin` and `Mark` create them); decoration limit: 51008.
 //! - `DeleteGroup`: unknown group: 51009; its members leave it.
 //! - `RenameGroup`: bad new name: 51011; unknown group: 51009; renaming to itself is applied
 //!   and does nothing; new name taken: 6017. Its members' group names change.
 //! - `AddToGroup`, `RemoveFromGroup`: unknown group: 51009; 1..=`max_batch` conversations
-//!   (51006); conversations that are not alive are skipped; adding past the decoration limit:
-//!   51008.
+//!   (51006); deleted conversations are skipped, unknown ones are created by an add; adding
+//!   past the decoration limit: 51008.
 //!
 //! **A push's answer** holds one result per operation, in order, and, after applying them all,
 //! the current state of every conversation an operation named (rejected and re-pushed ones
-//! included) or whose groups an applied `DeleteGroup`/`RenameGroup` changed: a live one as
+//! included), whose groups an applied `DeleteGroup`/`RenameGroup` changed, or that belong to
+//! a group a `DeleteGroup`/`RenameGroup` named (applied or not: a device that applied it
+//! locally needs their state to roll back): a live one as
 //! [`RemoteChange::Conversation`](super::RemoteChange::Conversation), a deleted one as
 //! [`RemoteChange::Deleted`](super::RemoteChange::Deleted); unknown ones are left out. If any
 //! operation was a group operation, [`RemoteChange::Groups`](super::RemoteChange::Groups)

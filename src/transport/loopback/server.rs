@@ -15,7 +15,7 @@ use crate::transport::{
     Bookmark, OpId, OpOutcome, OpResult, PendingOperation, PullPage, PullResponse, PushResponse,
     RemoteChange, RemoteConversation, TransportError,
 };
-use operations::{is_group_op, op_conversations};
+use operations::{is_group_op, op_conversations, op_groups};
 
 /// One conversation as the server keeps it.
 #[derive(Debug, Default)]
@@ -330,6 +330,19 @@ impl Account {
                 id: pending.id.clone(),
                 outcome,
             });
+        }
+        // Members of the groups a group-wide operation named, whether it applied or not.
+        let groups: Vec<u64> = ops
+            .iter()
+            .flat_map(|p| op_groups(&p.op))
+            .filter_map(|name| self.group_id(name))
+            .collect();
+        for gid in groups {
+            for id in self.members_of(gid) {
+                if seen.insert(id.clone()) {
+                    named.push(id);
+                }
+            }
         }
         let mut changes: Vec<RemoteChange> = named.iter().filter_map(|id| self.view(id)).collect();
         if groups_named {

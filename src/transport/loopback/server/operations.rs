@@ -250,16 +250,28 @@ impl Account {
             .ok_or_else(|| reject(ErrorCode::GroupNotFound, format!("no group {name:?}")))
     }
 
-    /// The live conversations of `ids`, each once, in order.
+    /// The conversations of `ids` that are not deleted, each once, in order. (An unknown one
+    /// joins as it would be marked: it is created, as the device that grouped it has it.)
     fn live_members(&self, ids: &[ConversationId]) -> Vec<ConversationId> {
         let mut seen = HashSet::new();
         ids.iter()
-            .filter(|id| self.is_alive(id) && seen.insert(*id))
+            .filter(|id| !self.is_deleted(id) && seen.insert(*id))
             .cloned()
             .collect()
     }
 
-    fn members_of(&self, group: u64) -> Vec<ConversationId> {
+    /// Makes `id` a member of group `gid`, creating the conversation if it is unknown.
+    fn join(&mut self, id: &ConversationId, gid: u64) {
+        let r = self.touch(id);
+        if !r.alive {
+            r.revive();
+        }
+        if !r.groups.contains(&gid) {
+            r.groups.push(gid);
+        }
+    }
+
+    pub(super) fn members_of(&self, group: u64) -> Vec<ConversationId> {
         self.conversations
             .iter()
             .filter(|(_, r)| r.groups.contains(&group))
@@ -291,7 +303,7 @@ impl Account {
             name: name.to_owned(),
         });
         for id in &members {
-            self.touch(id).groups.push(gid);
+            self.join(id, gid);
         }
         Ok(())
     }
@@ -336,12 +348,12 @@ impl Account {
             .filter(|id| {
                 self.conversations
                     .get(id)
-                    .is_some_and(|r| !r.groups.contains(&gid))
+                    .is_none_or(|r| !r.groups.contains(&gid))
             })
             .collect();
         self.check_decorated(members.iter())?;
         for id in &members {
-            self.touch(id).groups.push(gid);
+            self.join(id, gid);
         }
         Ok(())
     }
@@ -378,6 +390,16 @@ pub(super) fn is_group_op(op: &Operation) -> bool {
             | Operation::AddToGroup { .. }
             | Operation::RemoveFromGroup { .. }
     )
+}
+
+/// The groups whose members a group-wide operation changes (or would have changed, had it
+/// been applied): a device that applied it locally needs those members' state back.
+pub(super) fn op_groups(op: &Operation) -> Vec<&str> {
+    match op {
+        Operation::DeleteGroup { name } => vec![name.as_str()],
+        Operation::RenameGroup { from, to } => vec![from.as_str(), to.as_str()],
+        _ => Vec::new(),
+    }
 }
 
 /// The conversations an operation names.

@@ -1,0 +1,184 @@
+//! Applying a server delta (DESIGN budget: a delta of 10,000 changed conversations applied at
+//! 100,000+ conversations/s).
+//!
+//! An account of 100,000 conversations (`common::snapshot`) syncs through a bench transport
+//! that answers one pull with 10,000 changed conversations, in the engine's default pages of
+//! 500: each is the server's state of a conversation of the account whose marks and custom
+//! data another device changed (alternately set and cleared, so each run changes all 10,000),
+//! with the conversation's last message as the server sends it (already known here: the
+//! dedupe path). Timed: `ConversationManager::sync()` from the call to its return, i.e. the
+//! pulls, reconciliation, commits, index updates and events of the 20 pages. Measured on a
+//! memory store and on a SQLite file (`synchronous = NORMAL`).
+//!
+//! Run with `cargo bench --bench sync`.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use timconv::store::{ChangeSet, SqliteStore};
+use timconv::transport::{
+    Bookmark, PendingOperation, PullPage, PullResponse, PushResponse, RemoteChange,
+    RemoteConversation, ServerEvent, Transport, TransportError,
+};
+use timconv::{ConversationManager, MarkFlags, MemoryStore, Store, SyncOptions};
+
+const ACCOUNT: usize = 100_000;
+const DELTA: usize = 10_000;
+const PAGE: usize = 500;
+
+/// Serves prepared pull answers, one per call; pushes are never made.
+#[derive(Debug, Clone, Default)]
+struct Prepared {
+    pages: Arc<Mutex<VecDeque<PullResponse>>>,
+}
+
+impl Transport for Prepared {
+    fn push(
+        &self,
+        _: Vec<PendingOperation>,
+    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
+        async { Ok(PushResponse::default()) }.boxed()
+    }
+
+    fn pull(
+        &self,
+        since: Option<Bookmark>,
+        _: usize,
+    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
+        let next = self.pages.lock().ok().and_then(|mut p| p.pop_front());
+        async move {
+            Ok(next.unwrap_or(PullResponse::Page(PullPage {
+                changes: Vec::new(),
+                bookmark: since.unwrap_or(Bookmark("0".into())),
+                has_more: false,
+            })))
+        }
+        .boxed()
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
+        async { Ok(Box::pin(futures::stream::pending()) as BoxStream<'static, ServerEvent>) }
+            .boxed()
+    }
+}
+
+/// The server's delta for run `run`: 10,000 conversations spread over the account, with the
+/// STAR mark set (even runs) or cleared (odd) and custom data naming the run.
+fn delta(run: u64) -> VecDeque<PullResponse> {
+    let stride = ACCOUNT / DELTA;
+    let changes: Vec<RemoteChange> = (0..DELTA)
+        .map(|k| {
+            let stored = common::conversation(k * stride + 1, ACCOUNT);
+            let c = stored.conversation;
+            let mut marks = c.marks;
+            marks.set(MarkFlags::STAR, run.is_multiple_of(2));
+            RemoteChange::Conversation(RemoteConversation {
+                pinned: c.is_pinned,
+                marks: marks.bits(),
+                custom_data: format!("run {run}").as_str().into(),
+                groups: c.groups.clone(),
+                read_position: c.read_position(),
+                messages: c.last_message.into_iter().collect(),
+                show_name: c.show_name,
+                ..RemoteConversation::new(c.id)
+            })
+        })
+        .collect();
+    let pages = changes.chunks(PAGE).count();
+    changes
+        .chunks(PAGE)
+        .enumerate()
+        .map(|(n, chunk)| {
+            PullResponse::Page(PullPage {
+                changes: chunk.to_vec(),
+                bookmark: Bookmark(format!("{run}-{n}")),
+                has_more: n + 1 < pages,
+            })
+        })
+        .collect()
+}
+
+async fn open(store: impl Store, transport: Prepared) -> ConversationManager {
+    let manager = ConversationManager::builder()
+        .store(store)
+        .self_user_id("me")
+        .transport(transport)
+        .sync_options(SyncOptions::default().pull_page_size(PAGE))
+        .open()
+        .await
+        .expect("open");
+    // The first cycle (on open) pulls nothing new.
+    manager.sync().await.expect("first sync");
+    manager
+}
+
+fn apply_delta(c: &mut Criterion) {
+    let rt = common::runtime();
+    let dir = common::scratch_dir("sync");
+    let path = dir.join("account.db");
+    let managers = rt.block_on(async {
+        let mut snapshot = common::snapshot(ACCOUNT);
+        snapshot.bookmark = Some(Bookmark("0".into()));
+        let memory_transport = Prepared::default();
+        let memory = open(
+            MemoryStore::from_snapshot(snapshot),
+            memory_transport.clone(),
+        )
+        .await;
+        common::write_sqlite_account(&path, ACCOUNT).await;
+        let store = SqliteStore::open(&path).await.expect("open the file");
+        let bookmark = ChangeSet {
+            bookmark: Some(Bookmark("0".into())),
+            ..ChangeSet::default()
+        };
+        store.commit(&bookmark).await.expect("store a bookmark");
+        let sqlite_transport = Prepared::default();
+        let sqlite = open(store, sqlite_transport.clone()).await;
+        vec![
+            ("memory_store", memory, memory_transport),
+            ("sqlite_normal", sqlite, sqlite_transport),
+        ]
+    });
+    let mut group = c.benchmark_group("sync_delta");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(DELTA as u64));
+    for (name, manager, transport) in &managers {
+        let mut run = 0_u64;
+        group.bench_function(BenchmarkId::new(*name, DELTA), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    run += 1;
+                    let pages = delta(run);
+                    if let Ok(mut queue) = transport.pages.lock() {
+                        *queue = pages;
+                    }
+                    let start = Instant::now();
+                    rt.block_on(manager.sync()).expect("sync");
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+    rt.block_on(async {
+        for (_, manager, _) in managers {
+            manager.shutdown().await.expect("shutdown");
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, apply_delta);
+criterion_main!(benches);

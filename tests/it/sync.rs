@@ -1,0 +1,519 @@
+//! Server sync through the loopback reference server (issue: sync): two devices of one user,
+//! offline work, stale server state, rejections, full resync, events, and a property test with
+//! random operations, faults and restarts on two SQLite devices.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use timconv::transport::loopback::{Faults, LoopbackServer, LoopbackTransport};
+use timconv::transport::{
+    Bookmark, PendingOperation, PullResponse, PushResponse, ServerEvent, Transport, TransportError,
+};
+use timconv::{
+    CleanTarget, ConversationId, ConversationManager, Draft, ErrorCode, Event, Limits, MarkFlags,
+    Message, SqliteStoreOptions, SyncOptions,
+};
+
+use crate::common::{TempDir, check_consistent, id, incoming, invariant_filters};
+
+pub(crate) const USER: &str = "alice";
+
+pub(crate) fn fast_sync() -> SyncOptions {
+    SyncOptions::default()
+        .backoff(Duration::from_millis(2), Duration::from_millis(40))
+        .pull_page_size(7)
+        .push_batch_size(5)
+}
+
+/// Opens a device of `USER`: a manager on the SQLite file at `path`, syncing through
+/// `transport`.
+pub(crate) async fn open_device(
+    path: &Path,
+    transport: impl Transport,
+    limits: Limits,
+) -> ConversationManager {
+    ConversationManager::builder()
+        .sqlite(SqliteStoreOptions::new().filename(path))
+        .self_user_id(USER)
+        .limits(limits)
+        .transport(transport)
+        .sync_options(fast_sync())
+        .open()
+        .await
+        .expect("open a device")
+}
+
+/// Syncs every device until one round (each device in turn, then the first again) succeeds
+/// with nothing left to push: then each has pulled everything the others pushed.
+pub(crate) async fn settle(devices: &[&ConversationManager]) -> Result<(), String> {
+    for _ in 0..200 {
+        let mut ok = true;
+        for d in devices.iter().chain(devices.first()) {
+            ok &= d.sync().await.is_ok() && d.pending_operations() == 0;
+        }
+        if ok {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err("devices did not settle".into())
+}
+
+/// Everything about one conversation that roams, as one comparable value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Roamed {
+    pinned: bool,
+    marks: u64,
+    custom_data: Vec<u8>,
+    groups: Vec<String>,
+    read_position: u64,
+    unread: u64,
+    last_message: Option<String>,
+}
+
+pub(crate) type RoamingView = (BTreeMap<String, Roamed>, Vec<String>);
+
+/// What roams on a device: per conversation, and the group names.
+pub(crate) fn device_view(m: &ConversationManager) -> RoamingView {
+    let conversations = m
+        .conversations()
+        .into_iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                Roamed {
+                    pinned: c.is_pinned,
+                    marks: c.marks.bits(),
+                    custom_data: c.custom_data.as_bytes().to_vec(),
+                    groups: c.groups.clone(),
+                    read_position: c.read_position(),
+                    unread: c.unread_count,
+                    last_message: c.last_message.as_ref().and_then(|m| m.msg_id.clone()),
+                },
+            )
+        })
+        .collect();
+    (conversations, m.groups())
+}
+
+/// What roams on the server for `USER`, in the same form (unread counted as a device counts
+/// it: messages from others after the read position, not excluded).
+pub(crate) fn server_view(server: &LoopbackServer) -> RoamingView {
+    let state = server.state(USER);
+    let conversations = state
+        .conversations
+        .values()
+        .map(|r| {
+            let position = |m: &Message| match r.id.kind() {
+                timconv::ConversationType::Group => m.seq.unwrap_or(0),
+                _ => m.server_time.or(m.client_time).unwrap_or(0),
+            };
+            let unread = r
+                .messages
+                .iter()
+                .filter(|m| {
+                    !m.from_self()
+                        && !m.excluded_from_unread.unwrap_or(false)
+                        && position(m) > r.read_position
+                })
+                .count() as u64;
+            (
+                r.id.to_string(),
+                Roamed {
+                    pinned: r.pinned,
+                    marks: r.marks,
+                    custom_data: r.custom_data.as_bytes().to_vec(),
+                    groups: r.groups.clone(),
+                    read_position: r.read_position,
+                    unread,
+                    last_message: r.messages.last().and_then(|m| m.msg_id.clone()),
+                },
+            )
+        })
+        .collect();
+    (conversations, state.groups)
+}
+
+pub(crate) fn assert_converged(server: &LoopbackServer, devices: &[&ConversationManager]) {
+    let expected = server_view(server);
+    for (n, d) in devices.iter().enumerate() {
+        assert_eq!(
+            device_view(d),
+            expected,
+            "device {n} differs from the server"
+        );
+        check_consistent(d, &invariant_filters(), 3).expect("counters equal a recount");
+    }
+}
+
+/// Collects events from a stream until it has been quiet for a moment.
+async fn drain(events: &mut timconv::EventStream) -> Vec<Event> {
+    let mut seen = Vec::new();
+    while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(50), events.next()).await
+    {
+        seen.push(e);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
+    let dir = TempDir::new("sync-two");
+    let server = LoopbackServer::new();
+    let a = open_device(
+        &dir.path("a.db"),
+        server.transport(USER, "a"),
+        Limits::default(),
+    )
+    .await;
+    let b = open_device(
+        &dir.path("b.db"),
+        server.transport(USER, "b"),
+        Limits::default(),
+    )
+    .await;
+    let (bob, carol, dave, g1) = (
+        id("c2c_bob"),
+        id("c2c_carol"),
+        id("c2c_dave"),
+        id("group_g1"),
+    );
+    server.deliver(USER, &bob, incoming("b1", 100));
+    server.deliver(USER, &bob, incoming("b2", 101));
+    server.deliver(USER, &carol, incoming("c1", 200));
+    server.deliver(USER, &dave, incoming("d1", 300));
+    server.deliver(USER, &g1, incoming("g1-1", 5));
+    settle(&[&a, &b]).await.expect("settle");
+    assert_eq!(b.total_unread(), 5);
+
+    a.pin(&bob, true).await.expect("pin");
+    a.mark(
+        std::slice::from_ref(&g1),
+        MarkFlags::STAR | MarkFlags::extension(40).expect("ext"),
+        true,
+    )
+    .await
+    .expect("mark");
+    a.set_custom_data(std::slice::from_ref(&carol), vec![0xde_u8, 0xad, 0x00])
+        .await
+        .expect("custom data");
+    a.create_group("work", &[g1.clone(), carol.clone()])
+        .await
+        .expect("group");
+    a.clean_unread(CleanTarget::Conversation(bob.clone()), 0, 0)
+        .await
+        .expect("clean");
+    a.delete(&dave, false).await.expect("delete");
+    a.set_draft(&carol, Draft::new(Message::text("", "not for b"), "", 1))
+        .await
+        .expect("draft");
+    settle(&[&a, &b]).await.expect("settle");
+
+    assert_converged(&server, &[&a, &b]);
+    let on_b = |c: &ConversationId| b.get(c).expect("on b");
+    assert!(on_b(&bob).is_pinned);
+    assert_eq!(on_b(&bob).unread_count, 0);
+    assert!(on_b(&g1).marks.contains(MarkFlags::STAR));
+    assert_eq!(on_b(&carol).custom_data.as_bytes(), &[0xde, 0xad, 0x00]);
+    assert_eq!(b.groups(), vec!["work".to_owned()]);
+    assert!(b.get(&dave).is_none(), "the delete reached b");
+    assert!(a.get(&carol).and_then(|c| c.draft).is_some());
+    assert!(
+        on_b(&carol).draft.is_none(),
+        "drafts never leave the device"
+    );
+    assert_eq!(b.total_unread(), a.total_unread());
+
+    // And back: b renames the group and unpins; a sees both.
+    b.rename_group("work", "office").await.expect("rename");
+    b.pin(&bob, false).await.expect("unpin");
+    settle(&[&a, &b]).await.expect("settle");
+    assert_converged(&server, &[&a, &b]);
+    assert_eq!(a.groups(), vec!["office".to_owned()]);
+    assert!(!a.get(&bob).expect("bob").is_pinned);
+}
+
+#[tokio::test]
+async fn offline_changes_apply_at_once_survive_a_restart_and_reach_the_server_once() {
+    let dir = TempDir::new("sync-offline");
+    let server = LoopbackServer::new();
+    let bob = id("c2c_bob");
+    server.deliver(USER, &bob, incoming("m1", 10));
+    let transport = server.transport(USER, "phone");
+    let phone = open_device(&dir.path("phone.db"), transport.clone(), Limits::default()).await;
+    settle(&[&phone]).await.expect("settle");
+
+    transport.set_online(false);
+    phone.pin(&bob, true).await.expect("pin offline");
+    phone
+        .mark(std::slice::from_ref(&bob), MarkFlags::FOLD, true)
+        .await
+        .expect("mark offline");
+    phone
+        .clean_unread(bob.clone(), 0, 0)
+        .await
+        .expect("clean offline");
+    // Applied locally at once.
+    let local = phone.get(&bob).expect("bob");
+    assert!(local.is_pinned && local.marks.contains(MarkFlags::FOLD));
+    assert_eq!(local.unread_count, 0);
+    assert_eq!(phone.pending_operations(), 3);
+    assert!(phone.sync().await.is_err(), "no sync while offline");
+    assert!(server.applied(USER).is_empty());
+
+    // Survives a restart, still offline.
+    phone.shutdown().await.expect("shutdown");
+    drop(phone);
+    let phone = open_device(&dir.path("phone.db"), transport.clone(), Limits::default()).await;
+    assert_eq!(phone.pending_operations(), 3);
+    assert!(phone.get(&bob).expect("bob").is_pinned);
+
+    // Reconnect, with responses lost half of the time: each operation applies exactly once.
+    transport.set_faults(Some(
+        Faults::new(7)
+            .with_drop_response(0.5)
+            .with_duplicate_request(0.3),
+    ));
+    transport.set_online(true);
+    for _ in 0..100 {
+        if phone.sync().await.is_ok() && phone.pending_operations() == 0 {
+            break;
+        }
+    }
+    assert_eq!(phone.pending_operations(), 0);
+    let applied = server.applied(USER);
+    assert_eq!(applied.len(), 3, "each operation exactly once: {applied:?}");
+    let state = server.state(USER);
+    let remote = &state.conversations[&bob];
+    assert!(remote.pinned);
+    assert_eq!(remote.marks, MarkFlags::FOLD.bits());
+    assert_eq!(remote.read_position, 10);
+}
+
+/// Wraps a transport so that a test can hold a pull until it has made a local change.
+#[derive(Debug, Clone)]
+struct GatedTransport {
+    inner: LoopbackTransport,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Transport for GatedTransport {
+    fn push(
+        &self,
+        ops: Vec<PendingOperation>,
+    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
+        self.inner.push(ops)
+    }
+
+    fn pull(
+        &self,
+        since: Option<Bookmark>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
+        Box::pin(async move {
+            // The answer is computed now (the server's state before the test's change) and
+            // delivered once the test opens the gate.
+            let answer = self.inner.pull(since, limit).await;
+            let _open = self.gate.lock().await;
+            answer
+        })
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
+        self.inner.connect()
+    }
+}
+
+#[tokio::test]
+async fn a_stale_server_state_delivered_after_a_local_change_does_not_undo_it() {
+    let dir = TempDir::new("sync-stale");
+    let server = LoopbackServer::new();
+    let bob = id("c2c_bob");
+    server.deliver(USER, &bob, incoming("m1", 10));
+    server.deliver(USER, &bob, incoming("m2", 11));
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
+    let transport = GatedTransport {
+        inner: server.transport(USER, "a"),
+        gate: Arc::clone(&gate),
+    };
+    let a = open_device(&dir.path("a.db"), transport, Limits::default()).await;
+    settle(&[&a]).await.expect("settle");
+
+    // Hold the next pull's answer (unpinned, unmarked, unread 2), change things locally, then
+    // let the stale answer in.
+    let held = gate.lock().await;
+    let syncing = {
+        let a = a.clone();
+        tokio::spawn(async move { a.sync().await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    a.pin(&bob, true).await.expect("pin");
+    a.mark(std::slice::from_ref(&bob), MarkFlags::STAR, true)
+        .await
+        .expect("mark");
+    a.clean_unread(bob.clone(), 0, 0).await.expect("read");
+    drop(held);
+    syncing.await.expect("join").expect("sync");
+    let c = a.get(&bob).expect("bob");
+    assert!(c.is_pinned, "the stale state did not unpin");
+    assert!(c.marks.contains(MarkFlags::STAR), "nor unmark");
+    assert_eq!(c.unread_count, 0, "nor move the read position back");
+    settle(&[&a]).await.expect("settle");
+    assert_converged(&server, &[&a]);
+    assert!(server.state(USER).conversations[&bob].pinned);
+}
+
+#[tokio::test]
+async fn a_rejected_operation_rolls_back_and_is_reported() {
+    let dir = TempDir::new("sync-reject");
+    let limits = Limits::default().with_max_pinned(1);
+    let server = LoopbackServer::with_limits(limits);
+    let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
+    server.deliver(USER, &bob, incoming("b1", 10));
+    server.deliver(USER, &carol, incoming("c1", 11));
+    let ta = server.transport(USER, "a");
+    let tb = server.transport(USER, "b");
+    let a = open_device(&dir.path("a.db"), ta, limits).await;
+    let b = open_device(&dir.path("b.db"), tb.clone(), limits).await;
+    settle(&[&a, &b]).await.expect("settle");
+
+    tb.set_online(false);
+    a.pin(&bob, true).await.expect("a pins bob");
+    settle(&[&a]).await.expect("a settles");
+    b.pin(&carol, true)
+        .await
+        .expect("b pins carol while offline");
+    assert!(b.get(&carol).expect("carol").is_pinned);
+
+    let mut events = b.events();
+    tb.set_online(true);
+    settle(&[&a, &b]).await.expect("settle");
+    let seen = drain(&mut events).await;
+    let rejected: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::OperationRejected { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, vec![ErrorCode::TooManyPinned]);
+    assert!(!b.get(&carol).expect("carol").is_pinned, "rolled back");
+    assert!(b.get(&bob).expect("bob").is_pinned, "a's pin arrived");
+    assert_converged(&server, &[&a, &b]);
+}
+
+#[tokio::test]
+async fn too_far_behind_resyncs_fully() {
+    let dir = TempDir::new("sync-resync");
+    let server = LoopbackServer::new();
+    let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
+    server.deliver(USER, &bob, incoming("b1", 10));
+    server.deliver(USER, &carol, incoming("c1", 11));
+    let tb = server.transport(USER, "b");
+    let a = open_device(
+        &dir.path("a.db"),
+        server.transport(USER, "a"),
+        Limits::default(),
+    )
+    .await;
+    let b = open_device(&dir.path("b.db"), tb.clone(), Limits::default()).await;
+    settle(&[&a, &b]).await.expect("settle");
+
+    tb.set_online(false);
+    a.delete(&carol, false).await.expect("delete");
+    a.pin(&bob, true).await.expect("pin");
+    a.create_group("g", std::slice::from_ref(&bob))
+        .await
+        .expect("group");
+    settle(&[&a]).await.expect("a settles");
+    server.forget_history(USER);
+    tb.set_online(true);
+    settle(&[&a, &b]).await.expect("settle");
+    assert!(
+        b.get(&carol).is_none(),
+        "the forgotten delete still reached b"
+    );
+    assert_converged(&server, &[&a, &b]);
+}
+
+#[tokio::test]
+async fn a_deleted_conversation_comes_back_only_with_a_newer_message() {
+    let dir = TempDir::new("sync-delete");
+    let server = LoopbackServer::new();
+    let bob = id("c2c_bob");
+    server.deliver(USER, &bob, incoming("m1", 10));
+    let a = open_device(
+        &dir.path("a.db"),
+        server.transport(USER, "a"),
+        Limits::default(),
+    )
+    .await;
+    let b = open_device(
+        &dir.path("b.db"),
+        server.transport(USER, "b"),
+        Limits::default(),
+    )
+    .await;
+    settle(&[&a, &b]).await.expect("settle");
+    a.delete(&bob, false).await.expect("delete");
+    settle(&[&a, &b]).await.expect("settle");
+    assert!(b.get(&bob).is_none());
+
+    // Replayed old message: stays deleted everywhere.
+    server.deliver(USER, &bob, incoming("m0", 9));
+    settle(&[&a, &b]).await.expect("settle");
+    assert!(a.get(&bob).is_none() && b.get(&bob).is_none());
+    // A newer message: back on both, with only the new message unread.
+    server.deliver(USER, &bob, incoming("m2", 20));
+    settle(&[&a, &b]).await.expect("settle");
+    for d in [&a, &b] {
+        let c = d.get(&bob).expect("back");
+        assert_eq!(c.unread_count, 1);
+        assert!(!c.is_pinned);
+    }
+    assert_converged(&server, &[&a, &b]);
+}
+
+#[tokio::test]
+async fn sync_events_come_in_pairs() {
+    let dir = TempDir::new("sync-events");
+    let server = LoopbackServer::new();
+    let transport = server.transport(USER, "a");
+    let a = open_device(&dir.path("a.db"), transport.clone(), Limits::default()).await;
+    let mut events = a.events();
+    a.sync().await.expect("sync");
+    transport.set_online(false);
+    let err = a.sync().await.expect_err("offline");
+    assert_eq!(err.code(), ErrorCode::NetworkDisconnected);
+    transport.set_online(true);
+    a.sync().await.expect("sync");
+    let progress: Vec<u32> = drain(&mut events)
+        .await
+        .iter()
+        .filter_map(|e| match e {
+            Event::SyncStarted => Some(3),
+            Event::SyncFinished => Some(4),
+            Event::SyncFailed { .. } => Some(5),
+            _ => None,
+        })
+        .collect();
+    assert!(!progress.is_empty());
+    for pair in progress.chunks(2) {
+        assert!(pair == [3, 4] || pair == [3, 5], "unpaired: {progress:?}");
+    }
+    assert!(
+        progress.contains(&5),
+        "the offline cycle failed: {progress:?}"
+    );
+
+    let local = ConversationManager::builder().open().await.expect("open");
+    assert_eq!(
+        local.sync().await.expect_err("no transport").code(),
+        ErrorCode::NotSupported
+    );
+}
