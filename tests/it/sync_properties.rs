@@ -8,7 +8,8 @@
 //!   message);
 //! - counters equal a recount on both;
 //! - every operation a device pushed was applied (or rejected) by the server exactly once, and
-//!   the server applied nothing no device pushed; nothing is left in an outbox;
+//!   the server applied nothing no device pushed; nothing is left in an outbox; each rejection
+//!   was reported to its device once (`Event::OperationRejected`);
 //! - drafts stayed on the device that wrote them.
 //!
 //! `TIMCONV_SYNC_SEEDS=N` runs N seeds (default 300); seeds in `tests/sync-regressions.txt` run
@@ -16,6 +17,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ use timconv::transport::{
     TransportError,
 };
 use timconv::{
-    CleanTarget, ConversationId, ConversationManager, Draft, Limits, MarkFlags, Message,
+    CleanTarget, ConversationId, ConversationManager, Draft, Event, Limits, MarkFlags, Message,
     SqliteStoreOptions,
 };
 
@@ -76,6 +78,32 @@ struct Device {
     transport: Recording,
     manager: Option<ConversationManager>,
     online: bool,
+    /// Rejections reported to this device (over all its restarts).
+    rejections: Arc<AtomicUsize>,
+}
+
+/// Opens a device and counts the rejections it reports.
+async fn start(
+    path: &std::path::Path,
+    transport: &Recording,
+    rejections: &Arc<AtomicUsize>,
+) -> ConversationManager {
+    let manager = open_device(path, transport.clone(), LIMITS()).await;
+    let mut events = manager.events();
+    let count = Arc::clone(rejections);
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(Event::OperationRejected { .. }) => {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                // Missing a rejection would make the count check fail: say so loudly.
+                Err(lagged) => panic!("the rejection counter lagged: {lagged}"),
+                Ok(_) => {}
+            }
+        }
+    });
+    manager
 }
 
 impl Device {
@@ -149,13 +177,15 @@ async fn run(seed: u64) -> Result<(), String> {
             pushed: Arc::default(),
         };
         let path = dir.path(&format!("{name}.db"));
-        let manager = open_device(&path, transport.clone(), LIMITS()).await;
+        let rejections = Arc::new(AtomicUsize::new(0));
+        let manager = start(&path, &transport, &rejections).await;
         devices.push(Device {
             name,
             path,
             transport,
             manager: Some(manager),
             online: true,
+            rejections,
         });
     }
     let mut position = 100;
@@ -250,7 +280,7 @@ async fn run(seed: u64) -> Result<(), String> {
                         stored.outbox.len()
                     ));
                 }
-                let m = open_device(&dev.path, dev.transport.clone(), LIMITS()).await;
+                let m = start(&dev.path, &dev.transport, &dev.rejections).await;
                 dev.manager = Some(m);
             }
             85..=92 => {
@@ -331,6 +361,26 @@ async fn run(seed: u64) -> Result<(), String> {
             "pushed and applied differ: pushed only {:?}, applied only {:?}",
             pushed.difference(&applied_set).collect::<Vec<_>>(),
             applied_set.difference(&pushed).collect::<Vec<_>>()
+        ));
+    }
+    // Every rejection was reported to the device that made the operation, once.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let rejected = applied
+        .iter()
+        .filter(|op| {
+            matches!(
+                server.outcome(USER, op),
+                Some(timconv::transport::OpOutcome::Rejected { .. })
+            )
+        })
+        .count();
+    let reported: usize = devices
+        .iter()
+        .map(|d| d.rejections.load(Ordering::SeqCst))
+        .sum();
+    if reported != rejected {
+        return Err(format!(
+            "the server rejected {rejected} operations but {reported} rejections were reported"
         ));
     }
     for dev in devices {

@@ -144,8 +144,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::limits::Limits;
 use crate::model::{ConversationId, Message};
 use crate::transport::{
-    Bookmark, OpId, PendingOperation, PullResponse, PushResponse, RemoteConversation, ServerEvent,
-    TransportError,
+    Bookmark, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse, RemoteConversation,
+    ServerEvent, TransportError,
 };
 
 use device::Device;
@@ -287,6 +287,12 @@ impl LoopbackServer {
             .get(user)
             .map(|u| u.account.applied())
             .unwrap_or_default()
+    }
+
+    /// What the server answered to operation `id` of `user` (`None`: never received).
+    #[must_use]
+    pub fn outcome(&self, user: &str, id: &OpId) -> Option<OpOutcome> {
+        self.users().get(user).and_then(|u| u.account.outcome(id))
     }
 
     /// Forgets `user`'s change history up to now: a later pull from an older bookmark gets

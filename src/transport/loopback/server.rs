@@ -210,6 +210,10 @@ impl Account {
         self.applied.clone()
     }
 
+    pub(super) fn outcome(&self, id: &OpId) -> Option<OpOutcome> {
+        self.outcomes.get(id).cloned()
+    }
+
     // -- changing -----------------------------------------------------------------------------
 
     /// The record of `id` for changing (created, unknown, if missing), remembering what a
