@@ -46,6 +46,18 @@ impl Roaming {
         }
     }
 
+    /// What the server holds for a conversation it does not know: nothing.
+    fn unknown() -> Self {
+        Self {
+            pinned: false,
+            marks: MarkFlags::empty(),
+            custom_data: CustomData::default(),
+            groups: Vec::new(),
+            read: 0,
+            deleted: None,
+        }
+    }
+
     fn of_deleted(floor: [u64; 3], clear_messages: bool) -> Self {
         Self {
             pinned: false,
@@ -111,7 +123,9 @@ impl Roaming {
                 conversations,
             } if conversations.contains(id) => self.groups.retain(|g| g != name),
             Operation::DeleteGroup { name } => self.groups.retain(|g| g != name),
-            Operation::RenameGroup { from, to } => {
+            // A group named `to` exists already where this conversation is in it: the server
+            // will refuse the rename (6017), so it changes nothing here either.
+            Operation::RenameGroup { from, to } if !self.groups.contains(to) => {
                 for g in self.groups.iter_mut().filter(|g| *g == from) {
                     g.clone_from(to);
                 }
@@ -241,7 +255,13 @@ fn write_roaming(
     c.is_pinned = want.pinned;
     c.marks = want.marks;
     c.custom_data.clone_from(&want.custom_data);
-    c.groups.clone_from(&want.groups);
+    c.groups.clear();
+    // Each name once, whatever the server sent.
+    for g in &want.groups {
+        if !c.groups.contains(g) {
+            c.groups.push(g.clone());
+        }
+    }
     if let Some(r) = remote {
         if !r.show_name.is_empty() {
             c.show_name.clone_from(&r.show_name);
@@ -250,8 +270,27 @@ fn write_roaming(
             c.face_url.clone_from(&r.face_url);
         }
     }
-    if tx.get(id) == Some(&s) {
+    let Some(before) = tx.get(id) else {
         return;
+    };
+    if *before == s {
+        return;
+    }
+    // Membership changes publish the group events a local change would.
+    let old_groups = before.conversation.groups.clone();
+    let new_groups = &s.conversation.groups;
+    for name in new_groups.iter().filter(|g| !old_groups.contains(g)) {
+        tx.emit(Event::ConversationsAddedToGroup {
+            name: name.clone(),
+            conversations: vec![id.clone()],
+        });
+    }
+    for name in old_groups.iter().filter(|g| !new_groups.contains(g)) {
+        tx.emit(Event::ConversationsRemovedFromGroup {
+            name: name.clone(),
+            conversations: vec![id.clone()],
+            reason: crate::events::GroupRemovalReason::ByUser,
+        });
     }
     if pinning {
         // Pinning activates, as a local pin does.
@@ -317,12 +356,16 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>) {
 /// (rejected ones reported), then the server's state of what they touched is applied.
 pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
     let mut answered = 0;
+    let mut named: Vec<ConversationId> = Vec::new();
     for result in response.results {
         let Some(seq) = tx.outbox().seq_of(&result.id) else {
             continue;
         };
         answered += 1;
         tx.answered(seq);
+        if let Some(p) = tx.outbox().get(seq) {
+            named.extend(crate::sync::outbox::named(&p.op).iter().cloned());
+        }
         if let OpOutcome::Rejected { code, message } = &result.outcome {
             let operation = tx.outbox().get(seq).map(|p| p.op.clone());
             if let Some(operation) = operation {
@@ -338,8 +381,27 @@ pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
             }
         }
     }
+    let reported: HashSet<ConversationId> = response
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            RemoteChange::Conversation(r) => Some(r.id.clone()),
+            RemoteChange::Deleted { id, .. } => Some(id.clone()),
+            RemoteChange::Groups { .. } => None,
+        })
+        .collect();
     for change in response.changes {
         apply_remote(tx, change);
+    }
+    // A conversation an answered operation named but the answer left out is one the server
+    // does not know (docs/SYNC.md): its roaming state there is empty, so what stays here is
+    // only what the operations still waiting make of it (a rejected pin is undone).
+    let mut seen = HashSet::new();
+    for id in named {
+        if !reported.contains(&id) && seen.insert(id.clone()) && tx.get(&id).is_some() {
+            let want = rebased(tx, &id, Roaming::unknown());
+            write_roaming(tx, &id, &want, None);
+        }
     }
     answered
 }

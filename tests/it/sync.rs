@@ -51,17 +51,19 @@ pub(crate) async fn open_device(
 /// Syncs every device until one round (each device in turn, then the first again) succeeds
 /// with nothing left to push: then each has pulled everything the others pushed.
 pub(crate) async fn settle(devices: &[&ConversationManager]) -> Result<(), String> {
+    let mut last = Vec::new();
     for _ in 0..200 {
-        let mut ok = true;
+        last.clear();
         for d in devices.iter().chain(devices.first()) {
-            ok &= d.sync().await.is_ok() && d.pending_operations() == 0;
+            let result = d.sync().await;
+            last.push(format!("{result:?}, {} pending", d.pending_operations()));
         }
-        if ok {
+        if last.iter().all(|l| l == "Ok(()), 0 pending") {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Err("devices did not settle".into())
+    Err(format!("devices did not settle: {last:?}"))
 }
 
 /// Everything about one conversation that roams, as one comparable value.
@@ -516,4 +518,73 @@ async fn sync_events_come_in_pairs() {
         local.sync().await.expect_err("no transport").code(),
         ErrorCode::NotSupported
     );
+}
+
+#[tokio::test]
+async fn group_changes_from_another_device_publish_group_events() {
+    let dir = TempDir::new("sync-group-events");
+    let server = LoopbackServer::new();
+    let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
+    server.deliver(USER, &bob, incoming("b1", 10));
+    server.deliver(USER, &carol, incoming("c1", 11));
+    let a = open_device(
+        &dir.path("a.db"),
+        server.transport(USER, "a"),
+        Limits::default(),
+    )
+    .await;
+    let b = open_device(
+        &dir.path("b.db"),
+        server.transport(USER, "b"),
+        Limits::default(),
+    )
+    .await;
+    settle(&[&a, &b]).await.expect("settle");
+    let mut events = b.events();
+
+    a.create_group("work", std::slice::from_ref(&bob))
+        .await
+        .expect("create");
+    a.add_to_group("work", std::slice::from_ref(&carol))
+        .await
+        .expect("add");
+    settle(&[&a, &b]).await.expect("settle");
+    a.remove_from_group("work", std::slice::from_ref(&bob))
+        .await
+        .expect("remove");
+    a.delete_group("work").await.expect("delete group");
+    settle(&[&a, &b]).await.expect("settle");
+
+    let seen = drain(&mut events).await;
+    let groups: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::GroupCreated { name, .. } => Some(format!("created {name}")),
+            Event::GroupDeleted { name } => Some(format!("deleted {name}")),
+            Event::ConversationsAddedToGroup {
+                name,
+                conversations,
+            } => Some(format!("{} joined {name}", conversations[0])),
+            Event::ConversationsRemovedFromGroup {
+                name,
+                conversations,
+                ..
+            } => Some(format!("{} left {name}", conversations[0])),
+            _ => None,
+        })
+        .collect();
+    for expected in [
+        "created work",
+        "c2c_bob joined work",
+        "c2c_carol joined work",
+        "c2c_bob left work",
+        "deleted work",
+    ] {
+        assert!(
+            groups.iter().any(|g| g == expected),
+            "{expected:?} missing from {groups:?}"
+        );
+    }
+    assert!(b.groups().is_empty());
+    assert_converged(&server, &[&a, &b]);
 }
