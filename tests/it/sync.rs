@@ -588,3 +588,77 @@ async fn group_changes_from_another_device_publish_group_events() {
     assert!(b.groups().is_empty());
     assert_converged(&server, &[&a, &b]);
 }
+
+/// Refuses the next push as a whole (a non-retryable error), then passes everything through.
+#[derive(Debug, Clone)]
+struct RefusesOnePush {
+    inner: LoopbackTransport,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Transport for RefusesOnePush {
+    fn push(
+        &self,
+        ops: Vec<PendingOperation>,
+    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(TransportError::refused(
+                    ErrorCode::ServerInvalidParameters,
+                    "malformed request",
+                ))
+            });
+        }
+        self.inner.push(ops)
+    }
+
+    fn pull(
+        &self,
+        since: Option<Bookmark>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
+        self.inner.pull(since, limit)
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
+        self.inner.connect()
+    }
+}
+
+#[tokio::test]
+async fn a_push_refused_as_a_whole_rejects_its_operations_and_resyncs() {
+    let dir = TempDir::new("sync-refused");
+    let server = LoopbackServer::new();
+    let bob = id("c2c_bob");
+    server.deliver(USER, &bob, incoming("b1", 10));
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let transport = RefusesOnePush {
+        inner: server.transport(USER, "a"),
+        armed: Arc::clone(&armed),
+    };
+    let a = open_device(&dir.path("a.db"), transport, Limits::default()).await;
+    settle(&[&a]).await.expect("settle");
+    let mut events = a.events();
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    a.pin(&bob, true).await.expect("pin");
+    // The refused push fails one cycle; the next one resyncs fully.
+    settle(&[&a]).await.expect("settle");
+    let seen = drain(&mut events).await;
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::OperationRejected {
+                code: ErrorCode::ServerInvalidParameters,
+                operation: timconv::transport::Operation::Pin { .. },
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        !a.get(&bob).expect("bob").is_pinned,
+        "back to the server's state"
+    );
+    assert!(server.applied(USER).is_empty());
+    assert_converged(&server, &[&a]);
+}
