@@ -12,7 +12,7 @@
 //!   was reported to its device once (`Event::OperationRejected`);
 //! - drafts stayed on the device that wrote them.
 //!
-//! `TIMCONV_SYNC_SEEDS=N` runs N seeds (default 300); seeds in `tests/sync-regressions.txt` run
+//! `TIMCONV_SYNC_SEEDS=N` runs N seeds (default 300), from `TIMCONV_SYNC_SEED_BASE` on; seeds in `tests/sync-regressions.txt` run
 //! first, every time. A failing seed is printed; add it there.
 
 use std::collections::BTreeSet;
@@ -126,9 +126,11 @@ fn seeds() -> Vec<u64> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.parse().ok());
-    regressions
-        .chain((0..count).map(|n| 0x5eed_0000 + n))
-        .collect()
+    let base = std::env::var("TIMCONV_SYNC_SEED_BASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0000_u64);
+    regressions.chain((0..count).map(|n| base + n)).collect()
 }
 
 #[test]
