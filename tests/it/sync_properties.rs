@@ -12,8 +12,9 @@
 //!   was reported to its device once (`Event::OperationRejected`);
 //! - drafts stayed on the device that wrote them.
 //!
-//! `TIMCONV_SYNC_SEEDS=N` runs N seeds (default 300), from `TIMCONV_SYNC_SEED_BASE` on; seeds in `tests/sync-regressions.txt` run
-//! first, every time. A failing seed is printed; add it there.
+//! `TIMCONV_SYNC_SEEDS=N` runs N seeds (default 300), from `TIMCONV_SYNC_SEED_BASE` on; the
+//! seeds in `tests/sync-regressions.txt` run first, every time. A failing seed is printed; add
+//! it there. `TIMCONV_SYNC_TRACE=<seed>` prints what that seed does.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
