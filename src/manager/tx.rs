@@ -46,6 +46,8 @@ pub(crate) struct Tx<'a> {
     sync_session: Option<u64>,
     outbox_added: Vec<OutboxEntry>,
     outbox_removed: Vec<u64>,
+    /// `outbox_removed` as a set, for the pending-operation scans of reconciliation.
+    removed_set: std::collections::HashSet<u64>,
     bookmark: Option<Bookmark>,
     next_seq: u64,
 }
@@ -96,6 +98,7 @@ impl<'a> Tx<'a> {
             sync_session,
             outbox_added: Vec::new(),
             outbox_removed: Vec::new(),
+            removed_set: std::collections::HashSet::new(),
             bookmark: None,
             next_seq: index.outbox.next_seq(),
         }
@@ -296,7 +299,10 @@ impl<'a> Tx<'a> {
         self.pinned = savepoint.pinned;
         self.decorated = savepoint.decorated;
         self.outbox_added.truncate(savepoint.outbox_added);
-        self.outbox_removed.truncate(savepoint.outbox_removed);
+        if self.outbox_removed.len() > savepoint.outbox_removed {
+            self.outbox_removed.truncate(savepoint.outbox_removed);
+            self.removed_set = self.outbox_removed.iter().copied().collect();
+        }
         self.bookmark = savepoint.bookmark;
     }
 
@@ -319,7 +325,9 @@ impl<'a> Tx<'a> {
 
     /// Takes an answered operation out of the outbox.
     pub(crate) fn answered(&mut self, seq: u64) {
-        self.outbox_removed.push(seq);
+        if self.removed_set.insert(seq) {
+            self.outbox_removed.push(seq);
+        }
     }
 
     /// Stores the bookmark covering the pulled changes planned into this change.
@@ -337,7 +345,7 @@ impl<'a> Tx<'a> {
         self.index
             .outbox
             .iter()
-            .filter(|(seq, _)| !self.outbox_removed.contains(seq))
+            .filter(|(seq, _)| !self.removed_set.contains(seq))
             .map(|(_, p)| &p.op)
             .chain(self.outbox_added.iter().map(|e| &e.operation.op))
     }
