@@ -153,6 +153,111 @@ pub(crate) fn assert_converged(server: &LoopbackServer, devices: &[&Conversation
     }
 }
 
+/// Two devices of `USER`, "a" and "b", on SQLite files, syncing through one loopback server
+/// that has delivered `messages` (conversation, message ID, position); settled.
+pub(crate) struct Pair {
+    _dir: TempDir,
+    pub(crate) server: LoopbackServer,
+    pub(crate) a: ConversationManager,
+    pub(crate) b: ConversationManager,
+    /// Device b's transport, to take it offline.
+    pub(crate) tb: LoopbackTransport,
+}
+
+pub(crate) async fn pair(label: &str, limits: Limits, messages: &[(&str, &str, u64)]) -> Pair {
+    let dir = TempDir::new(label);
+    let server = LoopbackServer::with_limits(limits);
+    for (conversation, msg_id, position) in messages {
+        server.deliver(USER, &id(conversation), incoming(msg_id, *position));
+    }
+    let tb = server.transport(USER, "b");
+    let a = open_device(&dir.path("a.db"), server.transport(USER, "a"), limits).await;
+    let b = open_device(&dir.path("b.db"), tb.clone(), limits).await;
+    settle(&[&a, &b]).await.expect("settle");
+    Pair {
+        _dir: dir,
+        server,
+        a,
+        b,
+        tb,
+    }
+}
+
+/// What a [`Hooked`] transport does with a push before sending it: `Some` refuses it.
+type PushHook = Arc<dyn Fn(&[PendingOperation]) -> Option<TransportError> + Send + Sync>;
+
+/// A loopback transport with test hooks: each push is shown to `on_push` first, which may
+/// refuse it with an error, and pull answers wait for `pull_gate` when there is one.
+#[derive(Clone)]
+pub(crate) struct Hooked {
+    pub(crate) inner: LoopbackTransport,
+    on_push: PushHook,
+    pull_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooked")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl Hooked {
+    pub(crate) fn new(inner: LoopbackTransport) -> Self {
+        Self {
+            inner,
+            on_push: Arc::new(|_| None),
+            pull_gate: None,
+        }
+    }
+
+    pub(crate) fn on_push(
+        mut self,
+        hook: impl Fn(&[PendingOperation]) -> Option<TransportError> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_push = Arc::new(hook);
+        self
+    }
+
+    /// Pull answers are computed at once (the server's state then) but delivered only while
+    /// the test does not hold `gate`.
+    pub(crate) fn gate_pulls(mut self, gate: Arc<tokio::sync::Mutex<()>>) -> Self {
+        self.pull_gate = Some(gate);
+        self
+    }
+}
+
+impl Transport for Hooked {
+    fn push(
+        &self,
+        ops: Vec<PendingOperation>,
+    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
+        match (self.on_push)(&ops) {
+            Some(refused) => Box::pin(async move { Err(refused) }),
+            None => self.inner.push(ops),
+        }
+    }
+
+    fn pull(
+        &self,
+        since: Option<Bookmark>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
+        Box::pin(async move {
+            let answer = self.inner.pull(since, limit).await;
+            if let Some(gate) = &self.pull_gate {
+                let _open = gate.lock().await;
+            }
+            answer
+        })
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
+        self.inner.connect()
+    }
+}
+
 /// Collects events from a stream until it has been quiet for a moment.
 async fn drain(events: &mut timconv::EventStream) -> Vec<Event> {
     let mut seen = Vec::new();
@@ -165,18 +270,16 @@ async fn drain(events: &mut timconv::EventStream) -> Vec<Event> {
 
 #[tokio::test]
 async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
-    let dir = TempDir::new("sync-two");
-    let server = LoopbackServer::new();
-    let a = open_device(
-        &dir.path("a.db"),
-        server.transport(USER, "a"),
+    let Pair { server, a, b, .. } = pair(
+        "sync-two",
         Limits::default(),
-    )
-    .await;
-    let b = open_device(
-        &dir.path("b.db"),
-        server.transport(USER, "b"),
-        Limits::default(),
+        &[
+            ("c2c_bob", "b1", 100),
+            ("c2c_bob", "b2", 101),
+            ("c2c_carol", "c1", 200),
+            ("c2c_dave", "d1", 300),
+            ("group_g1", "g1-1", 5),
+        ],
     )
     .await;
     let (bob, carol, dave, g1) = (
@@ -185,12 +288,6 @@ async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
         id("c2c_dave"),
         id("group_g1"),
     );
-    server.deliver(USER, &bob, incoming("b1", 100));
-    server.deliver(USER, &bob, incoming("b2", 101));
-    server.deliver(USER, &carol, incoming("c1", 200));
-    server.deliver(USER, &dave, incoming("d1", 300));
-    server.deliver(USER, &g1, incoming("g1-1", 5));
-    settle(&[&a, &b]).await.expect("settle");
     assert_eq!(b.total_unread(), 5);
 
     a.pin(&bob, true).await.expect("pin");
@@ -297,40 +394,6 @@ async fn offline_changes_apply_at_once_survive_a_restart_and_reach_the_server_on
     assert_eq!(remote.read_position, 10);
 }
 
-/// Wraps a transport so that a test can hold a pull until it has made a local change.
-#[derive(Debug, Clone)]
-struct GatedTransport {
-    inner: LoopbackTransport,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Transport for GatedTransport {
-    fn push(
-        &self,
-        ops: Vec<PendingOperation>,
-    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
-        self.inner.push(ops)
-    }
-
-    fn pull(
-        &self,
-        since: Option<Bookmark>,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
-        Box::pin(async move {
-            // The answer is computed now (the server's state before the test's change) and
-            // delivered once the test opens the gate.
-            let answer = self.inner.pull(since, limit).await;
-            let _open = self.gate.lock().await;
-            answer
-        })
-    }
-
-    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
-        self.inner.connect()
-    }
-}
-
 #[tokio::test]
 async fn a_stale_server_state_delivered_after_a_local_change_does_not_undo_it() {
     let dir = TempDir::new("sync-stale");
@@ -339,10 +402,7 @@ async fn a_stale_server_state_delivered_after_a_local_change_does_not_undo_it() 
     server.deliver(USER, &bob, incoming("m1", 10));
     server.deliver(USER, &bob, incoming("m2", 11));
     let gate = Arc::new(tokio::sync::Mutex::new(()));
-    let transport = GatedTransport {
-        inner: server.transport(USER, "a"),
-        gate: Arc::clone(&gate),
-    };
+    let transport = Hooked::new(server.transport(USER, "a")).gate_pulls(Arc::clone(&gate));
     let a = open_device(&dir.path("a.db"), transport, Limits::default()).await;
     settle(&[&a]).await.expect("settle");
 
@@ -372,17 +432,16 @@ async fn a_stale_server_state_delivered_after_a_local_change_does_not_undo_it() 
 
 #[tokio::test]
 async fn a_rejected_operation_rolls_back_and_is_reported() {
-    let dir = TempDir::new("sync-reject");
     let limits = Limits::default().with_max_pinned(1);
-    let server = LoopbackServer::with_limits(limits);
+    let Pair {
+        server, a, b, tb, ..
+    } = pair(
+        "sync-reject",
+        limits,
+        &[("c2c_bob", "b1", 10), ("c2c_carol", "c1", 11)],
+    )
+    .await;
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
-    server.deliver(USER, &bob, incoming("b1", 10));
-    server.deliver(USER, &carol, incoming("c1", 11));
-    let ta = server.transport(USER, "a");
-    let tb = server.transport(USER, "b");
-    let a = open_device(&dir.path("a.db"), ta, limits).await;
-    let b = open_device(&dir.path("b.db"), tb.clone(), limits).await;
-    settle(&[&a, &b]).await.expect("settle");
 
     tb.set_online(false);
     a.pin(&bob, true).await.expect("a pins bob");
@@ -411,20 +470,15 @@ async fn a_rejected_operation_rolls_back_and_is_reported() {
 
 #[tokio::test]
 async fn too_far_behind_resyncs_fully() {
-    let dir = TempDir::new("sync-resync");
-    let server = LoopbackServer::new();
-    let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
-    server.deliver(USER, &bob, incoming("b1", 10));
-    server.deliver(USER, &carol, incoming("c1", 11));
-    let tb = server.transport(USER, "b");
-    let a = open_device(
-        &dir.path("a.db"),
-        server.transport(USER, "a"),
+    let Pair {
+        server, a, b, tb, ..
+    } = pair(
+        "sync-resync",
         Limits::default(),
+        &[("c2c_bob", "b1", 10), ("c2c_carol", "c1", 11)],
     )
     .await;
-    let b = open_device(&dir.path("b.db"), tb.clone(), Limits::default()).await;
-    settle(&[&a, &b]).await.expect("settle");
+    let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
 
     tb.set_online(false);
     a.delete(&carol, false).await.expect("delete");
@@ -445,23 +499,9 @@ async fn too_far_behind_resyncs_fully() {
 
 #[tokio::test]
 async fn a_deleted_conversation_comes_back_only_with_a_newer_message() {
-    let dir = TempDir::new("sync-delete");
-    let server = LoopbackServer::new();
+    let Pair { server, a, b, .. } =
+        pair("sync-delete", Limits::default(), &[("c2c_bob", "m1", 10)]).await;
     let bob = id("c2c_bob");
-    server.deliver(USER, &bob, incoming("m1", 10));
-    let a = open_device(
-        &dir.path("a.db"),
-        server.transport(USER, "a"),
-        Limits::default(),
-    )
-    .await;
-    let b = open_device(
-        &dir.path("b.db"),
-        server.transport(USER, "b"),
-        Limits::default(),
-    )
-    .await;
-    settle(&[&a, &b]).await.expect("settle");
     a.delete(&bob, false).await.expect("delete");
     settle(&[&a, &b]).await.expect("settle");
     assert!(b.get(&bob).is_none());
@@ -522,24 +562,13 @@ async fn sync_events_come_in_pairs() {
 
 #[tokio::test]
 async fn group_changes_from_another_device_publish_group_events() {
-    let dir = TempDir::new("sync-group-events");
-    let server = LoopbackServer::new();
+    let Pair { server, a, b, .. } = pair(
+        "sync-group-events",
+        Limits::default(),
+        &[("c2c_bob", "b1", 10), ("c2c_carol", "c1", 11)],
+    )
+    .await;
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
-    server.deliver(USER, &bob, incoming("b1", 10));
-    server.deliver(USER, &carol, incoming("c1", 11));
-    let a = open_device(
-        &dir.path("a.db"),
-        server.transport(USER, "a"),
-        Limits::default(),
-    )
-    .await;
-    let b = open_device(
-        &dir.path("b.db"),
-        server.transport(USER, "b"),
-        Limits::default(),
-    )
-    .await;
-    settle(&[&a, &b]).await.expect("settle");
     let mut events = b.events();
 
     a.create_group("work", std::slice::from_ref(&bob))
@@ -589,42 +618,6 @@ async fn group_changes_from_another_device_publish_group_events() {
     assert_converged(&server, &[&a, &b]);
 }
 
-/// Refuses the next push as a whole (a non-retryable error), then passes everything through.
-#[derive(Debug, Clone)]
-struct RefusesOnePush {
-    inner: LoopbackTransport,
-    armed: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Transport for RefusesOnePush {
-    fn push(
-        &self,
-        ops: Vec<PendingOperation>,
-    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            return Box::pin(async {
-                Err(TransportError::refused(
-                    ErrorCode::ServerInvalidParameters,
-                    "malformed request",
-                ))
-            });
-        }
-        self.inner.push(ops)
-    }
-
-    fn pull(
-        &self,
-        since: Option<Bookmark>,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
-        self.inner.pull(since, limit)
-    }
-
-    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
-        self.inner.connect()
-    }
-}
-
 #[tokio::test]
 async fn a_push_refused_as_a_whole_rejects_its_operations_and_resyncs() {
     let dir = TempDir::new("sync-refused");
@@ -632,10 +625,13 @@ async fn a_push_refused_as_a_whole_rejects_its_operations_and_resyncs() {
     let bob = id("c2c_bob");
     server.deliver(USER, &bob, incoming("b1", 10));
     let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let transport = RefusesOnePush {
-        inner: server.transport(USER, "a"),
-        armed: Arc::clone(&armed),
-    };
+    let hook = Arc::clone(&armed);
+    let transport = Hooked::new(server.transport(USER, "a")).on_push(move |_| {
+        hook.swap(false, std::sync::atomic::Ordering::SeqCst)
+            .then(|| {
+                TransportError::refused(ErrorCode::ServerInvalidParameters, "malformed request")
+            })
+    });
     let a = open_device(&dir.path("a.db"), transport, Limits::default()).await;
     settle(&[&a]).await.expect("settle");
     let mut events = a.events();

@@ -23,60 +23,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use timconv::store::Store;
-use timconv::transport::loopback::{Faults, LoopbackServer, LoopbackTransport};
-use timconv::transport::{
-    Bookmark, OpId, PendingOperation, PullResponse, PushResponse, ServerEvent, Transport,
-    TransportError,
-};
+use timconv::transport::OpId;
+use timconv::transport::loopback::{Faults, LoopbackServer};
 use timconv::{
     CleanTarget, ConversationId, ConversationManager, Draft, Event, Limits, MarkFlags, Message,
     SqliteStoreOptions,
 };
 
 use crate::common::{Rng, TempDir, check_consistent, id, incoming, invariant_filters, outgoing};
-use crate::sync::{USER, device_view, open_device, server_view, settle};
+use crate::sync::{Hooked, USER, device_view, open_device, server_view, settle};
 
 const DEFAULT_SEEDS: u64 = 300;
 const STEPS: usize = 40;
 
-/// A device's transport that remembers every operation ID it pushed.
-#[derive(Debug, Clone)]
-struct Recording {
-    inner: LoopbackTransport,
-    pushed: Arc<Mutex<BTreeSet<OpId>>>,
-}
-
-impl Transport for Recording {
-    fn push(
-        &self,
-        ops: Vec<PendingOperation>,
-    ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
-        if let Ok(mut pushed) = self.pushed.lock() {
-            pushed.extend(ops.iter().map(|p| p.id.clone()));
-        }
-        self.inner.push(ops)
-    }
-
-    fn pull(
-        &self,
-        since: Option<Bookmark>,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
-        self.inner.pull(since, limit)
-    }
-
-    fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
-        self.inner.connect()
-    }
-}
-
 struct Device {
     name: &'static str,
     path: PathBuf,
-    transport: Recording,
+    transport: Hooked,
+    /// Every operation ID the device pushed.
+    pushed: Arc<Mutex<BTreeSet<OpId>>>,
     manager: Option<ConversationManager>,
     online: bool,
     /// Rejections reported to this device (over all its restarts).
@@ -86,7 +52,7 @@ struct Device {
 /// Opens a device and counts the rejections it reports.
 async fn start(
     path: &std::path::Path,
-    transport: &Recording,
+    transport: &Hooked,
     rejections: &Arc<AtomicUsize>,
 ) -> ConversationManager {
     let manager = open_device(path, transport.clone(), LIMITS()).await;
@@ -175,10 +141,14 @@ async fn run(seed: u64) -> Result<(), String> {
     for (n, name) in ["a", "b"].into_iter().enumerate() {
         let inner = server.transport(USER, name);
         inner.set_faults(Some(Faults::chaos(seed ^ ((n as u64 + 1) * 0x1234_5678))));
-        let transport = Recording {
-            inner,
-            pushed: Arc::default(),
-        };
+        let pushed: Arc<Mutex<BTreeSet<OpId>>> = Arc::default();
+        let record = Arc::clone(&pushed);
+        let transport = Hooked::new(inner).on_push(move |ops| {
+            if let Ok(mut ids) = record.lock() {
+                ids.extend(ops.iter().map(|p| p.id.clone()));
+            }
+            None
+        });
         let path = dir.path(&format!("{name}.db"));
         let rejections = Arc::new(AtomicUsize::new(0));
         let manager = start(&path, &transport, &rejections).await;
@@ -186,6 +156,7 @@ async fn run(seed: u64) -> Result<(), String> {
             name,
             path,
             transport,
+            pushed,
             manager: Some(manager),
             online: true,
             rejections,
@@ -350,14 +321,7 @@ async fn run(seed: u64) -> Result<(), String> {
     }
     let mut pushed = BTreeSet::new();
     for dev in &devices {
-        pushed.extend(
-            dev.transport
-                .pushed
-                .lock()
-                .map_err(|_| "lock")?
-                .iter()
-                .cloned(),
-        );
+        pushed.extend(dev.pushed.lock().map_err(|_| "lock")?.iter().cloned());
     }
     if pushed != applied_set {
         return Err(format!(
