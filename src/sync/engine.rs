@@ -40,6 +40,8 @@ pub(crate) async fn run(
     let mut waiters: Vec<oneshot::Sender<Result<()>>> = Vec::new();
     let mut backoff = options.initial_backoff;
     let mut retry_at: Option<Instant> = None;
+    // A pull now and then even when the server says nothing: its hints can be lost.
+    let mut poll_at = options.poll_interval.map(|every| Instant::now() + every);
     loop {
         let Some(mgr) = manager.upgrade() else { break };
         if mgr.is_closed() {
@@ -82,6 +84,9 @@ pub(crate) async fn run(
                 }
             }
             Some(Ok(())) => {
+                if pull_due || asked {
+                    poll_at = options.poll_interval.map(|every| Instant::now() + every);
+                }
                 pull_due = false;
                 backoff = options.initial_backoff;
                 retry_at = None;
@@ -133,6 +138,10 @@ pub(crate) async fn run(
                 }
             },
             () = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
+            () = sleep_until(poll_at), if poll_at.is_some() && retry_at.is_none() => {
+                pull_due = true;
+                poll_at = options.poll_interval.map(|every| Instant::now() + every);
+            }
         }
     }
     for w in waiters {

@@ -43,6 +43,10 @@ pub struct SyncOptions {
     pub initial_backoff: Duration,
     /// Longest wait between retries (default 30 s).
     pub max_backoff: Duration,
+    /// How long the task waits, without any server hint, before pulling anyway (default five
+    /// minutes; `None`: only on hints, reconnects and requests). Hints can be lost with a
+    /// dropped connection; this bounds how stale a quiet device gets.
+    pub poll_interval: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -52,6 +56,7 @@ impl Default for SyncOptions {
             push_batch_size: 100,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            poll_interval: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -68,6 +73,13 @@ impl SyncOptions {
     #[must_use]
     pub fn push_batch_size(mut self, n: usize) -> Self {
         self.push_batch_size = n.max(1);
+        self
+    }
+
+    /// Sets [`poll_interval`](Self::poll_interval).
+    #[must_use]
+    pub fn poll_interval(mut self, every: Option<Duration>) -> Self {
+        self.poll_interval = every;
         self
     }
 

@@ -658,3 +658,40 @@ async fn a_push_refused_as_a_whole_rejects_its_operations_and_resyncs() {
     assert!(server.applied(USER).is_empty());
     assert_converged(&server, &[&a]);
 }
+
+#[tokio::test]
+async fn a_device_that_misses_the_server_hints_still_pulls_now_and_then() {
+    let dir = TempDir::new("sync-poll");
+    let server = LoopbackServer::new();
+    let bob = id("c2c_bob");
+    server.deliver(USER, &bob, incoming("b1", 10));
+    let a = open_device(
+        &dir.path("a.db"),
+        server.transport(USER, "a"),
+        Limits::default(),
+    )
+    .await;
+    // b hears nothing from the server (every pushed event is lost) and is never asked to sync.
+    let tb = server.transport(USER, "b");
+    tb.set_faults(Some(Faults::new(1).with_drop_event(1.0)));
+    let b = ConversationManager::builder()
+        .sqlite(SqliteStoreOptions::new().filename(dir.path("b.db")))
+        .self_user_id(USER)
+        .transport(tb)
+        .sync_options(fast_sync().poll_interval(Some(Duration::from_millis(50))))
+        .open()
+        .await
+        .expect("open b");
+    settle(&[&a]).await.expect("settle");
+    a.pin(&bob, true).await.expect("pin");
+    settle(&[&a]).await.expect("settle");
+    let mut pinned = false;
+    for _ in 0..100 {
+        if b.get(&bob).is_some_and(|c| c.is_pinned) {
+            pinned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(pinned, "b pulled on its own");
+}
