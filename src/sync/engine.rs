@@ -1,6 +1,7 @@
 //! The sync task: one loop per manager that pushes, pulls and listens, one thing at a time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -41,7 +42,7 @@ pub(crate) async fn run(
     let mut backoff = options.initial_backoff;
     let mut retry_at: Option<Instant> = None;
     // A pull now and then even when the server says nothing: its hints can be lost.
-    let mut poll_at = options.poll_interval.map(|every| Instant::now() + every);
+    let mut poll_at = options.poll_interval.map(after);
     loop {
         let Some(mgr) = manager.upgrade() else { break };
         if mgr.is_closed() {
@@ -77,15 +78,15 @@ pub(crate) async fn run(
             Some(Ok(())) if unconnected => {
                 // Calls work but the push stream does not: try it again later.
                 pull_due = false;
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(options.max_backoff);
+                retry_at = Some(after(backoff));
+                backoff = backoff.saturating_mul(2).min(options.max_backoff);
                 for w in waiters.drain(..) {
                     let _ = w.send(Ok(()));
                 }
             }
             Some(Ok(())) => {
                 if pull_due || asked {
-                    poll_at = options.poll_interval.map(|every| Instant::now() + every);
+                    poll_at = options.poll_interval.map(after);
                 }
                 pull_due = false;
                 backoff = options.initial_backoff;
@@ -102,15 +103,15 @@ pub(crate) async fn run(
                     events = None;
                 }
                 pull_due = true;
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(options.max_backoff);
+                retry_at = Some(after(backoff));
+                backoff = backoff.saturating_mul(2).min(options.max_backoff);
                 for w in waiters.drain(..) {
                     let _ = w.send(Err(err.clone()));
                 }
             }
             None if unconnected => {
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(options.max_backoff);
+                retry_at = Some(after(backoff));
+                backoff = backoff.saturating_mul(2).min(options.max_backoff);
             }
             None => {}
         }
@@ -140,7 +141,7 @@ pub(crate) async fn run(
             () = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
             () = sleep_until(poll_at), if poll_at.is_some() && retry_at.is_none() => {
                 pull_due = true;
-                poll_at = options.poll_interval.map(|every| Instant::now() + every);
+                poll_at = options.poll_interval.map(after);
             }
         }
     }
@@ -148,6 +149,12 @@ pub(crate) async fn run(
         let _ = w.send(Err(Error::Closed));
     }
     tracing::debug!("sync task stopped");
+}
+
+/// The instant `wait` from now (a year at most, so that no setting overflows the clock).
+fn after(wait: Duration) -> Instant {
+    let year = Duration::from_secs(365 * 24 * 3600);
+    Instant::now() + wait.min(year)
 }
 
 async fn next_event(events: &mut Option<BoxStream<'static, ServerEvent>>) -> Option<ServerEvent> {
