@@ -218,19 +218,23 @@ impl SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-        let mut journaled: HashMap<&str, Option<RowRef<'_>>> = HashMap::new();
-        let mut journal_order = Vec::new();
+        // Each journaled conversation's newest state (`None`: deleted), and where it is.
+        let mut journaled: HashMap<&str, usize> = HashMap::new();
+        let mut newest: Vec<Option<RowRef<'_>>> = Vec::new();
         for entry in &entries {
             let entry = decode_entry(entry)?;
-            for id in entry.deletes {
-                if journaled.insert(id, None).is_none() {
-                    journal_order.push(id);
-                }
-            }
-            for row in entry.upserts {
-                let id = row.id;
-                if journaled.insert(id, Some(row)).is_none() {
-                    journal_order.push(id);
+            let states = entry
+                .deletes
+                .into_iter()
+                .map(|id| (id, None))
+                .chain(entry.upserts.into_iter().map(|row| (row.id, Some(row))));
+            for (id, state) in states {
+                match journaled.get(id) {
+                    Some(&n) => newest[n] = state,
+                    None => {
+                        journaled.insert(id, newest.len());
+                        newest.push(state);
+                    }
                 }
             }
         }
@@ -252,25 +256,33 @@ impl SqliteStore {
         let mut conversations =
             Vec::with_capacity(usize::try_from(capacity).unwrap_or(0).min(1 << 24));
         // Rows are decoded as sqlx's connection thread steps through the table (in parallel),
-        // straight from its copies of the values.
+        // straight from its copies of the values. sqlx's copies are freed afterwards, on a
+        // blocking thread: freeing them here would contend with the connection thread's
+        // allocations for SQLite's allocator lock on every value.
+        let mut read = Vec::with_capacity(conversations.capacity());
+        // Journaled records are decoded between table rows (one per row), while the connection
+        // thread steps: the rows they replace are not decoded at all.
+        let mut pending = newest.into_iter().flatten();
         let mut rows = sqlx::query(LOAD_SELECT).fetch(&self.pool);
-        while let Some(row) = rows.try_next().await.map_err(db_error)? {
-            let row = RowRef::from_sql_row(&row)?;
-            if !journaled.is_empty() && journaled.contains_key(row.id) {
-                continue;
+        while let Some(sql_row) = rows.try_next().await.map_err(db_error)? {
+            let row = RowRef::from_sql_row(&sql_row)?;
+            if journaled.is_empty() || !journaled.contains_key(row.id) {
+                let groups = if members.is_empty() {
+                    Vec::new()
+                } else {
+                    members.remove(row.id).unwrap_or_default()
+                };
+                conversations.push(row.into_stored(groups)?);
             }
-            let groups = if members.is_empty() {
-                Vec::new()
-            } else {
-                members.remove(row.id).unwrap_or_default()
-            };
-            conversations.push(row.into_stored(groups)?);
-        }
-        drop(rows);
-        for id in journal_order {
-            if let Some(Some(row)) = journaled.remove(id) {
+            read.push(sql_row);
+            if let Some(row) = pending.next() {
                 conversations.push(row.into_stored_with_groups()?);
             }
+        }
+        drop(rows);
+        free_elsewhere(read);
+        for row in pending {
+            conversations.push(row.into_stored_with_groups()?);
         }
         let tombstones = sqlx::query_as::<_, TombstoneRow>(
             "SELECT id, last_position, last_server_time, last_seq, clear_messages FROM tombstones",
@@ -500,6 +512,14 @@ impl SqliteStore {
             self.fold_step(FOLD_STEP_LARGE).await?;
         }
         Ok(())
+    }
+}
+
+/// Drops `values` on a blocking thread of the runtime (inline outside one).
+fn free_elsewhere<T: Send + 'static>(values: Vec<T>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(values))),
+        Err(_) => drop(values),
     }
 }
 
