@@ -12,7 +12,12 @@
 //!   - `cold_open`: `SqliteStore::open(path)` + `ConversationManager::builder().store(..)
 //!     .open()`: connect, schema check, load every row, decode it, build the index;
 //!   - `bare_select`: a fresh sqlx connection and `SELECT * FROM conversations` fetched into
-//!     a `Vec<SqliteRow>` (every value copied out of SQLite);
+//!     a `Vec<SqliteRow>` (every value copied out of SQLite), then `SELECT * FROM
+//!     conversation_log`, the store's journal of commits not folded yet (empty here: the account
+//!     is written and closed, which folds it);
+//!   - `cold_open_journal` / `bare_select_journal`: the same two on a copy of the account whose
+//!     journal holds the scattered burst below (100,000 records in 196 entries, committed
+//!     through `Store::commit` and not folded); the open starts from a fresh copy each time;
 //!   - where cold open's time goes: `typed_select` (the store's own `SELECT` of 16 columns
 //!     decoded into owned Rust values, no JSON), `json_decode` (`serde_json` decoding of the
 //!     rows' last message, @ info and unread bookkeeping, from strings already in memory) and
@@ -35,8 +40,10 @@
 //!     `burst_normal` with the conversations taken in row order (neighbouring rows share
 //!     pages: the most favourable layout, for contrast). Three runs each (median and
 //!     range); the store is wrapped to count commits and the time spent inside
-//!     `Store::commit`; after the first run the file is reopened from scratch and every
-//!     acknowledged message must be there.
+//!     `Store::commit`, and the folds of the journal `Store::idle` did during the burst; the
+//!     shutdown after the burst (which folds the rest of the journal) is timed apart and a rate
+//!     counting it is printed too; after the first run the file is reopened from scratch and
+//!     every acknowledged message must be there.
 //!   - `sqlite_burst/*` (criterion, one run per sample): `burst_memory_store`, the same
 //!     100,000-message burst on a `MemoryStore` (the writer's own ceiling, no SQLite);
 //!     `sequential_normal` / `sequential_full`, one call at a time on the SQLite store, each
@@ -155,6 +162,70 @@ async fn bare_connection(path: &Path) -> SqliteConnection {
         .expect("connect")
 }
 
+/// The bare `SELECT`: every row and column of the tables that hold conversations, the table
+/// and the store's journal of recent commits (empty unless said).
+async fn bare_select(conn: &mut SqliteConnection) -> (Vec<SqliteRow>, Vec<SqliteRow>) {
+    let rows = sqlx::query("SELECT * FROM conversations")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("select");
+    let journal = sqlx::query("SELECT * FROM conversation_log")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("select the journal");
+    (rows, journal)
+}
+
+/// The account file with a journal not folded yet: a copy of the account to which the
+/// 100,000-message scattered burst was committed (196 commits of up to 512 conversations,
+/// through `Store::commit` as the writer would), the store then dropped without closing.
+fn journal_account() -> &'static Path {
+    static JOURNAL: OnceLock<PathBuf> = OnceLock::new();
+    JOURNAL.get_or_init(|| {
+        let path = fresh_copy("journal-source");
+        common::runtime().block_on(async {
+            let store = SqliteStore::open(&path).await.expect("open the store");
+            let snapshot = store.load().await.expect("load");
+            let mut by_id: HashMap<ConversationId, timconv::store::StoredConversation> = snapshot
+                .conversations
+                .into_iter()
+                .map(|s| (s.conversation.id.clone(), s))
+                .collect();
+            let mut clock = snapshot.order_clock;
+            let messages = burst_messages(BURST, N, SCATTERED);
+            for group in messages.chunks(512) {
+                let mut change = ChangeSet::default();
+                for (id, message) in group {
+                    let mut stored = by_id.remove(id).expect("conversation");
+                    clock += 1;
+                    stored.conversation.order_key = clock;
+                    stored.unread_messages.push(timconv::store::UnreadMessage {
+                        key: message.msg_id.clone().expect("id"),
+                        position: message.server_time.expect("time"),
+                    });
+                    stored.conversation.unread_count = stored.unread_messages.len() as u64;
+                    stored.conversation.last_message = Some(message.clone());
+                    change.upserts.push(stored.clone());
+                    by_id.insert(id.clone(), stored);
+                }
+                change.order_clock = clock;
+                store.commit(&change).await.expect("commit");
+            }
+            // Not closed (closing folds the journal); let the pool's connection go, then
+            // checkpoint the WAL so that the file alone holds everything.
+            drop(store);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut conn = bare_connection(&path).await;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await
+                .expect("checkpoint");
+            conn.close().await.expect("close");
+        });
+        path
+    })
+}
+
 fn open(c: &mut Criterion) {
     let path = account_path();
     let rt = common::runtime();
@@ -206,13 +277,52 @@ fn open(c: &mut Criterion) {
             for _ in 0..iters {
                 let start = Instant::now();
                 let mut conn = bare_connection(path).await;
-                let rows: Vec<SqliteRow> = sqlx::query("SELECT * FROM conversations")
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("select");
+                let (rows, journal) = bare_select(&mut conn).await;
                 elapsed += start.elapsed();
                 assert_eq!(rows.len(), N);
-                drop(rows);
+                assert!(journal.is_empty());
+                drop((rows, journal));
+                conn.close().await.expect("close");
+            }
+            elapsed
+        });
+    });
+
+    let journal = journal_account();
+    group.bench_function(BenchmarkId::new("cold_open_journal", N), |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                // A fresh copy each time: the manager folds the journal once open.
+                let path = copy_database(journal, "journal-open");
+                let start = Instant::now();
+                let store = SqliteStore::open(&path).await.expect("open the store");
+                let manager = ConversationManager::builder()
+                    .store(store)
+                    .self_user_id("me")
+                    .open()
+                    .await
+                    .expect("open the manager");
+                elapsed += start.elapsed();
+                assert_eq!(manager.len(), N);
+                manager.shutdown().await.expect("shut down");
+                remove_database(&path);
+            }
+            elapsed
+        });
+    });
+
+    group.bench_function(BenchmarkId::new("bare_select_journal", N), |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let mut conn = bare_connection(journal).await;
+                let (rows, log) = bare_select(&mut conn).await;
+                elapsed += start.elapsed();
+                assert_eq!(rows.len(), N);
+                assert!(!log.is_empty());
+                drop((rows, log));
                 conn.close().await.expect("close");
             }
             elapsed
@@ -313,13 +423,29 @@ fn burst_messages(count: usize, spread: usize, stride: usize) -> Vec<(Conversati
 /// A fresh copy of the account file, synced so that its writeback does not land in the
 /// measured fsyncs.
 fn fresh_copy(name: &str) -> PathBuf {
-    let (dir, source) = account();
+    copy_database(&account().1, name)
+}
+
+/// A copy of the database at `source` (with its WAL, if any) named `name` in the scratch
+/// directory, synced.
+fn copy_database(source: &Path, name: &str) -> PathBuf {
+    let dir = &account().0;
     let path = dir.join(format!("{name}.db"));
     remove_database(&path);
-    std::fs::copy(source, &path).expect("copy the account");
-    std::fs::File::open(&path)
-        .and_then(|f| f.sync_all())
-        .expect("sync the copy");
+    for suffix in ["", "-wal"] {
+        let mut from = source.as_os_str().to_owned();
+        from.push(suffix);
+        let mut to = path.as_os_str().to_owned();
+        to.push(suffix);
+        match std::fs::copy(&from, &to) {
+            Ok(_) => std::fs::File::open(&to)
+                .and_then(|f| f.sync_all())
+                .expect("sync the copy"),
+            // No WAL: the file holds everything.
+            Err(e) if !suffix.is_empty() && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("copy the database: {e}"),
+        }
+    }
     path
 }
 
@@ -369,6 +495,11 @@ struct CommitStats {
     rows: usize,
     largest: usize,
     time: Duration,
+    /// Calls of `Store::idle` that found work (folded part of the journal), and their time.
+    folds: usize,
+    fold_time: Duration,
+    /// When each of those started.
+    fold_starts: Vec<Instant>,
 }
 
 /// A [`SqliteStore`] that counts its commits, their rows and the time spent in them: where a
@@ -402,6 +533,23 @@ impl timconv::Store for Timed {
     fn close(&self) -> BoxFuture<'_, timconv::Result<()>> {
         self.inner.close()
     }
+
+    fn idle(&self) -> BoxFuture<'_, timconv::Result<bool>> {
+        async move {
+            let start = Instant::now();
+            let result = self.inner.idle().await;
+            let elapsed = start.elapsed();
+            // A call with nothing to fold returns at once; count the ones that worked.
+            if elapsed > Duration::from_micros(200) {
+                let mut stats = self.stats.lock().expect("stats");
+                stats.folds += 1;
+                stats.fold_time += elapsed;
+                stats.fold_starts.push(start);
+            }
+            result
+        }
+        .boxed()
+    }
 }
 
 /// One timed burst of 100,000 messages over `spread` conversations on a fresh copy of the
@@ -414,7 +562,7 @@ async fn burst_run(
     spread: usize,
     stride: usize,
     verify: bool,
-) -> (Duration, CommitStats) {
+) -> (Duration, CommitStats, Duration) {
     let path = fresh_copy("burst");
     let stats = Arc::new(Mutex::new(CommitStats::default()));
     let store = Timed {
@@ -454,8 +602,13 @@ async fn burst_run(
     } else {
         HashMap::new()
     };
+    let began = Instant::now();
     let elapsed = burst(&manager, messages).await;
+    let ended = Instant::now();
+    // Shutting down folds what is left of the store's journal into the table.
+    let closing = Instant::now();
     manager.shutdown().await.expect("shut down");
+    let shutdown = closing.elapsed();
     drop(manager);
 
     if verify {
@@ -476,8 +629,24 @@ async fn burst_run(
         again.shutdown().await.expect("shut down");
     }
     remove_database(&path);
-    let stats = std::mem::take(&mut *stats.lock().expect("stats"));
-    (elapsed, stats)
+    let mut stats = std::mem::take(&mut *stats.lock().expect("stats"));
+    // Folds during the burst only (not those after its last acknowledgement).
+    let during: Vec<usize> = stats
+        .fold_starts
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t >= began && **t < ended)
+        .map(|(n, _)| n)
+        .collect();
+    if during.len() != stats.folds {
+        println!(
+            "    ({} of {} idle folds started before the last acknowledgement)",
+            during.len(),
+            stats.folds
+        );
+    }
+    stats.folds = during.len();
+    (elapsed, stats, shutdown)
 }
 
 /// Criterion's command-line options that take a value.
@@ -559,13 +728,15 @@ fn burst_runs(_: &mut Criterion) {
         );
         let mut rates = Vec::new();
         for run in 0..runs {
-            let (elapsed, stats) = rt.block_on(burst_run(synchronous, spread, stride, run == 0));
+            let (elapsed, stats, shutdown) =
+                rt.block_on(burst_run(synchronous, spread, stride, run == 0));
             let rate = BURST as f64 / elapsed.as_secs_f64();
             rates.push(rate);
             println!(
                 "  run {}: {:>7.0} messages/s ({:.3} s){}; {} commits of {:.0} rows on average \
                  (largest {}), {:.2} ms per commit: {:.3} s inside Store::commit, {:.3} s \
-                 outside it",
+                 outside it; {} idle folds during the burst ({:.3} s); shutdown (folding the \
+                 rest of the journal) {:.3} s, {:.0} messages/s counting it",
                 run + 1,
                 rate,
                 elapsed.as_secs_f64(),
@@ -579,7 +750,11 @@ fn burst_runs(_: &mut Criterion) {
                 stats.largest,
                 stats.time.as_secs_f64() * 1e3 / stats.commits.max(1) as f64,
                 stats.time.as_secs_f64(),
-                elapsed.saturating_sub(stats.time).as_secs_f64()
+                elapsed.saturating_sub(stats.time).as_secs_f64(),
+                stats.folds,
+                stats.fold_time.as_secs_f64(),
+                shutdown.as_secs_f64(),
+                BURST as f64 / (elapsed + shutdown).as_secs_f64()
             );
         }
         rates.sort_by(f64::total_cmp);

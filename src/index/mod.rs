@@ -55,6 +55,8 @@ pub(crate) struct Index {
 #[derive(Debug, Default)]
 pub(crate) struct Applied {
     pub(crate) events: Vec<Event>,
+    /// The records the change replaced, to be dropped by the caller (outside the index lock).
+    pub(crate) replaced: Vec<StoredConversation>,
 }
 
 impl Index {
@@ -176,6 +178,33 @@ impl Index {
         slot
     }
 
+    /// Replaces the record of the live conversation in `slot` (same ID: the sets, counters and
+    /// paging marks follow it), returning the record it replaced.
+    fn update_row(&mut self, slot: u32, stored: StoredConversation) -> Option<StoredConversation> {
+        let version = self.version;
+        let Some(row) = self.rows.get_mut(slot as usize).and_then(Option::as_mut) else {
+            // Not reachable: `by_id` only names live slots. Keep the record all the same.
+            self.by_id.remove(&stored.conversation.id);
+            self.insert_row(stored);
+            return None;
+        };
+        let before = &row.stored.conversation;
+        let after = &stored.conversation;
+        self.pinned = self.pinned + usize::from(after.is_pinned) - usize::from(before.is_pinned);
+        self.decorated =
+            self.decorated + usize::from(after.is_decorated()) - usize::from(before.is_decorated());
+        self.counters.update(Some(before), Some(after));
+        self.sets.remove(slot, before);
+        self.sets.insert(slot, after);
+        // Moving down the list is a move for paging: remember where it moved down from.
+        let (before_key, after_key) = (before.sort_key(), after.sort_key());
+        if after_key < before_key {
+            row.demoted_from = before_key.max(row.demoted_from);
+            row.demoted_at = version;
+        }
+        Some(std::mem::replace(&mut row.stored, stored))
+    }
+
     fn remove_row(&mut self, id: &ConversationId) -> Option<Row> {
         let slot = self.by_id.remove(id)?;
         let row = self.rows.get_mut(slot as usize)?.take()?;
@@ -215,29 +244,27 @@ impl Index {
             self.tombstones.insert(t.id.clone(), t);
         }
         let (mut added, mut updated) = (Vec::new(), Vec::new());
+        let mut replaced = Vec::with_capacity(change.upserts.len());
         for stored in change.upserts {
-            let id = &stored.conversation.id;
-            let before = self.remove_row(id);
-            let after_key = stored.conversation.sort_key();
-            let (demoted_at, demoted_from) = match &before {
-                Some(b) if after_key < b.stored.conversation.sort_key() => (
-                    self.version,
-                    b.stored.conversation.sort_key().max(b.demoted_from),
-                ),
-                Some(b) => (b.demoted_at, b.demoted_from),
-                None => self.departed.remove(id).unwrap_or((0, 0)),
-            };
             if listened {
                 let snapshot = stored.conversation.clone();
-                match before {
-                    None => added.push(snapshot),
-                    Some(_) => updated.push(snapshot),
+                match self.by_id.contains_key(&snapshot.id) {
+                    false => added.push(snapshot),
+                    true => updated.push(snapshot),
                 }
             }
-            let slot = self.insert_row(stored);
-            if let Some(row) = self.rows[slot as usize].as_mut() {
-                row.demoted_at = demoted_at;
-                row.demoted_from = demoted_from;
+            // An existing row is updated in its slot; the record it replaces is handed back.
+            match self.by_id.get(&stored.conversation.id) {
+                Some(&slot) => replaced.extend(self.update_row(slot, stored)),
+                None => {
+                    let id = &stored.conversation.id;
+                    let (demoted_at, demoted_from) = self.departed.remove(id).unwrap_or((0, 0));
+                    let slot = self.insert_row(stored);
+                    if let Some(row) = self.rows[slot as usize].as_mut() {
+                        row.demoted_at = demoted_at;
+                        row.demoted_from = demoted_from;
+                    }
+                }
             }
         }
         for g in change.groups {
@@ -269,6 +296,6 @@ impl Index {
         for (filter, count) in filters {
             events.push(Event::UnreadByFilterChanged { filter, count });
         }
-        Applied { events }
+        Applied { events, replaced }
     }
 }

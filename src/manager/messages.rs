@@ -218,6 +218,36 @@ fn at_type(message: &Message, self_user: Option<&str>) -> Option<GroupAtType> {
     }
 }
 
+/// A copy of `stored` to ingest a message into: without its last message when the message
+/// replaces it, with room for one more unread message when it counts.
+fn copy_for_ingest(stored: &StoredConversation, newer: bool, counts: bool) -> StoredConversation {
+    let c = &stored.conversation;
+    let mut unread_messages =
+        Vec::with_capacity(stored.unread_messages.len() + usize::from(counts));
+    unread_messages.extend_from_slice(&stored.unread_messages);
+    StoredConversation {
+        conversation: Conversation {
+            id: c.id.clone(),
+            show_name: c.show_name.clone(),
+            face_url: c.face_url.clone(),
+            unread_count: c.unread_count,
+            order_key: c.order_key,
+            last_message: if newer { None } else { c.last_message.clone() },
+            draft: c.draft.clone(),
+            receive_option: c.receive_option,
+            group_type: c.group_type,
+            group_at_info: c.group_at_info.clone(),
+            is_pinned: c.is_pinned,
+            marks: c.marks,
+            custom_data: c.custom_data.clone(),
+            groups: c.groups.clone(),
+            c2c_read_timestamp: c.c2c_read_timestamp,
+            group_read_sequence: c.group_read_sequence,
+        },
+        unread_messages,
+    }
+}
+
 pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
     let kind = id.kind();
     // Messages from before the last delete stay deleted, even once the conversation is back.
@@ -227,35 +257,30 @@ pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> 
     {
         return IngestOutcome::Stale;
     }
-    let (mut stored, created) = match tx.get(id) {
-        Some(existing) => (existing.clone(), false),
-        None => (StoredConversation::new(Conversation::new(id.clone())), true),
-    };
+    let existing = tx.get(id);
     let key = message.dedup_key();
-    let last_key = stored
-        .conversation
-        .last_message
-        .as_ref()
-        .map(Message::dedup_key);
-    if last_key.as_deref() == Some(key.as_str())
-        || stored.unread_messages.iter().any(|u| u.key == key)
+    let last = existing.and_then(|s| s.conversation.last_message.as_ref());
+    if last.is_some_and(|m| m.has_dedup_key(&key))
+        || existing.is_some_and(|s| s.unread_messages.iter().any(|u| u.key == key))
     {
         return IngestOutcome::Duplicate;
     }
     let pos = position(&message, kind);
-    let read = stored.conversation.read_position();
+    let read = existing.map_or(0, |s| s.conversation.read_position());
     // A message without a position cannot be placed against the read position, so it cannot
     // be counted exactly: it never counts.
     let counts =
         !message.from_self() && !message.excluded_from_unread.unwrap_or(false) && pos > read;
-    let newer = stored
-        .conversation
-        .last_message
-        .as_ref()
-        .is_none_or(|last| order_of(&message, kind) > order_of(last, kind));
+    let newer = last.is_none_or(|last| order_of(&message, kind) > order_of(last, kind));
     if !counts && !newer {
         return IngestOutcome::Unchanged;
     }
+    // The new state, copied from the current one except for the last message it replaces
+    // (the largest part of a record, and about to be dropped).
+    let (mut stored, created) = match existing {
+        Some(existing) => (copy_for_ingest(existing, newer, counts), false),
+        None => (StoredConversation::new(Conversation::new(id.clone())), true),
+    };
     let c = &mut stored.conversation;
     if counts {
         if kind == ConversationType::Group

@@ -17,6 +17,12 @@ use crate::store::Store;
 /// Most writes planned into one commit when callers queue up faster than the store commits.
 const MAX_GROUP: usize = 512;
 
+/// Times the writer yields, its queue empty, before it does the store's deferred work.
+const IDLE_YIELDS: usize = 8;
+
+/// Replaced records from which the writer frees them on a blocking thread rather than itself.
+const OFFLOAD_DROP: usize = 64;
+
 /// Called with the commit's result once the change is durable and published (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 /// Plans a change into a [`Tx`]; returns how to reply.
@@ -55,7 +61,33 @@ pub(crate) fn job<T: Send + 'static>(
 /// transaction and committed together (group commit): each still sees the writes before it,
 /// fails alone, and is acknowledged only once the whole group is durable.
 pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.recv().await {
+    // Whether the store may have deferred work (`Store::idle`): from the start (a previous
+    // session may have left some), after every commit, and while it says there is more.
+    let mut maintenance = true;
+    loop {
+        let first = if maintenance {
+            match jobs.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle only if nothing arrives while every runnable task gets a turn: a
+                    // caller about to send should not wait behind deferred work.
+                    if !settled(&jobs).await {
+                        continue;
+                    }
+                    maintenance = store.idle().await.unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "deferred store work failed");
+                        false
+                    });
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match jobs.recv().await {
+                Some(job) => job,
+                None => break,
+            }
+        };
         let mut writes = Vec::new();
         let mut shutdown = None;
         let mut next = Some(first);
@@ -73,6 +105,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         }
         if !writes.is_empty() {
             commit_group(&shared, store.as_ref(), writes).await;
+            maintenance = true;
         }
         if let Some(reply) = shutdown {
             let _ = reply.send(store.close().await);
@@ -80,6 +113,17 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         }
     }
     tracing::debug!("conversation writer stopped");
+}
+
+/// Yields a few times; whether the job queue stayed empty meanwhile.
+async fn settled(jobs: &mpsc::Receiver<Job>) -> bool {
+    for _ in 0..IDLE_YIELDS {
+        tokio::task::yield_now().await;
+        if !jobs.is_empty() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Plans `writes` into one change, commits it, applies it and publishes, then replies to each.
@@ -98,6 +142,7 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
         (change, events, completions)
     };
     let recorded = !change.outbox_added.is_empty();
+    let mut replaced = Vec::new();
     let committed = if change.is_empty() {
         Ok(())
     } else {
@@ -114,6 +159,7 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
                     // No receiver is fine: nobody is listening.
                     let _ = shared.events.send(event);
                 }
+                replaced = applied.replaced;
             }
         }
         committed
@@ -126,5 +172,10 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
     }
     for done in completions {
         done(committed.clone());
+    }
+    // The records the change replaced are freed off the writer's path (a group's old last
+    // messages are thousands of small allocations).
+    if replaced.len() >= OFFLOAD_DROP {
+        drop(tokio::task::spawn_blocking(move || drop(replaced)));
     }
 }

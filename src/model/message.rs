@@ -1,6 +1,5 @@
 //! Messages, as far as the conversation list needs them (keys `message_*`, SPEC §2).
 
-use serde::de::DeserializeOwned;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -38,30 +37,148 @@ macro_rules! message_struct {
             }
         }
 
-        impl<'de> Deserialize<'de> for Message {
+        /// The keys of a message object: a typed one, or any other (kept in `extra`).
+        #[allow(non_camel_case_types)]
+        enum Field {
+            $( $field, )+
+            Other(String),
+        }
+
+        impl<'de> Deserialize<'de> for Field {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let mut extra = Map::<String, Value>::deserialize(d)?;
-                let message = Message {
-                    $( $field: take(&mut extra, $key), )+
-                    extra: Map::new(),
-                };
-                // What is left is usually little or nothing: do not keep the whole map's room.
-                let extra = extra.into_iter().collect();
-                Ok(Message { extra, ..message })
+                struct FieldVisitor;
+                impl serde::de::Visitor<'_> for FieldVisitor {
+                    type Value = Field;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a message key")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Field, E> {
+                        Ok(match key {
+                            $( $key => Field::$field, )+
+                            other => Field::Other(other.to_owned()),
+                        })
+                    }
+                    fn visit_string<E: serde::de::Error>(self, key: String) -> Result<Field, E> {
+                        Ok(match key.as_str() {
+                            $( $key => Field::$field, )+
+                            _ => Field::Other(key),
+                        })
+                    }
+                }
+                d.deserialize_identifier(FieldVisitor)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Message {
+            /// One pass over the object: each typed key is converted from its value in place
+            /// (moved, not copied); a typed key whose value is `null` or of another type is
+            /// kept in `extra` as it came, like every unknown key.
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct MessageVisitor;
+                impl<'de> serde::de::Visitor<'de> for MessageVisitor {
+                    type Value = Message;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a message object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Message, A::Error> {
+                        let mut message = Message::default();
+                        while let Some(field) = map.next_key::<Field>()? {
+                            match field {
+                                $( Field::$field => {
+                                    let value: Value = map.next_value()?;
+                                    match FromValue::from_value(value) {
+                                        Ok(typed) => {
+                                            message.$field = Some(typed);
+                                            message.extra.remove($key);
+                                        }
+                                        Err(raw) => {
+                                            message.$field = None;
+                                            message.extra.insert($key.to_owned(), raw);
+                                        }
+                                    }
+                                } )+
+                                Field::Other(key) => {
+                                    let value: Value = map.next_value()?;
+                                    message.extra.insert(key, value);
+                                }
+                            }
+                        }
+                        Ok(message)
+                    }
+                }
+                d.deserialize_map(MessageVisitor)
             }
         }
     };
 }
 
-/// Removes `key` from `map` as a `T` if it is there, not null, and of that type.
-fn take<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str) -> Option<T> {
-    let value = map.get(key)?;
-    if value.is_null() {
-        return None;
+/// A typed key's value taken from its JSON value if it is of that type (not `null`); the value
+/// back otherwise. Strings and arrays are moved, not copied.
+trait FromValue: Sized {
+    fn from_value(value: Value) -> Result<Self, Value>;
+}
+
+impl FromValue for String {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::String(s) => Ok(s),
+            other => Err(other),
+        }
     }
-    let typed = T::deserialize(value).ok()?;
-    map.remove(key);
-    Some(typed)
+}
+
+impl FromValue for u64 {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match &value {
+            Value::Number(n) => n.as_u64().ok_or(value),
+            _ => Err(value),
+        }
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match &value {
+            Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or(value),
+            _ => Err(value),
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Bool(b) => Ok(b),
+            other => Err(other),
+        }
+    }
+}
+
+impl FromValue for Vec<Value> {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Array(items) => Ok(items),
+            other => Err(other),
+        }
+    }
+}
+
+impl FromValue for Vec<String> {
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Array(items) if items.iter().all(Value::is_string) => Ok(items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect()),
+            other => Err(other),
+        }
+    }
 }
 
 message_struct! {
@@ -144,6 +261,14 @@ impl Message {
         self.is_from_self.unwrap_or(false)
     }
 
+    /// Whether [`dedup_key`](Self::dedup_key) is `key`, without building it (usually).
+    pub(crate) fn has_dedup_key(&self, key: &str) -> bool {
+        match &self.msg_id {
+            Some(id) if !id.is_empty() => id == key,
+            _ => key.starts_with('#') && self.dedup_key() == key,
+        }
+    }
+
     /// The identity used to count a message delivered twice once: its message ID, else its
     /// (sequence, random, server time) triple.
     pub(crate) fn dedup_key(&self) -> String {
@@ -198,5 +323,8 @@ mod tests {
         assert_eq!(m.text_content(), Some("hi"));
         assert_eq!(m.dedup_key(), "id");
         assert_eq!(Message::default().dedup_key(), "#0:0:0");
+        assert!(m.has_dedup_key("id") && !m.has_dedup_key("#0:0:0"));
+        assert!(Message::default().has_dedup_key("#0:0:0"));
+        assert!(!Message::default().has_dedup_key("id"));
     }
 }

@@ -8,6 +8,7 @@
 mod memory;
 mod sqlite;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use crate::error::Result;
@@ -167,4 +168,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Flushes and releases the store.
     fn close(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Deferred work, done while no write is waiting: the manager's writer calls it whenever
+    /// its queue is empty, and again while it returns `Ok(true)` (more to do) and nothing else
+    /// arrives. It must not change what [`load`](Store::load) returns; a commit that returned
+    /// `Ok` stays durable. [`SqliteStore`] folds its journal here. The default does nothing.
+    fn idle(&self) -> BoxFuture<'_, Result<bool>> {
+        futures::future::ready(Ok(false)).boxed()
+    }
 }

@@ -304,6 +304,12 @@ async fn a_database_overwritten_from_page_two_gives_a_clear_error() {
 async fn a_damaged_page_in_the_middle_is_reported() {
     let dir = TempDir::new("damaged");
     let path = populated_file(&dir, "conversations.db", 300).await;
+    // The store leaves free pages where its journal of recent commits was folded away (to be
+    // reused by the next commits); compact the file so that the pages damaged hold data.
+    let mut conn = raw_connection(&path, false).await;
+    sqlx::query("VACUUM").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    assert_self_contained(&path);
     let mut bytes = std::fs::read(&path).unwrap();
     let pages = bytes.len() / 4096;
     assert!(pages > 8);
@@ -714,6 +720,98 @@ async fn a_file_from_schema_v1_opens_with_the_current_code() {
     );
 }
 
+/// The fixture of schema version 2: `schema_v1.db` brought to version 2 as sqlx does (migration
+/// `0002` run and recorded in `_sqlx_migrations` with its checksum), so it holds the same
+/// conversations. Version 3 adds the commit journal (`conversation_log`).
+fn schema_v2_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v2.db")
+}
+
+#[tokio::test]
+async fn a_file_from_schema_v2_opens_with_the_current_code() {
+    let fixture = schema_v2_fixture();
+    let original = std::fs::read(&fixture).expect("tests/fixtures/schema_v2.db exists");
+    assert!(
+        !sidecar(&fixture, "-wal").exists(),
+        "the fixture must be self-contained"
+    );
+    let dir = TempDir::new("schema-v2");
+    let path = dir.path("conversations.db");
+    std::fs::copy(&fixture, &path).unwrap();
+
+    let m = open_manager(&path).await;
+    let order: Vec<String> = m.conversations().iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(order, ["c2c_alice", "group_room", "c2c_bob", "group_team"]);
+    assert_eq!(m.groups(), ["friends", "work", "archive"]);
+    assert_eq!(m.total_unread(), 2 + 1 + 2);
+    let alice = m.get(&id("c2c_alice")).unwrap();
+    assert_eq!(alice.custom_data.as_bytes(), [0xff, 0x00, 0x41]);
+    assert_eq!(alice.groups, ["friends"]);
+    assert_eq!(alice.order_key, ORDER_KEYS[0]);
+    let room = m.get(&id("group_room")).unwrap();
+    let mut expected = fixture_room_message();
+    expected.conv_id = Some("room".into());
+    expected.conv_type = Some(2);
+    assert_eq!(room.last_message.as_ref(), Some(&expected));
+    let team = m.get(&id("group_team")).unwrap();
+    assert_eq!(team.groups, ["friends", "work"]);
+    assert_eq!(team.marks.bits(), 0x4 | 1 << 63);
+
+    // Writes go through the journal of schema v3 and survive a restart that does not fold it.
+    assert_eq!(
+        m.ingest_message(&id("c2c_alice"), incoming("a9", 1_700_000_009))
+            .await
+            .unwrap(),
+        IngestOutcome::Updated
+    );
+    assert_eq!(
+        m.ingest_message(&id("c2c_carol"), incoming("c2", 1_700_000_011))
+            .await
+            .unwrap(),
+        IngestOutcome::Created
+    );
+    let before = m.conversations();
+    drop(m);
+    let m = open_manager(&path).await;
+    assert_eq!(m.conversations(), before);
+    m.shutdown().await.unwrap();
+
+    // Migrated to the current schema, the journal folded at shutdown, intact.
+    let mut conn = raw_connection(&path, true).await;
+    let version: i64 =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(version, SqliteStore::schema_version());
+    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journaled, 0, "the journal is folded at shutdown");
+    let unread: i64 =
+        sqlx::query_scalar("SELECT unread_count FROM conversations WHERE id = 'c2c_alice'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(unread, 3);
+    conn.close().await.unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.check_integrity().await.expect("intact");
+    let m = ConversationManager::builder()
+        .store(store)
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(m.conversations(), before);
+    m.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read(&fixture).unwrap(),
+        original,
+        "the fixture itself is untouched"
+    );
+}
+
 /// Order keys in the fixture, in list order (printed by `regenerate_schema_v1_fixture`).
 const ORDER_KEYS: [u64; 4] = [
     1_795_705_178_607_041,
@@ -1026,6 +1124,10 @@ async fn another_connection_never_sees_half_a_change() {
                     no_error(r, "ingest");
                 }
                 round += 1;
+                // Changes reach the `conversations` table when the store folds its journal,
+                // which it does while the manager's writer is idle: pause after each round so that
+                // folds happen while the reader reads.
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             round
         });
@@ -1176,4 +1278,109 @@ async fn synchronous_full_and_extra_open_and_work() {
         assert_eq!(a.unread_count, 1);
         m.shutdown().await.unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commit journal.
+
+/// Sorts a snapshot so that two loads of the same state compare equal.
+fn normalized(mut s: timconv::store::Snapshot) -> timconv::store::Snapshot {
+    s.conversations
+        .sort_by(|a, b| a.conversation.id.cmp(&b.conversation.id));
+    s.tombstones.sort_by(|a, b| a.id.cmp(&b.id));
+    s
+}
+
+#[tokio::test]
+async fn the_journal_folds_to_what_it_replays() {
+    use timconv::Store as _;
+    use timconv::store::{
+        ChangeSet, GroupChange, MemoryStore, StoredConversation, Tombstone, UnreadMessage,
+    };
+
+    let dir = TempDir::new("journal");
+    let path = dir.path("conversations.db");
+    let sqlite = SqliteStore::open(&path).await.unwrap();
+    let memory = MemoryStore::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut clock = 1_000;
+    // Enough commits, with deletes, returns and group changes among them, for idle folds to
+    // run (the store folds from 64 journaled records, 4,096 at a time).
+    for round in 0..40_u64 {
+        let mut change = ChangeSet::default();
+        if round == 3 {
+            change.groups.push(GroupChange::Created("work".into()));
+        }
+        if round == 30 {
+            change.groups.push(GroupChange::Renamed {
+                from: "work".into(),
+                to: "job".into(),
+            });
+        }
+        for _ in 0..60 {
+            let n = rng.below(500);
+            let conv = id(&format!("c2c_u{n}"));
+            if rng.below(10) == 0 {
+                change.deletes.push(Tombstone {
+                    id: conv,
+                    last_message: [round, round, 0],
+                    clear_messages: n.is_multiple_of(2),
+                });
+                continue;
+            }
+            clock += 1;
+            let mut c = timconv::Conversation::new(conv);
+            c.order_key = clock;
+            c.show_name = format!("u{n} r{round}");
+            c.last_message = Some(incoming(&format!("m{round}-{n}"), clock));
+            c.unread_count = 1;
+            if round >= 3 && n.is_multiple_of(7) {
+                c.groups = vec![if round >= 30 { "job" } else { "work" }.into()];
+            }
+            change
+                .upserts
+                .retain(|s: &StoredConversation| s.conversation.id != c.id);
+            change.upserts.push(StoredConversation {
+                conversation: c,
+                unread_messages: vec![UnreadMessage {
+                    key: format!("m{round}-{n}"),
+                    position: clock,
+                }],
+            });
+        }
+        change.order_clock = clock;
+        sqlite.commit(&change).await.unwrap();
+        memory.commit(&change).await.unwrap();
+        // Replaying the journal gives the committed state at every step.
+        assert_eq!(
+            normalized(sqlite.load().await.unwrap()),
+            normalized(memory.load().await.unwrap()),
+            "after commit {round}"
+        );
+        if round % 10 == 9 {
+            while sqlite.idle().await.unwrap() {}
+            assert_eq!(
+                normalized(sqlite.load().await.unwrap()),
+                normalized(memory.load().await.unwrap()),
+                "after folding at commit {round}"
+            );
+        }
+    }
+    sqlite.close().await.unwrap();
+
+    // Closing folded everything: the table alone holds the state.
+    let mut conn = raw_connection(&path, true).await;
+    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journaled, 0);
+    conn.close().await.unwrap();
+    let again = SqliteStore::open(&path).await.unwrap();
+    again.check_integrity().await.expect("intact");
+    assert_eq!(
+        normalized(again.load().await.unwrap()),
+        normalized(memory.load().await.unwrap())
+    );
+    again.close().await.unwrap();
 }

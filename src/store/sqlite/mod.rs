@@ -1,8 +1,17 @@
 //! [`SqliteStore`]: the durable [`Store`], a SQLite file through sqlx.
 //!
 //! WAL journaling, one writer connection, `BEGIN IMMEDIATE` for every commit, and the schema in
-//! `migrations/` embedded with `sqlx::migrate!`. A commit writes a whole [`ChangeSet`] in one
-//! transaction with a few multi-row statements, so a group of writes costs about as much as one.
+//! `migrations/` embedded with `sqlx::migrate!`.
+//!
+//! A commit appends its conversations, packed into one value, to the journal table
+//! `conversation_log` (tombstones, group names and the order clock go to their tables), all in
+//! one transaction: a group of writes costs one sequential append however scattered its
+//! conversations are over the file. The journal is folded into `conversations` later, in
+//! chunks of whole entries, each in its own transaction: when the manager's writer is idle
+//! ([`Store::idle`]), before a commit once it holds [`JOURNAL_LIMIT`] records, and entirely at
+//! [`close`](Store::close). A load reads the journal first: a conversation's newest entry
+//! replaces its row (which is then not decoded at all), so a load costs about the same with or
+//! without a journal.
 
 mod options;
 mod outbox;
@@ -11,19 +20,21 @@ mod rows;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, TryStreamExt};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{ChangeSet, GroupChange, Snapshot, Store, StoredConversation, Tombstone};
+use super::{ChangeSet, GroupChange, Snapshot, Store, Tombstone};
 use crate::error::{Error, Result};
 use rows::{
-    CONVERSATION_COLUMN_COUNT, CONVERSATION_COLUMNS, CONVERSATION_UPDATE, ConversationRow,
-    EncodedConversation, TombstoneRow, from_sql, to_sql,
+    CONVERSATION_COLUMN_COUNT, CONVERSATION_COLUMNS, CONVERSATION_UPDATE, LOAD_SELECT, RowRef,
+    TombstoneRow, decode_entry, encode_entry, from_sql, to_sql,
 };
 
 pub use options::{SqliteStoreOptions, Synchronous};
@@ -33,6 +44,23 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 32_000 / CONVERSATION_COLUMN_COUNT;
+
+/// Records in the journal from which an idle writer folds it (below, a fold would cost more
+/// than it saves; a close folds whatever is left).
+const FOLD_WHEN_IDLE: usize = 64;
+
+/// Records folded per step while idle (whole entries, so a step may take up to one entry
+/// more): a write that arrives meanwhile waits for the step. A step rewrites about one table
+/// page per conversation until it covers a good part of the table, so bigger steps cost less
+/// per record.
+const FOLD_STEP: usize = 4_096;
+
+/// Records folded per step when the journal is full (writes never pause) and at close.
+const FOLD_STEP_LARGE: usize = 131_072;
+
+/// Records the journal may hold: above it, a commit first folds a step (the journal, and with it
+/// the file's size and the work of a load, stay bounded under writes that never pause).
+pub(crate) const JOURNAL_LIMIT: usize = 262_144;
 
 /// SQLite's primary result codes this store tells apart.
 const SQLITE_CORRUPT: i32 = 11;
@@ -83,6 +111,8 @@ fn db_error(err: sqlx::Error) -> Error {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Records (upserted or deleted conversations) in the journal, not folded yet.
+    journaled: Arc<AtomicUsize>,
 }
 
 impl SqliteStore {
@@ -160,15 +190,55 @@ impl SqliteStore {
             sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
             other => Error::store(other),
         })?;
+        let journaled: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(records), 0) FROM conversation_log")
+                .fetch_one(&pool)
+                .await
+                .map_err(db_error)?;
         tracing::debug!(
             path = ?options.filename,
             synchronous = options.synchronous.pragma(),
+            journaled,
             "sqlite store open"
         );
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            journaled: Arc::new(AtomicUsize::new(usize::try_from(journaled).unwrap_or(0))),
+        })
+    }
+
+    /// Records in the journal, not folded into `conversations` yet.
+    fn journaled(&self) -> usize {
+        self.journaled.load(Ordering::Acquire)
     }
 
     async fn load_snapshot(&self) -> Result<Snapshot> {
+        // The journal first: the newest entry of a conversation replaces its row.
+        let entries: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT entry FROM conversation_log ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        // Each journaled conversation's newest state (`None`: deleted), and where it is.
+        let mut journaled: HashMap<&str, usize> = HashMap::new();
+        let mut newest: Vec<Option<RowRef<'_>>> = Vec::new();
+        for entry in &entries {
+            let entry = decode_entry(entry)?;
+            let states = entry
+                .deletes
+                .into_iter()
+                .map(|id| (id, None))
+                .chain(entry.upserts.into_iter().map(|row| (row.id, Some(row))));
+            for (id, state) in states {
+                match journaled.get(id) {
+                    Some(&n) => newest[n] = state,
+                    None => {
+                        journaled.insert(id, newest.len());
+                        newest.push(state);
+                    }
+                }
+            }
+        }
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT conversation_id, group_name FROM conversation_group_members \
@@ -180,21 +250,41 @@ impl SqliteStore {
         for (conversation, group) in rows {
             members.entry(conversation).or_default().push(group);
         }
-        let rows: Vec<ConversationRow> = sqlx::query_as(
-            "SELECT id, order_key, is_pinned, marks, unread_count, receive_option, group_type, \
-             show_name, face_url, custom_data, c2c_read_timestamp, group_read_sequence, \
-             last_message, draft, group_at_info, unread_messages FROM conversations",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let conversations = rows
-            .into_iter()
-            .map(|row| {
-                let groups = members.remove(row.id()).unwrap_or_default();
-                row.into_stored(groups)
-            })
-            .collect::<Result<Vec<StoredConversation>>>()?;
+        let capacity: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM conversations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let mut conversations =
+            Vec::with_capacity(usize::try_from(capacity).unwrap_or(0).min(1 << 24));
+        // Rows are decoded as sqlx's connection thread steps through the table (in parallel),
+        // straight from its copies of the values. sqlx's copies are freed afterwards, on a
+        // blocking thread: freeing them here would contend with the connection thread's
+        // allocations for SQLite's allocator lock on every value.
+        let mut read = Vec::with_capacity(conversations.capacity());
+        // Journaled records are decoded between table rows (one per row), while the connection
+        // thread steps: the rows they replace are not decoded at all.
+        let mut pending = newest.into_iter().flatten();
+        let mut rows = sqlx::query(LOAD_SELECT).fetch(&self.pool);
+        while let Some(sql_row) = rows.try_next().await.map_err(db_error)? {
+            let row = RowRef::from_sql_row(&sql_row)?;
+            if journaled.is_empty() || !journaled.contains_key(row.id) {
+                let groups = if members.is_empty() {
+                    Vec::new()
+                } else {
+                    members.remove(row.id).unwrap_or_default()
+                };
+                conversations.push(row.into_stored(groups)?);
+            }
+            read.push(sql_row);
+            if let Some(row) = pending.next() {
+                conversations.push(row.into_stored_with_groups()?);
+            }
+        }
+        drop(rows);
+        free_elsewhere(read);
+        for row in pending {
+            conversations.push(row.into_stored_with_groups()?);
+        }
         let tombstones = sqlx::query_as::<_, TombstoneRow>(
             "SELECT id, last_position, last_server_time, last_seq, clear_messages FROM tombstones",
         )
@@ -226,25 +316,21 @@ impl SqliteStore {
     }
 
     async fn commit_change(&self, change: &ChangeSet) -> Result<()> {
-        let upserts = change
-            .upserts
-            .iter()
-            .map(EncodedConversation::new)
-            .collect::<Result<Vec<_>>>()?;
+        while self.journaled() >= JOURNAL_LIMIT {
+            self.fold_step(FOLD_STEP_LARGE).await?;
+        }
+        let records = change.upserts.len() + change.deletes.len();
+        let entry = if records == 0 {
+            None
+        } else {
+            Some(encode_entry(&change.deletes, &change.upserts)?)
+        };
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error)?;
         for chunk in change.deletes.chunks(ROWS_PER_STATEMENT) {
-            let ids = || chunk.iter().map(|t| t.id.to_string());
-            delete_where_in(&mut tx, "DELETE FROM conversations WHERE id IN ", ids()).await?;
-            delete_where_in(
-                &mut tx,
-                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
-                ids(),
-            )
-            .await?;
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tombstones (id, last_position, last_server_time, last_seq, \
                  clear_messages) ",
@@ -281,57 +367,13 @@ impl SqliteStore {
             };
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
-        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO conversations (");
-            q.push(CONVERSATION_COLUMNS).push(") ");
-            q.push_values(chunk, |mut b, c| {
-                b.push_bind(c.id.as_str())
-                    .push_bind(c.conv_type)
-                    .push_bind(c.sort_key)
-                    .push_bind(c.order_key)
-                    .push_bind(c.is_pinned)
-                    .push_bind(c.marks)
-                    .push_bind(c.unread_count)
-                    .push_bind(c.has_at_info)
-                    .push_bind(c.receive_option)
-                    .push_bind(c.group_type)
-                    .push_bind(c.show_name.as_str())
-                    .push_bind(c.face_url.as_str())
-                    .push_bind(c.custom_data.as_slice())
-                    .push_bind(c.c2c_read_timestamp)
-                    .push_bind(c.group_read_sequence)
-                    .push_bind(c.last_message.as_deref())
-                    .push_bind(c.draft.as_deref())
-                    .push_bind(c.group_at_info.as_str())
-                    .push_bind(c.unread_messages.as_str());
-            });
-            q.push(" ON CONFLICT(id) DO UPDATE SET ")
-                .push(CONVERSATION_UPDATE);
-            q.build().execute(&mut *tx).await.map_err(db_error)?;
-            delete_where_in(
-                &mut tx,
-                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
-                chunk.iter().map(|c| c.id.clone()),
-            )
-            .await?;
-            let members: Vec<(&str, &str, i64)> = chunk
-                .iter()
-                .flat_map(|c| {
-                    c.groups
-                        .iter()
-                        .zip(0_i64..)
-                        .map(|(g, n)| (c.id.as_str(), g.as_str(), n))
-                })
-                .collect();
-            for members in members.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO conversation_group_members (conversation_id, group_name, position) ",
-                );
-                q.push_values(members, |mut b, (id, group, position)| {
-                    b.push_bind(*id).push_bind(*group).push_bind(*position);
-                });
-                q.build().execute(&mut *tx).await.map_err(db_error)?;
-            }
+        if let Some(entry) = entry {
+            sqlx::query("INSERT INTO conversation_log (records, entry) VALUES (?, ?)")
+                .bind(i64::try_from(records).unwrap_or(i64::MAX))
+                .bind(entry)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('order_clock', ?) \
@@ -342,7 +384,147 @@ impl SqliteStore {
         .await
         .map_err(db_error)?;
         outbox::commit(&mut tx, change).await?;
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        self.journaled.fetch_add(records, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Folds the oldest entries of the journal (about `step` records, whole entries)
+    /// into `conversations` in one transaction: each conversation's newest state among them is
+    /// written (or its row deleted), then the entries are removed. Returns the records left.
+    async fn fold_step(&self, step: usize) -> Result<usize> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)?;
+        let sizes: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, records FROM conversation_log ORDER BY seq")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let total: usize = sizes
+            .iter()
+            .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
+            .sum();
+        let mut folded = 0;
+        let mut last = None;
+        for (seq, n) in &sizes {
+            if folded >= step {
+                break;
+            }
+            folded += usize::try_from(*n).unwrap_or(0);
+            last = Some(*seq);
+        }
+        let Some(last) = last else {
+            tx.rollback().await.map_err(db_error)?;
+            self.journaled.store(0, Ordering::Release);
+            return Ok(0);
+        };
+        let entries: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT entry FROM conversation_log WHERE seq <= ? ORDER BY seq")
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        // Each conversation's newest state in these entries (`None`: deleted), in the order
+        // conversations first appear (new rows are appended in the order they were written).
+        let mut states: Vec<(&str, Option<RowRef<'_>>)> = Vec::new();
+        let mut at: HashMap<&str, usize> = HashMap::new();
+        for entry in &entries {
+            let entry = decode_entry(entry)?;
+            let rows = entry
+                .deletes
+                .into_iter()
+                .map(|id| (id, None))
+                .chain(entry.upserts.into_iter().map(|row| (row.id, Some(row))));
+            for (id, state) in rows {
+                match at.get(id) {
+                    Some(&n) => states[n].1 = state,
+                    None => {
+                        at.insert(id, states.len());
+                        states.push((id, state));
+                    }
+                }
+            }
+        }
+        let (upserts, deletes): (Vec<_>, Vec<_>) =
+            states.into_iter().partition(|(_, row)| row.is_some());
+        let deleted: Vec<&str> = deletes.into_iter().map(|(id, _)| id).collect();
+        let upserts: Vec<RowRef<'_>> = upserts.into_iter().filter_map(|(_, row)| row).collect();
+        for chunk in deleted.chunks(ROWS_PER_STATEMENT) {
+            let ids = || chunk.iter().map(|id| (*id).to_owned());
+            delete_where_in(&mut tx, "DELETE FROM conversations WHERE id IN ", ids()).await?;
+            delete_where_in(
+                &mut tx,
+                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
+                ids(),
+            )
+            .await?;
+        }
+        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO conversations (");
+            q.push(CONVERSATION_COLUMNS).push(") VALUES ");
+            for (n, row) in chunk.iter().enumerate() {
+                if n > 0 {
+                    q.push(", ");
+                }
+                q.push("(");
+                let mut b = q.separated(", ");
+                row.bind(&mut b)?;
+                q.push(")");
+            }
+            q.push(" ON CONFLICT(id) DO UPDATE SET ")
+                .push(CONVERSATION_UPDATE);
+            q.build().execute(&mut *tx).await.map_err(db_error)?;
+            delete_where_in(
+                &mut tx,
+                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
+                chunk.iter().map(|row| row.id.to_owned()),
+            )
+            .await?;
+            let members: Vec<(&str, &str, i64)> = chunk
+                .iter()
+                .flat_map(|row| row.groups.iter().zip(0_i64..).map(|(g, n)| (row.id, *g, n)))
+                .collect();
+            for members in members.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO conversation_group_members (conversation_id, group_name, position) ",
+                );
+                q.push_values(members, |mut b, (id, group, position)| {
+                    b.push_bind((*id).to_owned())
+                        .push_bind((*group).to_owned())
+                        .push_bind(*position);
+                });
+                q.build().execute(&mut *tx).await.map_err(db_error)?;
+            }
+        }
+        sqlx::query("DELETE FROM conversation_log WHERE seq <= ?")
+            .bind(last)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let left = total.saturating_sub(folded);
+        self.journaled.store(left, Ordering::Release);
+        tracing::trace!(folded, left, "sqlite journal folded");
+        Ok(left)
+    }
+
+    /// Folds the whole journal into `conversations`.
+    async fn fold_all(&self) -> Result<()> {
+        while self.journaled() > 0 {
+            self.fold_step(FOLD_STEP_LARGE).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Drops `values` on a blocking thread of the runtime (inline outside one).
+fn free_elsewhere<T: Send + 'static>(values: Vec<T>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(values))),
+        Err(_) => drop(values),
     }
 }
 
@@ -486,10 +668,21 @@ impl Store for SqliteStore {
         self.commit_change(change).boxed()
     }
 
+    fn idle(&self) -> BoxFuture<'_, Result<bool>> {
+        async move {
+            if self.journaled() < FOLD_WHEN_IDLE {
+                return Ok(false);
+            }
+            Ok(self.fold_step(FOLD_STEP).await? >= FOLD_WHEN_IDLE)
+        }
+        .boxed()
+    }
+
     fn close(&self) -> BoxFuture<'_, Result<()>> {
         async move {
+            let folded = self.fold_all().await;
             self.pool.close().await;
-            Ok(())
+            folded
         }
         .boxed()
     }
