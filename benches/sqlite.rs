@@ -498,8 +498,8 @@ struct CommitStats {
     /// Calls of `Store::idle` that found work (folded part of the journal), and their time.
     folds: usize,
     fold_time: Duration,
-    /// When each of those started.
-    fold_starts: Vec<Instant>,
+    /// When each of those started, and how long it took.
+    fold_starts: Vec<(Instant, Duration)>,
 }
 
 /// A [`SqliteStore`] that counts its commits, their rows and the time spent in them: where a
@@ -544,7 +544,7 @@ impl timconv::Store for Timed {
                 let mut stats = self.stats.lock().expect("stats");
                 stats.folds += 1;
                 stats.fold_time += elapsed;
-                stats.fold_starts.push(start);
+                stats.fold_starts.push((start, elapsed));
             }
             result
         }
@@ -631,21 +631,21 @@ async fn burst_run(
     remove_database(&path);
     let mut stats = std::mem::take(&mut *stats.lock().expect("stats"));
     // Folds during the burst only (not those after its last acknowledgement).
-    let during: Vec<usize> = stats
+    let during: Vec<Duration> = stats
         .fold_starts
         .iter()
-        .enumerate()
-        .filter(|(_, t)| **t >= began && **t < ended)
-        .map(|(n, _)| n)
+        .filter(|(t, _)| *t >= began && *t < ended)
+        .map(|(_, d)| *d)
         .collect();
     if during.len() != stats.folds {
         println!(
-            "    ({} of {} idle folds started before the last acknowledgement)",
-            during.len(),
-            stats.folds
+            "    (next line: {} more idle folds after the last acknowledgement, {:.3} s)",
+            stats.folds - during.len(),
+            (stats.fold_time - during.iter().sum::<Duration>()).as_secs_f64()
         );
     }
     stats.folds = during.len();
+    stats.fold_time = during.iter().sum();
     (elapsed, stats, shutdown)
 }
 
