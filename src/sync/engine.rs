@@ -255,16 +255,16 @@ async fn pull_all(
     let mut since: Option<Bookmark> = if *full_due { None } else { bookmark };
     let mut full = since.is_none();
     let mut everything: Vec<RemoteChange> = Vec::new();
+    let mut answer = transport
+        .pull(since.clone(), options.pull_page_size)
+        .await?;
     loop {
-        let page = match transport
-            .pull(since.clone(), options.pull_page_size)
-            .await?
-        {
+        let page = match answer {
             PullResponse::TooFarBehind if !full => {
                 tracing::info!("sync: too far behind the server; full resync");
                 full = true;
-                since = None;
                 everything.clear();
+                answer = transport.pull(None, options.pull_page_size).await?;
                 continue;
             }
             PullResponse::TooFarBehind => {
@@ -280,6 +280,9 @@ async fn pull_all(
         if full {
             everything.extend(page.changes);
             if more {
+                answer = transport
+                    .pull(since.clone(), options.pull_page_size)
+                    .await?;
                 continue;
             }
             let changes = std::mem::take(&mut everything);
@@ -292,16 +295,21 @@ async fn pull_all(
             *full_due = false;
             return Ok(());
         }
-        mgr.write(move |tx| {
+        // Each page is one transaction holding its changes and the bookmark after them. The
+        // next page is fetched while this one is applied (the writes stay in page order).
+        let write = mgr.write(move |tx| {
             for change in page.changes {
                 reconcile::apply_remote(tx, change);
             }
             tx.set_bookmark(page.bookmark);
             Ok(())
-        })
-        .await?;
+        });
         if !more {
-            return Ok(());
+            return write.await;
         }
+        let (written, next) =
+            tokio::join!(write, transport.pull(since.clone(), options.pull_page_size));
+        written?;
+        answer = next?;
     }
 }
