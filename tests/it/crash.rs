@@ -23,7 +23,9 @@
 //!   must equal the replay of the operations acknowledged, or of those plus the one in flight
 //!   (for an in-flight burst: plus a prefix of it). Compared: the stored records (unread
 //!   bookkeeping and tombstones included), the groups, the list in order, the total and
-//!   filtered unread counts; not the order key values, which come from the clock. The replay
+//!   filtered unread counts, and the sync outbox (child and replay have a transport that never
+//!   connects, so every roaming change leaves an operation there, which must commit with it);
+//!   not the order key values, which come from the clock. The replay
 //!   must give every operation the result the child printed (deterministic, since only the
 //!   relative order of order keys matters), and the reopened manager must pass
 //!   [`check_consistent`] (counters equal a recount).
@@ -52,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use timconv::store::{Snapshot, StoredConversation, Tombstone};
+use timconv::transport::Operation;
 use timconv::{
     CleanTarget, Conversation, ConversationId, ConversationManager, ConversationOutcome, Draft,
     Error, GroupType, Limits, MarkFlags, MemoryStore, Message, Profile, ReceiveOption, SqliteStore,
@@ -509,6 +512,14 @@ fn emit(line: &str) {
         .expect("the parent reads the child's stdout");
 }
 
+/// A sync transport that never connects: roaming operations pile up in the outbox, which
+/// must be written in the same transaction as the change each describes.
+fn offline() -> timconv::transport::loopback::LoopbackTransport {
+    let transport = timconv::transport::loopback::LoopbackServer::new().transport("me", "device");
+    transport.set_online(false);
+    transport
+}
+
 /// The child process's body; does nothing in an ordinary test run.
 #[test]
 fn child() {
@@ -533,6 +544,7 @@ fn child() {
             )
             .self_user_id("me")
             .limits(limits())
+            .transport(offline())
             .open()
             .await
             .expect("the child opens a manager");
@@ -883,6 +895,8 @@ struct Observed {
     groups: Vec<String>,
     total_unread: u64,
     by_filter: Vec<u64>,
+    /// The sync outbox, in order (operation IDs left out: they are random per session).
+    outbox: Vec<Operation>,
 }
 
 async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
@@ -890,6 +904,7 @@ async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
         mut conversations,
         mut tombstones,
         groups: store_groups,
+        outbox,
         ..
     } = store.load().await.expect("load a snapshot");
     for s in &mut conversations {
@@ -913,6 +928,7 @@ async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
         groups: manager.groups(),
         total_unread: manager.total_unread(),
         by_filter,
+        outbox: outbox.into_iter().map(|e| e.operation.op).collect(),
     }
 }
 
@@ -1006,6 +1022,12 @@ fn difference(got: &Observed, want: &Observed) -> Option<String> {
             got.store_groups, got.groups, want.store_groups, want.groups
         ));
     }
+    if got.outbox != want.outbox {
+        return Some(clip(format!(
+            "sync outboxes differ:\n  file:   {:?}\n  replay: {:?}",
+            got.outbox, want.outbox
+        )));
+    }
     if list_ids(got) != list_ids(want) {
         return Some(format!(
             "list order differs: file {:?}, replay {:?}",
@@ -1088,6 +1110,7 @@ impl Replay {
             .store(store.clone())
             .self_user_id("me")
             .limits(limits())
+            .transport(offline())
             .open()
             .await
             .expect("an in-memory manager opens");
