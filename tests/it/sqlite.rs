@@ -437,6 +437,20 @@ async fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
 /// made by the schema before it (`schema_v2.db` by the code of version 2, ...), and a test
 /// like [`a_file_from_schema_v1_opens_with_the_current_code`] that opens it with the current
 /// code, so that every older file a user may have keeps opening.
+/// A copy of `fixture` in a fresh directory (a fixture is never opened in place: opening
+/// writes), and the fixture's bytes, to check later that it was left alone.
+fn copy_fixture(fixture: &Path, label: &str) -> (TempDir, PathBuf, Vec<u8>) {
+    let original = std::fs::read(fixture).expect("the fixture exists");
+    assert!(
+        !sidecar(fixture, "-wal").exists(),
+        "the fixture must be self-contained"
+    );
+    let dir = TempDir::new(label);
+    let path = dir.path("conversations.db");
+    std::fs::copy(fixture, &path).expect("copy the fixture");
+    (dir, path, original)
+}
+
 fn schema_v1_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v1.db")
 }
@@ -586,14 +600,7 @@ fn fixture_room_message() -> Message {
 async fn a_file_from_schema_v1_opens_with_the_current_code() {
     // Never opened in place: opening writes (the WAL, maybe migrations).
     let fixture = schema_v1_fixture();
-    let original = std::fs::read(&fixture).expect("tests/fixtures/schema_v1.db exists");
-    assert!(
-        !sidecar(&fixture, "-wal").exists(),
-        "the fixture must be self-contained"
-    );
-    let dir = TempDir::new("schema-v1");
-    let path = dir.path("conversations.db");
-    std::fs::copy(&fixture, &path).unwrap();
+    let (_dir, path, original) = copy_fixture(&fixture, "schema-v1");
 
     let m = open_manager(&path).await;
     let order: Vec<String> = m.conversations().iter().map(|c| c.id.to_string()).collect();
@@ -730,14 +737,7 @@ fn schema_v2_fixture() -> PathBuf {
 #[tokio::test]
 async fn a_file_from_schema_v2_opens_with_the_current_code() {
     let fixture = schema_v2_fixture();
-    let original = std::fs::read(&fixture).expect("tests/fixtures/schema_v2.db exists");
-    assert!(
-        !sidecar(&fixture, "-wal").exists(),
-        "the fixture must be self-contained"
-    );
-    let dir = TempDir::new("schema-v2");
-    let path = dir.path("conversations.db");
-    std::fs::copy(&fixture, &path).unwrap();
+    let (_dir, path, original) = copy_fixture(&fixture, "schema-v2");
 
     let m = open_manager(&path).await;
     let order: Vec<String> = m.conversations().iter().map(|c| c.id.to_string()).collect();
