@@ -332,7 +332,8 @@ impl<'a> Tx<'a> {
 
     /// Stores the bookmark covering the pulled changes planned into this change.
     pub(crate) fn set_bookmark(&mut self, bookmark: Bookmark) {
-        self.bookmark = Some(bookmark);
+        // The bookmark already stored needs no write (a pull that found nothing new).
+        self.bookmark = (self.index.outbox.bookmark() != Some(&bookmark)).then_some(bookmark);
     }
 
     /// The outbox as committed (without this change's own additions and removals).
