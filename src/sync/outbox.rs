@@ -80,33 +80,8 @@ impl Outbox {
     }
 }
 
-/// The conversations `op` names (group-wide operations name none).
-pub(crate) fn named(op: &Operation) -> &[ConversationId] {
-    match op {
-        Operation::Pin { conversation, .. }
-        | Operation::Delete { conversation, .. }
-        | Operation::MarkRead { conversation, .. } => std::slice::from_ref(conversation),
-        Operation::Mark { conversations, .. }
-        | Operation::SetCustomData { conversations, .. }
-        | Operation::CreateGroup { conversations, .. }
-        | Operation::AddToGroup { conversations, .. }
-        | Operation::RemoveFromGroup { conversations, .. } => conversations,
-        Operation::DeleteGroup { .. } | Operation::RenameGroup { .. } => &[],
-    }
-}
-
 /// Whether `op` bears on conversation `id`'s roaming state (group-wide operations bear on
 /// every member).
 pub(crate) fn touches(op: &Operation, id: &ConversationId) -> bool {
-    match op {
-        Operation::Pin { conversation, .. }
-        | Operation::Delete { conversation, .. }
-        | Operation::MarkRead { conversation, .. } => conversation == id,
-        Operation::Mark { conversations, .. }
-        | Operation::SetCustomData { conversations, .. }
-        | Operation::CreateGroup { conversations, .. }
-        | Operation::AddToGroup { conversations, .. }
-        | Operation::RemoveFromGroup { conversations, .. } => conversations.contains(id),
-        Operation::DeleteGroup { .. } | Operation::RenameGroup { .. } => true,
-    }
+    op.is_group_wide() || op.conversations().contains(id)
 }

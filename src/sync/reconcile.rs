@@ -22,8 +22,9 @@ use crate::transport::{
     TransportError,
 };
 
-/// The roaming state of one conversation.
-#[derive(Debug, Clone, PartialEq)]
+/// The roaming state of one conversation (the default: what the server holds for a
+/// conversation it does not know, nothing).
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Roaming {
     pinned: bool,
     marks: MarkFlags,
@@ -46,26 +47,11 @@ impl Roaming {
         }
     }
 
-    /// What the server holds for a conversation it does not know: nothing.
-    fn unknown() -> Self {
-        Self {
-            pinned: false,
-            marks: MarkFlags::empty(),
-            custom_data: CustomData::default(),
-            groups: Vec::new(),
-            read: 0,
-            deleted: None,
-        }
-    }
-
     fn of_deleted(floor: [u64; 3], clear_messages: bool) -> Self {
         Self {
-            pinned: false,
-            marks: MarkFlags::empty(),
-            custom_data: CustomData::default(),
-            groups: Vec::new(),
             read: floor[0],
             deleted: Some((floor, clear_messages)),
+            ..Self::default()
         }
     }
 
@@ -364,7 +350,7 @@ pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
         answered += 1;
         tx.answered(seq);
         if let Some(p) = tx.outbox().get(seq) {
-            named.extend(crate::sync::outbox::named(&p.op).iter().cloned());
+            named.extend(p.op.conversations().iter().cloned());
         }
         if let OpOutcome::Rejected { code, message } = &result.outcome {
             let operation = tx.outbox().get(seq).map(|p| p.op.clone());
@@ -399,7 +385,7 @@ pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
     let mut seen = HashSet::new();
     for id in named {
         if !reported.contains(&id) && seen.insert(id.clone()) && tx.get(&id).is_some() {
-            let want = rebased(tx, &id, Roaming::unknown());
+            let want = rebased(tx, &id, Roaming::default());
             write_roaming(tx, &id, &want, None);
         }
     }

@@ -108,6 +108,33 @@ pub enum Operation {
     },
 }
 
+impl Operation {
+    /// The conversations it names (none for the group-wide `DeleteGroup` / `RenameGroup`).
+    #[must_use]
+    pub fn conversations(&self) -> &[ConversationId] {
+        match self {
+            Operation::Pin { conversation, .. }
+            | Operation::Delete { conversation, .. }
+            | Operation::MarkRead { conversation, .. } => std::slice::from_ref(conversation),
+            Operation::Mark { conversations, .. }
+            | Operation::SetCustomData { conversations, .. }
+            | Operation::CreateGroup { conversations, .. }
+            | Operation::AddToGroup { conversations, .. }
+            | Operation::RemoveFromGroup { conversations, .. } => conversations,
+            Operation::DeleteGroup { .. } | Operation::RenameGroup { .. } => &[],
+        }
+    }
+
+    /// Whether it changes every member of a group (`DeleteGroup`, `RenameGroup`).
+    #[must_use]
+    pub fn is_group_wide(&self) -> bool {
+        matches!(
+            self,
+            Operation::DeleteGroup { .. } | Operation::RenameGroup { .. }
+        )
+    }
+}
+
 /// An operation waiting in the outbox (or being pushed), with its client operation ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingOperation {

@@ -15,7 +15,7 @@ use crate::transport::{
     Bookmark, OpId, OpOutcome, OpResult, PendingOperation, PullPage, PullResponse, PushResponse,
     RemoteChange, RemoteConversation, TransportError,
 };
-use operations::{is_group_op, op_conversations, op_groups};
+use operations::{is_group_op, op_groups};
 
 /// One conversation as the server keeps it.
 #[derive(Debug, Default)]
@@ -306,7 +306,7 @@ impl Account {
         let mut results = Vec::with_capacity(ops.len());
         for pending in ops {
             groups_named |= is_group_op(&pending.op);
-            let mut mentioned = op_conversations(&pending.op);
+            let mut mentioned = pending.op.conversations().to_vec();
             let outcome = match self.outcomes.get(&pending.id) {
                 Some(remembered) => remembered.clone(),
                 None => {

@@ -401,18 +401,3 @@ pub(super) fn op_groups(op: &Operation) -> Vec<&str> {
         _ => Vec::new(),
     }
 }
-
-/// The conversations an operation names.
-pub(super) fn op_conversations(op: &Operation) -> Vec<ConversationId> {
-    match op {
-        Operation::Pin { conversation, .. }
-        | Operation::Delete { conversation, .. }
-        | Operation::MarkRead { conversation, .. } => vec![conversation.clone()],
-        Operation::Mark { conversations, .. }
-        | Operation::SetCustomData { conversations, .. }
-        | Operation::CreateGroup { conversations, .. }
-        | Operation::AddToGroup { conversations, .. }
-        | Operation::RemoveFromGroup { conversations, .. } => conversations.clone(),
-        Operation::DeleteGroup { .. } | Operation::RenameGroup { .. } => Vec::new(),
-    }
-}
