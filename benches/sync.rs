@@ -8,7 +8,7 @@
 //! with the conversation's last message as the server sends it (already known here: the
 //! dedupe path). Timed: `ConversationManager::sync()` from the call to its return, i.e. the
 //! pulls, reconciliation, commits, index updates and events of the 20 pages. Measured on a
-//! memory store and on a SQLite file (`synchronous = NORMAL`).
+//! SQLite file (`synchronous = NORMAL`) and then on a memory store, on a two-worker runtime.
 //!
 //! Run with `cargo bench --bench sync`.
 
@@ -123,32 +123,15 @@ async fn open(store: impl Store, transport: Prepared) -> ConversationManager {
 }
 
 fn apply_delta(c: &mut Criterion) {
-    let rt = common::runtime();
+    // Two workers, as `#[tokio::main]` gives an app on this 2-core machine: the sync task,
+    // the writer and the freeing of replaced records run side by side as they would there.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let dir = common::scratch_dir("sync");
     let path = dir.join("account.db");
-    let managers = rt.block_on(async {
-        let mut snapshot = common::snapshot(ACCOUNT);
-        snapshot.bookmark = Some(Bookmark("0".into()));
-        let memory_transport = Prepared::default();
-        let memory = open(
-            MemoryStore::from_snapshot(snapshot),
-            memory_transport.clone(),
-        )
-        .await;
-        common::write_sqlite_account(&path, ACCOUNT).await;
-        let store = SqliteStore::open(&path).await.expect("open the file");
-        let bookmark = ChangeSet {
-            bookmark: Some(Bookmark("0".into())),
-            ..ChangeSet::default()
-        };
-        store.commit(&bookmark).await.expect("store a bookmark");
-        let sqlite_transport = Prepared::default();
-        let sqlite = open(store, sqlite_transport.clone()).await;
-        vec![
-            ("memory_store", memory, memory_transport),
-            ("sqlite_normal", sqlite, sqlite_transport),
-        ]
-    });
     let mut group = c.benchmark_group("sync_delta");
     group
         .sample_size(10)
@@ -156,45 +139,77 @@ fn apply_delta(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10))
         .throughput(Throughput::Elements(DELTA as u64));
     let mut run = 0_u64;
-    for (name, manager, transport) in &managers {
-        // On SQLite, also with a pause between syncs (not timed) in which the writer folds the
-        // journal the previous sync left: the apply rate with folding deferred, as after a real
-        // sync, which is followed by quiet.
-        let pauses: &[(&str, Duration)] = if name.starts_with("sqlite") {
-            &[("", Duration::ZERO), ("_then_fold", FOLD_PAUSE)]
-        } else {
-            &[("", Duration::ZERO)]
+
+    // SQLite, the embedded default, first: each store gets a process whose heap only its own
+    // manager has used (run after the memory store's manager, the SQLite runs measured 30-40%
+    // slower, docs/PERFORMANCE.md section 6).
+    let transport = Prepared::default();
+    let sqlite = rt.block_on(async {
+        common::write_sqlite_account(&path, ACCOUNT).await;
+        let store = SqliteStore::open(&path).await.expect("open the file");
+        let bookmark = ChangeSet {
+            bookmark: Some(Bookmark("0".into())),
+            ..ChangeSet::default()
         };
-        for (suffix, pause) in pauses {
-            let id = BenchmarkId::new(format!("{name}{suffix}"), DELTA);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        run += 1;
-                        let pages = delta(run);
-                        if let Ok(mut queue) = transport.pages.lock() {
-                            *queue = pages;
-                        }
-                        let start = Instant::now();
-                        rt.block_on(manager.sync()).expect("sync");
-                        total += start.elapsed();
-                        if !pause.is_zero() {
-                            rt.block_on(async { tokio::time::sleep(*pause).await });
-                        }
-                    }
-                    total
-                });
-            });
+        store.commit(&bookmark).await.expect("store a bookmark");
+        open(store, transport.clone()).await
+    });
+    // With a pause between syncs (not timed) in which the writer folds the journal the
+    // previous sync left: the apply rate with folding deferred, as after a real sync, which is
+    // followed by quiet. These go first, on the journal as the file was opened (empty): after
+    // the back-to-back runs they would start with the journal those left, up to
+    // JOURNAL_LIMIT records, and pay for folding it. Back to back, a sync arrives while the
+    // writer folds what the one before left, and waits for the fold step.
+    for (suffix, pause) in [("_then_fold", FOLD_PAUSE), ("", Duration::ZERO)] {
+        let id = BenchmarkId::new(format!("sqlite_normal{suffix}"), DELTA);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| timed_syncs(&rt, &sqlite, &transport, &mut run, iters, pause));
+        });
+    }
+    rt.block_on(sqlite.shutdown()).expect("shutdown");
+    drop(sqlite);
+
+    let transport = Prepared::default();
+    let memory = rt.block_on(async {
+        let mut snapshot = common::snapshot(ACCOUNT);
+        snapshot.bookmark = Some(Bookmark("0".into()));
+        open(MemoryStore::from_snapshot(snapshot), transport.clone()).await
+    });
+    group.bench_function(BenchmarkId::new("memory_store", DELTA), |b| {
+        b.iter_custom(|iters| {
+            timed_syncs(&rt, &memory, &transport, &mut run, iters, Duration::ZERO)
+        });
+    });
+    rt.block_on(memory.shutdown()).expect("shutdown");
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `iters` syncs of a fresh delta each, timing only the `sync()` calls; sleeps `pause`
+/// (untimed, the runtime running) after each.
+fn timed_syncs(
+    rt: &tokio::runtime::Runtime,
+    manager: &ConversationManager,
+    transport: &Prepared,
+    run: &mut u64,
+    iters: u64,
+    pause: Duration,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        *run += 1;
+        let pages = delta(*run);
+        if let Ok(mut queue) = transport.pages.lock() {
+            *queue = pages;
+        }
+        let start = Instant::now();
+        rt.block_on(manager.sync()).expect("sync");
+        total += start.elapsed();
+        if !pause.is_zero() {
+            rt.block_on(async { tokio::time::sleep(pause).await });
         }
     }
-    group.finish();
-    rt.block_on(async {
-        for (_, manager, _) in managers {
-            manager.shutdown().await.expect("shutdown");
-        }
-    });
-    let _ = std::fs::remove_dir_all(&dir);
+    total
 }
 
 criterion_group!(benches, apply_delta);

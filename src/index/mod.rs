@@ -194,8 +194,7 @@ impl Index {
         self.decorated =
             self.decorated + usize::from(after.is_decorated()) - usize::from(before.is_decorated());
         self.counters.update(Some(before), Some(after));
-        self.sets.remove(slot, before);
-        self.sets.insert(slot, after);
+        self.sets.update(slot, before, after);
         // Moving down the list is a move for paging: remember where it moved down from.
         let (before_key, after_key) = (before.sort_key(), after.sort_key());
         if after_key < before_key {

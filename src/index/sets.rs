@@ -97,6 +97,33 @@ impl OrderSets {
         }
     }
 
+    /// Moves the row in `slot` from `before` to `after`, touching only the sets whose
+    /// membership changes: with the same sort key and cell (a change of marks, groups, custom
+    /// data, read position of a read row...) the global and cell sets are left alone.
+    pub(crate) fn update(&mut self, slot: u32, before: &Conversation, after: &Conversation) {
+        let (old_key, new_key) = ((before.sort_key(), slot), (after.sort_key(), slot));
+        let (old_cell, new_cell) = (cell_of(before), cell_of(after));
+        if old_key == new_key && old_cell == new_cell {
+            // Only a mark bit or group set, added or left, changes.
+            let (old_bits, new_bits) = (before.marks.bits(), after.marks.bits());
+            for bit in before.marks.each_bit().filter(|b| new_bits & b == 0) {
+                remove_from(&mut self.marks, &bit.trailing_zeros(), old_cell, &old_key);
+            }
+            for bit in after.marks.each_bit().filter(|b| old_bits & b == 0) {
+                self.marks.entry(bit.trailing_zeros()).or_default()[new_cell].insert(new_key);
+            }
+            for g in before.groups.iter().filter(|g| !after.groups.contains(g)) {
+                remove_from(&mut self.groups, g, old_cell, &old_key);
+            }
+            for g in after.groups.iter().filter(|g| !before.groups.contains(g)) {
+                self.groups.entry(g.clone()).or_default()[new_cell].insert(new_key);
+            }
+            return;
+        }
+        self.remove(slot, before);
+        self.insert(slot, after);
+    }
+
     /// Every slot in list order.
     pub(crate) fn all(&self) -> impl Iterator<Item = u32> + '_ {
         self.all.iter().rev().map(|&(_, slot)| slot)
@@ -199,6 +226,76 @@ mod tests {
             1
         );
         assert_eq!(count(f().conv_type(ConversationType::System)), 0);
+    }
+
+    /// Every (sort key, slot) of every set, by set, for comparing two `OrderSets`.
+    fn contents(sets: &OrderSets) -> Vec<(String, Vec<Key>)> {
+        let mut out: Vec<(String, Vec<Key>)> =
+            vec![("all".to_owned(), sets.all.iter().copied().collect())];
+        for (n, cell) in sets.cells.iter().enumerate() {
+            out.push((format!("cell {n}"), cell.iter().copied().collect()));
+        }
+        for (bit, cells) in &sets.marks {
+            for (n, cell) in cells.iter().enumerate() {
+                out.push((format!("mark {bit} {n}"), cell.iter().copied().collect()));
+            }
+        }
+        for (name, cells) in &sets.groups {
+            for (n, cell) in cells.iter().enumerate() {
+                out.push((format!("group {name} {n}"), cell.iter().copied().collect()));
+            }
+        }
+        out.retain(|(_, keys)| !keys.is_empty());
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn update_equals_remove_then_insert() {
+        use crate::model::MarkFlags;
+        let base = {
+            let mut c = Conversation::new("group_g".parse().expect("valid id"));
+            c.order_key = 10;
+            c.marks = MarkFlags::STAR | MarkFlags::FOLD;
+            c.groups = vec!["work".into(), "home".into()];
+            c
+        };
+        let edits: Vec<fn(&mut Conversation)> = vec![
+            |c| c.marks = MarkFlags::STAR,
+            |c| c.marks = MarkFlags::STAR | MarkFlags::HIDE,
+            |c| c.marks = MarkFlags::empty(),
+            |c| c.groups = vec!["home".into(), "play".into()],
+            |c| c.groups.clear(),
+            |c| c.custom_data = b"x".as_slice().into(),
+            |c| c.unread_count = 3,
+            |c| c.order_key = 20,
+            |c| c.is_pinned = true,
+            |c| {
+                c.order_key = 30;
+                c.marks = MarkFlags::UNREAD;
+                c.groups = vec!["play".into()];
+            },
+        ];
+        for (n, edit) in edits.iter().enumerate() {
+            let mut after = base.clone();
+            edit(&mut after);
+            let (mut updated, mut replaced) = (OrderSets::default(), OrderSets::default());
+            for sets in [&mut updated, &mut replaced] {
+                sets.insert(0, &base);
+                // A neighbour in the same sets, which must stay.
+                sets.insert(
+                    1,
+                    &Conversation {
+                        order_key: 5,
+                        ..base.clone()
+                    },
+                );
+            }
+            updated.update(0, &base, &after);
+            replaced.remove(0, &base);
+            replaced.insert(0, &after);
+            assert_eq!(contents(&updated), contents(&replaced), "edit {n}");
+        }
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub(crate) struct Tx<'a> {
     index: &'a Index,
     pub(crate) limits: &'a Limits,
     pub(crate) self_user: Option<&'a str>,
-    /// Conversations written by this change: `Some` upserted, `None` deleted.
-    overlay: HashMap<ConversationId, Option<StoredConversation>>,
+    /// Conversations written by this change: `Some` upserted, `None` deleted. (Boxed: the
+    /// table then moves pointers, not records, as it grows.)
+    overlay: HashMap<ConversationId, Option<Box<StoredConversation>>>,
     /// Written IDs in first-write order, so commits and events are deterministic.
     touched: Vec<ConversationId>,
     tombstones: HashMap<ConversationId, Tombstone>,
@@ -107,7 +108,7 @@ impl<'a> Tx<'a> {
     /// The conversation as this change sees it.
     pub(crate) fn get(&self, id: &ConversationId) -> Option<&StoredConversation> {
         match self.overlay.get(id) {
-            Some(written) => written.as_ref(),
+            Some(written) => written.as_deref(),
             None => self.index.get(id),
         }
     }
@@ -168,9 +169,8 @@ impl<'a> Tx<'a> {
         let id = stored.conversation.id.clone();
         self.account(&id, Some(&stored.conversation));
         self.mark_touched(&id);
-        let previous = self.overlay.insert(id.clone(), Some(stored));
-        self.undo
-            .push(Undo::Overlay(id, previous.map(|p| p.map(Box::new))));
+        let previous = self.overlay.insert(id.clone(), Some(Box::new(stored)));
+        self.undo.push(Undo::Overlay(id, previous));
     }
 
     /// Applies `edit` to a copy of an existing conversation and writes it if anything changed.
@@ -196,8 +196,7 @@ impl<'a> Tx<'a> {
         self.account(&id, None);
         self.mark_touched(&id);
         let previous = self.overlay.insert(id.clone(), None);
-        self.undo
-            .push(Undo::Overlay(id.clone(), previous.map(|p| p.map(Box::new))));
+        self.undo.push(Undo::Overlay(id.clone(), previous));
         let previous = self.tombstones.insert(id.clone(), tombstone);
         self.undo.push(Undo::Tombstone(id.clone(), previous));
         self.deleted.push(id);
@@ -278,7 +277,7 @@ impl<'a> Tx<'a> {
         for undo in self.undo.drain(savepoint.undo..).rev() {
             match undo {
                 Undo::Overlay(id, Some(previous)) => {
-                    self.overlay.insert(id, previous.map(|p| *p));
+                    self.overlay.insert(id, previous);
                 }
                 Undo::Overlay(id, None) => {
                     self.overlay.remove(&id);
@@ -360,9 +359,10 @@ impl<'a> Tx<'a> {
             bookmark: self.bookmark.take(),
             ..ChangeSet::default()
         };
+        change.upserts.reserve(self.touched.len());
         for id in &self.touched {
             if let Some(Some(stored)) = self.overlay.remove(id) {
-                change.upserts.push(stored);
+                change.upserts.push(*stored);
             }
         }
         // A conversation deleted and brought back within one change still records its
