@@ -81,6 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let phone = open_device(&server, "phone", &dir).await?;
     let laptop = open_device(&server, "laptop", &dir).await?;
     sync_both(&phone, &laptop).await?;
+    println!(
+        "  sync status: phone {:?}, laptop {:?}",
+        phone.sync_status(),
+        laptop.sync_status()
+    );
 
     println!("bob writes to alice twice (the server delivers to both devices)");
     server.deliver("alice", &bob, incoming("m1", 1_700_000_001, "hi alice"));

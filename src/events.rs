@@ -49,6 +49,8 @@ pub enum Event {
     /// unread, pin, marks, draft, custom data, groups, receive option, ...
     Updated(Vec<Conversation>),
     /// Server sync started (`kTIMConvEvent_Start`). Emitted only when a transport is configured.
+    /// The first cycle starts at open, possibly before a subscriber: for where sync stands,
+    /// read [`ConversationManager::sync_status`](crate::ConversationManager::sync_status).
     SyncStarted,
     /// Server sync finished (`kTIMConvEvent_Finish`).
     SyncFinished,

@@ -28,5 +28,5 @@ pub use model::{
 pub use outcome::ConversationOutcome;
 pub use paging::{Cursor, Page};
 pub use store::{MemoryStore, SqliteStore, SqliteStoreOptions, Store};
-pub use sync::SyncOptions;
+pub use sync::{SyncOptions, SyncStatus, SyncStatusStream};
 pub use transport::Transport;

@@ -21,14 +21,14 @@ mod writer;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, EventStream};
 use crate::index::Index;
 use crate::limits::Limits;
 use crate::store::{MemoryStore, SqliteStoreOptions, Store};
-use crate::sync::{self, Control, SyncOptions};
+use crate::sync::{self, Control, SyncOptions, SyncStatus, SyncStatusStream};
 use crate::transport::Transport;
 
 pub use messages::{IngestOutcome, Profile};
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) sync_session: Option<u64>,
     /// Wakes the sync task when operations were recorded.
     pub(crate) sync_wake: Option<Arc<Notify>>,
+    /// Where sync stands; set by the sync task.
+    pub(crate) sync_status: watch::Sender<SyncStatus>,
 }
 
 impl Shared {
@@ -242,6 +244,11 @@ impl ManagerBuilder {
             self_user: self.self_user,
             sync_session: self.transport.as_ref().map(|_| sync::new_session()),
             sync_wake: wake.clone(),
+            sync_status: watch::Sender::new(if wake.is_some() {
+                SyncStatus::Syncing
+            } else {
+                SyncStatus::Disabled
+            }),
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
@@ -364,6 +371,27 @@ impl ConversationManager {
     #[must_use]
     pub fn pending_operations(&self) -> usize {
         self.shared().read_index().outbox.len()
+    }
+
+    /// Where server sync stands now ([`SyncStatus::Disabled`] without a transport).
+    #[must_use]
+    pub fn sync_status(&self) -> SyncStatus {
+        self.shared().sync_status.borrow().clone()
+    }
+
+    /// Watches where server sync stands: the current [`SyncStatus`] first, then each change.
+    /// Unlike the sync events, a watch taken after open still starts from the current state.
+    pub fn watch_sync_status(&self) -> SyncStatusStream {
+        SyncStatusStream::new(self.shared().sync_status.subscribe())
+    }
+
+    /// Sets the sync status (the sync task does).
+    pub(crate) fn set_sync_status(&self, status: SyncStatus) {
+        self.shared().sync_status.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
     }
 
     /// Whether the writer has stopped (shut down).

@@ -70,15 +70,8 @@ impl std::fmt::Debug for UnreadStream {
 
 impl UnreadStream {
     fn new(rx: watch::Receiver<u64>, subscription: Option<FilterSubscription>) -> Self {
-        let inner = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-            if !first {
-                rx.changed().await.ok()?;
-            }
-            let value = *rx.borrow_and_update();
-            Some((value, (rx, false)))
-        });
         Self {
-            inner: Box::pin(inner),
+            inner: crate::sync::watch_values(rx),
             _subscription: subscription,
         }
     }

@@ -8,8 +8,8 @@ use futures::stream::BoxStream;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::SyncOptions;
 use super::reconcile;
+use super::{SyncOptions, SyncStatus};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::manager::{ConversationManager, WeakManager};
@@ -97,6 +97,11 @@ pub(crate) async fn run(
             }
             Some(Err(Error::Closed)) => break,
             Some(Err(err)) => {
+                // A push between cycles that fails shows too (a cycle's failure is set already).
+                mgr.set_sync_status(SyncStatus::Failed {
+                    code: err.code(),
+                    message: err.to_string(),
+                });
                 tracing::debug!(error = %err, retry_in = ?backoff, "sync failed; will retry");
                 if matches!(&err, Error::Sync(e) if e.code == crate::ErrorCode::NetworkDisconnected)
                 {
@@ -179,18 +184,27 @@ async fn cycle(
     options: &SyncOptions,
     full_due: &mut bool,
 ) -> Result<()> {
+    mgr.set_sync_status(SyncStatus::Syncing);
     mgr.publish(Event::SyncStarted);
     let result = async {
         push_all(mgr, transport, options, full_due).await?;
         pull_all(mgr, transport, options, full_due).await
     }
     .await;
+    // The status is set first, so that whoever sees the event reads the status it closes.
     match &result {
-        Ok(()) => mgr.publish(Event::SyncFinished),
-        Err(err) => mgr.publish(Event::SyncFailed {
-            code: err.code(),
-            message: err.to_string(),
-        }),
+        Ok(()) => {
+            mgr.set_sync_status(SyncStatus::UpToDate);
+            mgr.publish(Event::SyncFinished);
+        }
+        Err(err) => {
+            let (code, message) = (err.code(), err.to_string());
+            mgr.set_sync_status(SyncStatus::Failed {
+                code,
+                message: message.clone(),
+            });
+            mgr.publish(Event::SyncFailed { code, message });
+        }
     }
     result
 }

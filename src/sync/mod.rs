@@ -16,6 +16,10 @@
 //!   is followed by exactly one of `SyncFinished` / `SyncFailed`;
 //! - ingests the messages the server pushes.
 //!
+//! [`ConversationManager::sync_status`](crate::ConversationManager::sync_status) reads where
+//! this stands and [`watch_sync_status`](crate::ConversationManager::watch_sync_status)
+//! follows it ([`SyncStatus`]), for a subscriber that may come after the first events.
+//!
 //! A pull never runs while a push is unanswered: a push is answered (or has failed, and the
 //! cycle with it) before the pull starts. So the server state a pull brings covers every
 //! operation no longer in the outbox, and reconciliation (`reconcile.rs`) can rebuild the
@@ -25,11 +29,14 @@
 mod engine;
 pub(crate) mod outbox;
 pub(crate) mod reconcile;
+mod status;
 
 use std::time::Duration;
 
 pub(crate) use engine::{Control, run};
 pub(crate) use outbox::Outbox;
+pub(crate) use status::watch_values;
+pub use status::{SyncStatus, SyncStatusStream};
 
 /// How the sync task paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

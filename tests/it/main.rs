@@ -13,3 +13,4 @@ mod properties;
 mod sqlite;
 mod sync;
 mod sync_properties;
+mod sync_status;

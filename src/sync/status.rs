@@ -1,0 +1,87 @@
+//! Where this device's sync stands, as a value an app can read or watch (a "syncing…" or
+//! "offline" indicator), unlike the sync events, which a subscriber that comes late misses.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::stream::BoxStream;
+use tokio::sync::watch;
+
+use crate::error::ErrorCode;
+
+/// The state of server sync, as [`ConversationManager::sync_status`](crate::ConversationManager::sync_status)
+/// reads it and [`watch_sync_status`](crate::ConversationManager::watch_sync_status) follows it.
+///
+/// It follows the sync cycles ([`Event::SyncStarted`](crate::Event::SyncStarted) and its
+/// closing event), and pushes made between cycles when they fail. Operations waiting for the
+/// server are counted apart, by [`pending_operations`](crate::ConversationManager::pending_operations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncStatus {
+    /// No transport is configured: the manager works local-only.
+    Disabled,
+    /// A cycle (push, then pull) is under way, or about to start: the state from open until
+    /// the first cycle ends.
+    Syncing,
+    /// The last cycle finished: everything this device had queued was answered, and it holds
+    /// what the server had changed when the cycle pulled.
+    UpToDate,
+    /// The last attempt failed (the server unreachable, say); the sync task retries with
+    /// backoff, and local changes keep applying and queueing meanwhile.
+    Failed {
+        /// The SPEC §10 code.
+        code: ErrorCode,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A watch on a value: yields the current one first, then each new one ("latest wins": a
+/// consumer that polls slowly sees the newest value, possibly skipping some in between). Ends
+/// when the manager is gone.
+pub(crate) fn watch_values<T>(rx: watch::Receiver<T>) -> BoxStream<'static, T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    Box::pin(futures::stream::unfold(
+        (rx, true),
+        |(mut rx, first)| async move {
+            if !first {
+                rx.changed().await.ok()?;
+            }
+            let value = rx.borrow_and_update().clone();
+            Some((value, (rx, false)))
+        },
+    ))
+}
+
+/// A watch on the sync status: yields the current status first, then each new one. Values
+/// are "latest wins": a consumer that polls slowly sees the newest status, possibly skipping
+/// some in between. The stream ends when the manager is gone.
+#[must_use = "streams do nothing unless polled"]
+pub struct SyncStatusStream {
+    inner: BoxStream<'static, SyncStatus>,
+}
+
+impl SyncStatusStream {
+    pub(crate) fn new(rx: watch::Receiver<SyncStatus>) -> Self {
+        Self {
+            inner: watch_values(rx),
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncStatusStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncStatusStream")
+    }
+}
+
+impl Stream for SyncStatusStream {
+    type Item = SyncStatus;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SyncStatus>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
