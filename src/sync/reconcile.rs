@@ -145,9 +145,13 @@ pub(crate) fn apply_remote(tx: &mut Tx<'_>, change: RemoteChange) {
 fn apply_conversation(tx: &mut Tx<'_>, mut r: RemoteConversation) {
     let id = r.id.clone();
     let want = rebased(tx, &id, Roaming::of_remote(&r));
-    // The server has it: create it here, unless it was deleted here (then only a newer
-    // message, below, brings it back).
-    if tx.get(&id).is_none() && want.deleted.is_none() && tx.tombstone(&id).is_none() {
+    // The server has it: create it here, unless a delete of it is still waiting (then only
+    // a newer message, below, brings it back). A tombstone alone does not stop it: a delete
+    // that left the outbox was answered, so this state is the server's after it (the server
+    // refuses roaming changes to a deleted conversation; one it no longer knows, after a
+    // resync removed it here, another device may have made anew). The tombstone still keeps
+    // the messages from before the delete out.
+    if tx.get(&id).is_none() && want.deleted.is_none() {
         let mut conversation = Conversation::new(id.clone());
         conversation.order_key = tx.next_order_key();
         tx.put(StoredConversation::new(conversation));
@@ -408,7 +412,9 @@ pub(crate) fn reject_all(tx: &mut Tx<'_>, pushed: &[PendingOperation], reason: &
 }
 
 /// Applies a full resync: everything the server has. Conversations here that the server
-/// does not have, and that nothing pending or recent keeps, are deleted.
+/// does not have, and that nothing pending or recent keeps, are deleted; one that exists
+/// here only for its draft (no message) stays, with the server's roaming state for a
+/// conversation it does not know (none).
 pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_before: u64) {
     let mut seen = HashSet::new();
     for change in &changes {
@@ -422,10 +428,21 @@ pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_
         apply_remote(tx, change);
     }
     let all = crate::filter::ConversationFilter::new();
-    let gone: Vec<ConversationId> = tx
+    let (draft_only, absent): (Vec<ConversationId>, Vec<ConversationId>) = tx
         .ids_matching(&all)
         .into_iter()
         .filter(|id| !seen.contains(id))
+        .partition(|id| {
+            tx.get(id).is_some_and(|s| {
+                s.conversation.draft.is_some() && s.conversation.last_message.is_none()
+            })
+        });
+    for id in draft_only {
+        let want = rebased(tx, &id, Roaming::default());
+        write_roaming(tx, &id, &want, None);
+    }
+    let gone: Vec<ConversationId> = absent
+        .into_iter()
         .filter(|id| {
             tx.get(id)
                 .is_some_and(|s| s.conversation.order_key <= activated_before)

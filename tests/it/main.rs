@@ -13,4 +13,5 @@ mod properties;
 mod sqlite;
 mod sync;
 mod sync_properties;
+mod sync_resync;
 mod sync_status;
