@@ -290,9 +290,20 @@ async fn pull_all(
             PullResponse::Page(page) => page,
         };
         let more = page.has_more;
+        if more && since.as_ref() == Some(&page.bookmark) {
+            // More to come from where this page started: the same page would come again, for
+            // ever. A server bug; the cycle fails (and is retried with backoff).
+            return Err(Error::Sync(TransportError::refused(
+                crate::ErrorCode::ServerInternal,
+                "the server asked for more from a bookmark it did not move",
+            )));
+        }
         since = Some(page.bookmark.clone());
         if full {
             everything.extend(page.changes);
+            // Nothing is written until the last page: give other tasks their turn between
+            // pages, whatever the transport's futures do.
+            tokio::task::yield_now().await;
             if more {
                 answer = transport
                     .pull(since.clone(), options.pull_page_size)

@@ -12,6 +12,7 @@ mod paging;
 mod properties;
 mod sqlite;
 mod sync;
+mod sync_bad_server;
 mod sync_properties;
 mod sync_resync;
 mod sync_status;
