@@ -124,23 +124,11 @@ impl ConversationManager {
             if tx.group_exists(&new_name) {
                 return Err(Error::GroupAlreadyExists(new_name));
             }
-            for id in tx.group_members(&old_name) {
-                tx.update(&id, |s, _| {
-                    for g in s.conversation.groups.iter_mut().filter(|g| **g == old_name) {
-                        g.clone_from(&new_name);
-                    }
-                    Ok(())
-                })?;
-            }
-            tx.change_groups(GroupChange::Renamed {
-                from: old_name.clone(),
-                to: new_name.clone(),
-            });
             tx.record(Operation::RenameGroup {
                 from: old_name.clone(),
                 to: new_name.clone(),
             });
-            tx.emit(Event::GroupRenamed { old_name, new_name });
+            rename(tx, old_name, new_name);
             Ok(())
         })
         .await
@@ -252,4 +240,24 @@ fn set_membership(
         })
         .collect();
     (outcomes, changed)
+}
+
+/// Renames existing group `old_name` to `new_name` (not taken) in `tx`: the group, its
+/// members' group lists, and the `GroupRenamed` event. Shared by the API and by sync, which
+/// applies a rename made on another device.
+pub(crate) fn rename(tx: &mut Tx<'_>, old_name: String, new_name: String) {
+    for id in tx.group_members(&old_name) {
+        // Members exist (`group_members` lists live ones): the update cannot fail.
+        let _ = tx.update(&id, |s, _| {
+            for g in s.conversation.groups.iter_mut().filter(|g| **g == old_name) {
+                g.clone_from(&new_name);
+            }
+            Ok(())
+        });
+    }
+    tx.change_groups(GroupChange::Renamed {
+        from: old_name.clone(),
+        to: new_name.clone(),
+    });
+    tx.emit(Event::GroupRenamed { old_name, new_name });
 }

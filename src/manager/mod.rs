@@ -9,7 +9,7 @@
 mod custom_data;
 mod delete;
 mod drafts;
-mod groups;
+pub(crate) mod groups;
 mod list;
 mod marks;
 pub(crate) mod messages;

@@ -18,8 +18,8 @@ use crate::manager::unread::cleaned;
 use crate::model::{Conversation, ConversationId, CustomData, MarkFlags};
 use crate::store::{GroupChange, StoredConversation, Tombstone};
 use crate::transport::{
-    OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange, RemoteConversation,
-    TransportError,
+    GroupRename, OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange,
+    RemoteConversation, TransportError,
 };
 
 /// The roaming state of one conversation (the default: what the server holds for a
@@ -138,7 +138,7 @@ pub(crate) fn apply_remote(tx: &mut Tx<'_>, change: RemoteChange) {
             floor,
             clear_messages,
         } => apply_deleted(tx, &id, floor, clear_messages),
-        RemoteChange::Groups { names } => apply_group_names(tx, names),
+        RemoteChange::Groups { names, renamed } => apply_group_names(tx, names, renamed),
     }
 }
 
@@ -290,8 +290,15 @@ fn write_roaming(
 }
 
 /// The server's list of group names, with pending group operations over it, becomes the
-/// local list (keeping the server's order).
-fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>) {
+/// local list (keeping the server's order). The renames the server reports come first, for
+/// the groups here still by their old names: they are renamed, as a local rename does (with
+/// `GroupRenamed`), rather than deleted and created anew.
+fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRename>) {
+    for GroupRename { from, to } in renamed {
+        if from != to && tx.group_exists(&from) && !tx.group_exists(&to) {
+            crate::manager::groups::rename(tx, from, to);
+        }
+    }
     let mut want = names;
     for op in tx.pending_ops() {
         match op {

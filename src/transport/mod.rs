@@ -29,8 +29,8 @@ use futures::stream::BoxStream;
 use crate::error::ErrorCode;
 
 pub use wire::{
-    Bookmark, OpId, OpOutcome, OpResult, Operation, PendingOperation, PullPage, PullResponse,
-    PushResponse, RemoteChange, RemoteConversation, ServerEvent,
+    Bookmark, GroupRename, OpId, OpOutcome, OpResult, Operation, PendingOperation, PullPage,
+    PullResponse, PushResponse, RemoteChange, RemoteConversation, ServerEvent,
 };
 
 /// A failed transport call.

@@ -262,7 +262,22 @@ pub enum RemoteChange {
     Groups {
         /// The names.
         names: Vec<String>,
+        /// The renames among the changes since the bookmark pulled from, oldest first (none
+        /// in a full pull or a push answer): a device that still has a group by its old name
+        /// renames it, rather than deleting it and creating one by the new name. A hint: a
+        /// server may leave it empty, and `names` is the list either way.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        renamed: Vec<GroupRename>,
     },
+}
+
+/// A group renamed on the server, as a pull reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRename {
+    /// The name before.
+    pub from: String,
+    /// The name after.
+    pub to: String,
 }
 
 /// A page of changes.

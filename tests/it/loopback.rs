@@ -7,8 +7,8 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use timconv::transport::loopback::{Faults, LoopbackServer, LoopbackTransport};
 use timconv::transport::{
-    Bookmark, OpId, OpOutcome, Operation, PendingOperation, PullPage, PullResponse, PushResponse,
-    RemoteChange, RemoteConversation, ServerEvent, Transport, TransportError,
+    Bookmark, GroupRename, OpId, OpOutcome, Operation, PendingOperation, PullPage, PullResponse,
+    PushResponse, RemoteChange, RemoteConversation, ServerEvent, Transport, TransportError,
 };
 use timconv::{ConversationId, CustomData, ErrorCode, Limits, MarkFlags};
 
@@ -598,7 +598,8 @@ mod push_response {
             [
                 RemoteChange::Conversation(conv(&server, "c2c_a")),
                 RemoteChange::Groups {
-                    names: vec!["g".into()]
+                    names: vec!["g".into()],
+                    renamed: vec![]
                 },
             ]
         );
@@ -607,7 +608,8 @@ mod push_response {
         assert_eq!(
             response.changes,
             [RemoteChange::Groups {
-                names: vec!["g".into()]
+                names: vec!["g".into()],
+                renamed: vec![]
             }]
         );
         let (_, response) = push(&t, "3", rename("g", "h")).await;
@@ -615,8 +617,10 @@ mod push_response {
             response.changes,
             [
                 RemoteChange::Conversation(conv(&server, "c2c_a")),
+                // A push answer reports no renames (the device that pushed has made them).
                 RemoteChange::Groups {
-                    names: vec!["h".into()]
+                    names: vec!["h".into()],
+                    renamed: vec![]
                 },
             ]
         );
@@ -640,7 +644,7 @@ mod pull {
             match c {
                 RemoteChange::Conversation(c) => live.push(c.clone()),
                 RemoteChange::Deleted { id, .. } => dead.push(id.clone()),
-                RemoteChange::Groups { names } => groups.push(names.clone()),
+                RemoteChange::Groups { names, .. } => groups.push(names.clone()),
             }
         }
         (live, dead, groups)
@@ -694,7 +698,13 @@ mod pull {
         let server = LoopbackServer::new();
         let t = server.transport("new", "phone");
         let p = page(t.pull(None, 10).await.expect("pull"));
-        assert_eq!(p.changes, [RemoteChange::Groups { names: vec![] }]);
+        assert_eq!(
+            p.changes,
+            [RemoteChange::Groups {
+                names: vec![],
+                renamed: vec![]
+            }]
+        );
         assert!(!p.has_more);
         // Nothing after it.
         let p = page(t.pull(Some(p.bookmark), 10).await.expect("pull"));
@@ -720,8 +730,9 @@ mod pull {
         for limit in 1..=3 {
             let (changes, end) = pull_all(&t, Some(bookmark.clone()), limit).await;
             let state = server.state("me");
-            // a (marked), new, g4 (deleted), a and g1 again (renamed group), the group list:
-            // each once with its latest state, in the order of its last change.
+            // a (marked), new, g4 (deleted), the group list (renamed), then a and g1 again
+            // (members of the renamed group): each once with its latest state, in the order of
+            // its last change, a step's group list before its conversations.
             assert_eq!(
                 changes,
                 [
@@ -731,17 +742,28 @@ mod pull {
                         floor: [4; 3],
                         clear_messages: false
                     },
+                    // The rename since the bookmark comes with the list.
+                    RemoteChange::Groups {
+                        names: vec!["job".into()],
+                        renamed: vec![GroupRename {
+                            from: "work".into(),
+                            to: "job".into()
+                        }]
+                    },
                     RemoteChange::Conversation(state.conversations[&id("c2c_a")].clone()),
                     RemoteChange::Conversation(state.conversations[&id("group_g1")].clone()),
-                    RemoteChange::Groups {
-                        names: vec!["job".into()]
-                    },
                 ],
                 "limit {limit}"
             );
             let p = page(t.pull(Some(end), limit).await.expect("pull"));
             assert!(p.changes.is_empty());
         }
+        // A full pull starts from nothing: no renames to report.
+        let (changes, _) = pull_all(&t, None, 10).await;
+        assert!(changes.iter().any(|c| matches!(
+            c,
+            RemoteChange::Groups { names, renamed } if names == &["job"] && renamed.is_empty()
+        )));
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ mod properties;
 mod sqlite;
 mod sync;
 mod sync_bad_server;
+mod sync_groups;
 mod sync_properties;
 mod sync_resync;
 mod sync_status;

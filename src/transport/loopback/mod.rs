@@ -116,7 +116,9 @@
 //! **Pull** (`since`, `limit`; a limit of 0 counts as 1). Without a bookmark: every live
 //! conversation and, always, one `Groups` item, ordered by version. With a bookmark: every
 //! conversation whose version is newer (live ones as their state, deleted ones as
-//! `Deleted`), and the group list if it is newer, ordered by version. At most `limit` items
+//! `Deleted`), and the group list if it is newer, with the renames made since the bookmark,
+//! ordered by version (a step's group list before the conversations it changed). At most
+//! `limit` items
 //! per page; the bookmark is the version of the last item returned when more follow, else the
 //! user's current version, written in decimal. (The later pages of a full pull continue from
 //! a bookmark like any pull, so they also report conversations deleted since that bookmark.)

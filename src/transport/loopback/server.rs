@@ -12,8 +12,8 @@ use crate::limits::Limits;
 use crate::manager::messages::{order_of, position, recency};
 use crate::model::{ConversationId, CustomData, Message};
 use crate::transport::{
-    Bookmark, OpId, OpOutcome, OpResult, PendingOperation, PullPage, PullResponse, PushResponse,
-    RemoteChange, RemoteConversation, TransportError,
+    Bookmark, GroupRename, OpId, OpOutcome, OpResult, PendingOperation, PullPage, PullResponse,
+    PushResponse, RemoteChange, RemoteConversation, TransportError,
 };
 use operations::{is_group_op, op_groups};
 
@@ -89,6 +89,10 @@ pub(super) struct Account {
     groups: Vec<Group>,
     next_group_id: u64,
     groups_version: u64,
+    /// Renames, with the version of the group list they gave, for incremental pulls.
+    renames: Vec<(u64, GroupRename)>,
+    /// Renames made by the step in progress (versioned when it finishes).
+    step_renames: Vec<GroupRename>,
     outcomes: HashMap<OpId, OpOutcome>,
     applied: Vec<OpId>,
     /// Conversations changed by the step in progress, with what a pull showed before it.
@@ -110,6 +114,8 @@ impl Account {
             groups: Vec::new(),
             next_group_id: 1,
             groups_version: 0,
+            renames: Vec::new(),
+            step_renames: Vec::new(),
             outcomes: HashMap::new(),
             applied: Vec::new(),
             dirty: Vec::new(),
@@ -226,9 +232,21 @@ impl Account {
         self.conversations.entry(id.clone()).or_default()
     }
 
-    /// Ends a step: every conversation whose visible state changed gets a new version, and so
-    /// does the group list if its names changed. Returns the conversations touched.
+    /// Ends a step: the group list gets a new version if its names changed, and then every
+    /// conversation whose visible state changed does. (In that order, a pull reports a
+    /// group created or renamed before the members that name it, so a device renames the
+    /// group rather than moving each member, and never lists a member of a group it does not
+    /// know yet.) Returns the conversations touched.
     fn finish(&mut self, groups_before: &[String]) -> Vec<ConversationId> {
+        if self.group_names() != groups_before {
+            self.bump(Entry::Groups);
+        }
+        let version = self.groups_version;
+        self.renames.extend(
+            std::mem::take(&mut self.step_renames)
+                .into_iter()
+                .map(|r| (version, r)),
+        );
         let dirty = std::mem::take(&mut self.dirty);
         self.dirty_set.clear();
         let mut touched = Vec::with_capacity(dirty.len());
@@ -245,9 +263,6 @@ impl Account {
                 self.conversations.remove(&id);
             }
             touched.push(id);
-        }
-        if self.group_names() != groups_before {
-            self.bump(Entry::Groups);
         }
         touched
     }
@@ -352,6 +367,7 @@ impl Account {
         if groups_named {
             changes.push(RemoteChange::Groups {
                 names: self.group_names(),
+                renamed: Vec::new(),
             });
         }
         (PushResponse { results, changes }, self.version != start)
@@ -365,6 +381,7 @@ impl Account {
     /// out a bookmark older than it.
     pub(super) fn forget_history(&mut self) {
         self.history_floor = self.version;
+        self.renames.clear();
         for r in self.conversations.values_mut() {
             if !r.alive {
                 r.tombstone = false;
@@ -413,6 +430,16 @@ impl Account {
             let change = match entry {
                 Entry::Groups => RemoteChange::Groups {
                     names: self.group_names(),
+                    // Renames since the bookmark; a full pull starts from nothing to rename.
+                    renamed: if full {
+                        Vec::new()
+                    } else {
+                        self.renames
+                            .iter()
+                            .filter(|(v, _)| *v >= start)
+                            .map(|(_, r)| r.clone())
+                            .collect()
+                    },
                 },
                 Entry::Conversation(id) => match self.view(id) {
                     Some(c @ RemoteChange::Conversation(_)) => c,

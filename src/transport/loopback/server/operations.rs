@@ -7,7 +7,7 @@ use super::{Account, Group};
 use crate::error::ErrorCode;
 use crate::manager::messages::recency;
 use crate::model::{ConversationId, CustomData, MarkFlags, Message};
-use crate::transport::Operation;
+use crate::transport::{GroupRename, Operation};
 
 /// A refused operation: its SPEC §10 code and why.
 pub(super) struct Rejection {
@@ -336,6 +336,10 @@ impl Account {
         if let Some(g) = self.groups.iter_mut().find(|g| g.id == gid) {
             g.name = to.to_owned();
         }
+        self.step_renames.push(GroupRename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
         Ok(())
     }
 
