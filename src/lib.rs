@@ -13,6 +13,7 @@ pub mod paging;
 pub mod store;
 pub mod sync;
 pub mod transport;
+mod watch;
 
 pub use error::{Error, ErrorCode, Result};
 pub use events::{Event, EventStream, GroupRemovalReason, Lagged};

@@ -71,7 +71,7 @@ impl std::fmt::Debug for UnreadStream {
 impl UnreadStream {
     fn new(rx: watch::Receiver<u64>, subscription: Option<FilterSubscription>) -> Self {
         Self {
-            inner: crate::sync::watch_values(rx),
+            inner: crate::watch::watch_values(rx),
             _subscription: subscription,
         }
     }

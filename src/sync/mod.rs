@@ -35,7 +35,6 @@ use std::time::Duration;
 
 pub(crate) use engine::{Control, run};
 pub(crate) use outbox::Outbox;
-pub(crate) use status::watch_values;
 pub use status::{SyncStatus, SyncStatusStream};
 
 /// How the sync task paces itself.

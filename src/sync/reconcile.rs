@@ -295,7 +295,12 @@ fn write_roaming(
 /// `GroupRenamed`), rather than deleted and created anew.
 fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRename>) {
     for GroupRename { from, to } in renamed {
-        if from != to && tx.group_exists(&from) && !tx.group_exists(&to) {
+        // A group operation of this device's still waiting on either name makes the local
+        // group by that name possibly not the server's one: the list below settles it.
+        let waiting = tx
+            .pending_ops()
+            .any(|op| names_group(op, &from) || names_group(op, &to));
+        if from != to && !waiting && tx.group_exists(&from) && !tx.group_exists(&to) {
             crate::manager::groups::rename(tx, from, to);
         }
     }
@@ -346,6 +351,18 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
             name: name.clone(),
             conversations,
         });
+    }
+}
+
+/// Whether `op` is a group operation naming group `name`.
+fn names_group(op: &Operation, name: &str) -> bool {
+    match op {
+        Operation::CreateGroup { name: n, .. }
+        | Operation::DeleteGroup { name: n }
+        | Operation::AddToGroup { name: n, .. }
+        | Operation::RemoveFromGroup { name: n, .. } => n == name,
+        Operation::RenameGroup { from, to } => from == name || to == name,
+        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 
 use crate::error::ErrorCode;
+use crate::watch::watch_values;
 
 /// The state of server sync, as [`ConversationManager::sync_status`](crate::ConversationManager::sync_status)
 /// reads it and [`watch_sync_status`](crate::ConversationManager::watch_sync_status) follows it.
@@ -35,25 +36,6 @@ pub enum SyncStatus {
         /// What went wrong.
         message: String,
     },
-}
-
-/// A watch on a value: yields the current one first, then each new one ("latest wins": a
-/// consumer that polls slowly sees the newest value, possibly skipping some in between). Ends
-/// when the manager is gone.
-pub(crate) fn watch_values<T>(rx: watch::Receiver<T>) -> BoxStream<'static, T>
-where
-    T: Clone + Send + Sync + 'static,
-{
-    Box::pin(futures::stream::unfold(
-        (rx, true),
-        |(mut rx, first)| async move {
-            if !first {
-                rx.changed().await.ok()?;
-            }
-            let value = rx.borrow_and_update().clone();
-            Some((value, (rx, false)))
-        },
-    ))
 }
 
 /// A watch on the sync status: yields the current status first, then each new one. Values
