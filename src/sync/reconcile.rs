@@ -300,7 +300,10 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
         let waiting = tx
             .pending_ops()
             .any(|op| names_group(op, &from) || names_group(op, &to));
-        if from != to && !waiting && tx.group_exists(&from) && !tx.group_exists(&to) {
+        // Only a rename whose result the list still shows: the renames are history, and a
+        // name may have been renamed away and then used again since.
+        let current = names.contains(&to) && !names.contains(&from);
+        if from != to && current && !waiting && tx.group_exists(&from) && !tx.group_exists(&to) {
             crate::manager::groups::rename(tx, from, to);
         }
     }
