@@ -1384,3 +1384,106 @@ async fn the_journal_folds_to_what_it_replays() {
     );
     again.close().await.unwrap();
 }
+
+/// The fixture of schema version 4, the last with the commit journal: `schema_v2.db` brought to
+/// version 4 by the code of that version, then a commit left in the journal, not folded (an
+/// upsert of `c2c_alice` with a new last message and unread, a delete of `group_room`), two
+/// operations waiting in the sync outbox and a bookmark.
+fn schema_v4_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v4.db")
+}
+
+/// Regenerates `tests/fixtures/schema_v4.db`. Only valid while schema version 4 is the current
+/// one. Run with `cargo test --test it sqlite::regenerate_schema_v4_fixture -- --ignored`.
+#[tokio::test]
+#[ignore = "writes tests/fixtures/schema_v4.db; run by hand"]
+async fn regenerate_schema_v4_fixture() {
+    use timconv::Store as _;
+    use timconv::store::{ChangeSet, OutboxEntry, StoredConversation, Tombstone, UnreadMessage};
+    use timconv::transport::{Bookmark, OpId, Operation, PendingOperation};
+    assert_eq!(SqliteStore::schema_version(), 4, "made by schema version 4");
+    let (_dir, path, _) = copy_fixture(&schema_v2_fixture(), "fixture-v4");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let snapshot = store.load().await.unwrap();
+    let mut alice: StoredConversation = snapshot
+        .conversations
+        .iter()
+        .find(|c| c.conversation.id == id("c2c_alice"))
+        .unwrap()
+        .clone();
+    let mut message = incoming("a4", 1_700_000_004);
+    message.conv_id = Some("alice".into());
+    message.conv_type = Some(1);
+    alice.conversation.last_message = Some(message);
+    alice.conversation.order_key = ORDER_KEYS[0] + 100;
+    alice.unread_messages.push(UnreadMessage {
+        key: "a4".into(),
+        position: 1_700_000_004,
+    });
+    alice.conversation.unread_count = alice.unread_messages.len() as u64;
+    let room = snapshot
+        .conversations
+        .iter()
+        .find(|c| c.conversation.id == id("group_room"))
+        .unwrap();
+    let change = ChangeSet {
+        upserts: vec![alice],
+        deletes: vec![Tombstone {
+            id: id("group_room"),
+            last_message: [9, 0, 9],
+            clear_messages: false,
+        }],
+        order_clock: ORDER_KEYS[0] + 100,
+        outbox_added: vec![
+            OutboxEntry {
+                seq: 0,
+                operation: PendingOperation {
+                    id: OpId("00000000000000aa-0".into()),
+                    op: Operation::Pin {
+                        conversation: id("c2c_alice"),
+                        pinned: false,
+                    },
+                },
+            },
+            OutboxEntry {
+                seq: 1,
+                operation: PendingOperation {
+                    id: OpId("00000000000000aa-1".into()),
+                    op: Operation::Mark {
+                        conversations: vec![id("group_team")],
+                        bits: 1,
+                        enable: true,
+                    },
+                },
+            },
+        ],
+        bookmark: Some(Bookmark("b-42".into())),
+        ..ChangeSet::default()
+    };
+    assert!(room.conversation.last_message.is_some());
+    store.commit(&change).await.unwrap();
+    // Dropped without `close`, which would fold the journal; the last connection's close
+    // checkpoints the WAL into the file.
+    drop(store);
+    for _ in 0..100 {
+        if !sidecar(&path, "-wal").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_self_contained(&path);
+    let mut conn = raw_connection(&path, true).await;
+    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journaled, 1, "the commit stays in the journal");
+    conn.close().await.unwrap();
+    std::fs::copy(&path, schema_v4_fixture()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(schema_v4_fixture(), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+}
