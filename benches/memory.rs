@@ -33,7 +33,6 @@ mod counting_alloc;
 
 use std::process::Command;
 
-use timconv::store::StoredConversation;
 use timconv::{Conversation, ConversationManager, ConversationType, MemoryStore, Message};
 
 const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
@@ -120,7 +119,7 @@ fn one_record() {
     let n = 100_000;
     let plain = (0..n)
         .find(|&i| {
-            let c = common::conversation(i, n).conversation;
+            let (c, _) = common::conversation(i, n);
             c.id.kind() == ConversationType::C2c
                 && c.unread_count == 0
                 && c.marks.is_empty()
@@ -129,10 +128,10 @@ fn one_record() {
         })
         .expect("a plain conversation");
     let before = counting_alloc::live();
-    let record = common::conversation(plain, n);
+    let (record, _) = common::conversation(plain, n);
     let heap = counting_alloc::live() - before;
     let before = counting_alloc::live();
-    let message = record.conversation.last_message.clone();
+    let message = record.last_message.clone();
     let message_heap = counting_alloc::live() - before;
     let before = counting_alloc::live();
     let elements = message.as_ref().and_then(|m| m.elements.clone());
@@ -140,7 +139,7 @@ fn one_record() {
     println!(
         "one plain record: {} B inline + {heap} B heap (its ID included); the last message's \
          heap {message_heap} B, of which its one text element {elements_heap} B",
-        std::mem::size_of::<StoredConversation>(),
+        std::mem::size_of::<timconv::Conversation>(),
     );
     drop((record, message, elements));
 }
@@ -157,7 +156,7 @@ fn main() {
     }
     println!(
         "sizes: StoredConversation {} B, Conversation {} B, Message {} B (inline parts)",
-        std::mem::size_of::<StoredConversation>(),
+        std::mem::size_of::<timconv::Conversation>(),
         std::mem::size_of::<Conversation>(),
         std::mem::size_of::<Message>(),
     );

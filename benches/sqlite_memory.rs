@@ -105,7 +105,7 @@ fn child(path: &Path, n: usize) {
 /// SQLite store keeps (what a record loaded from the file holds).
 fn one_message() {
     let built = common::conversation(1, N)
-        .conversation
+        .0
         .last_message
         .expect("a last message");
     let json = serde_json::to_string(&built).expect("encode");

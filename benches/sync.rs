@@ -36,6 +36,10 @@ const PAGE: usize = 500;
 /// 10,000 journaled records (~0.25 s, docs/PERFORMANCE.md section 5).
 const FOLD_PAUSE: Duration = Duration::from_millis(700);
 
+/// The sync layer's stored state after a pull that ended at bookmark "0" (a format byte, then
+/// its JSON), as if the account had synced before: the runs pull deltas from there.
+const SYNC_STATE: &[u8] = b"\x01{\"bookmark\":\"0\"}";
+
 /// Serves prepared pull answers, one per call; pushes are never made.
 #[derive(Debug, Clone, Default)]
 struct Prepared {
@@ -78,8 +82,7 @@ fn delta(run: u64) -> VecDeque<PullResponse> {
     let stride = ACCOUNT / DELTA;
     let changes: Vec<RemoteChange> = (0..DELTA)
         .map(|k| {
-            let stored = common::conversation(k * stride + 1, ACCOUNT);
-            let c = stored.conversation;
+            let (c, _) = common::conversation(k * stride + 1, ACCOUNT);
             let mut marks = c.marks;
             marks.set(MarkFlags::STAR, run.is_multiple_of(2));
             RemoteChange::Conversation(RemoteConversation {
@@ -147,10 +150,8 @@ fn apply_delta(c: &mut Criterion) {
     let sqlite = rt.block_on(async {
         common::write_sqlite_account(&path, ACCOUNT).await;
         let store = SqliteStore::open(&path).await.expect("open the file");
-        let bookmark = ChangeSet {
-            bookmark: Some(Bookmark("0".into())),
-            ..ChangeSet::default()
-        };
+        let mut bookmark = ChangeSet::default();
+        bookmark.sync.state = Some(SYNC_STATE.to_vec());
         store.commit(&bookmark).await.expect("store a bookmark");
         open(store, transport.clone()).await
     });
@@ -172,7 +173,7 @@ fn apply_delta(c: &mut Criterion) {
     let transport = Prepared::default();
     let memory = rt.block_on(async {
         let mut snapshot = common::snapshot(ACCOUNT);
-        snapshot.bookmark = Some(Bookmark("0".into()));
+        snapshot.sync_state = Some(SYNC_STATE.to_vec());
         open(MemoryStore::from_snapshot(snapshot), transport.clone()).await
     });
     group.bench_function(BenchmarkId::new("memory_store", DELTA), |b| {

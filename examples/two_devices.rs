@@ -22,7 +22,7 @@ fn incoming(id: &str, server_time: u64, text: &str) -> Message {
 
 /// One line per event, prefixed by the device that saw it.
 fn describe(event: &Event) -> String {
-    let ids = |list: &[timconv::Conversation]| {
+    let ids = |list: &[std::sync::Arc<timconv::Conversation>]| {
         list.iter()
             .map(|c| c.id.to_string())
             .collect::<Vec<_>>()

@@ -185,6 +185,30 @@ pub enum Error {
     /// The database file is not a database, or is damaged.
     #[error("the database is corrupt or not a database: {0}")]
     CorruptDatabase(String),
+    /// The store file is held by another manager (in this process or another one) and was not
+    /// touched. Close that manager first ([`ConversationManager::shutdown`]); a dropped manager
+    /// releases its file once its writer has stopped.
+    ///
+    /// [`ConversationManager::shutdown`]: crate::ConversationManager::shutdown
+    #[error("{} is in use by another conversation manager{}", path.display(),
+        holder.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    StoreInUse {
+        /// The store file.
+        path: std::path::PathBuf,
+        /// The process holding it, when it could be told.
+        holder: Option<u32>,
+    },
+    /// A file operation failed (a missing directory, no permission, a full disk...).
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        /// What could not be done ("open", "create", "lock"...).
+        what: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     /// The database file was written by a newer version of this crate; it was not touched.
     #[error(
         "unsupported database schema version {found} (this version supports up to {supported})"
@@ -231,9 +255,11 @@ impl Error {
             Error::GroupNameLength { .. } => ErrorCode::GroupNameLength,
             Error::GroupNotFound(_) => ErrorCode::GroupNotFound,
             Error::InvalidJson(_) => ErrorCode::InvalidJson,
-            Error::Store(_) | Error::CorruptDatabase(_) | Error::UnsupportedSchema { .. } => {
-                ErrorCode::DatabaseFailed
-            }
+            Error::Store(_)
+            | Error::CorruptDatabase(_)
+            | Error::UnsupportedSchema { .. }
+            | Error::StoreInUse { .. } => ErrorCode::DatabaseFailed,
+            Error::Io { .. } => ErrorCode::IoFailed,
             Error::Closed | Error::NoRuntime => ErrorCode::NotInitialized,
             Error::Internal(_) => ErrorCode::Internal,
             Error::Sync(e) => e.code,
@@ -244,6 +270,15 @@ impl Error {
     /// Wraps a storage backend's error.
     pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Store(Arc::new(err))
+    }
+
+    /// An I/O error: `what` ("open", "create", ...) could not be done to `path`.
+    pub(crate) fn io(what: &'static str, path: &std::path::Path, err: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.to_path_buf(),
+            source: Arc::new(err),
+        }
     }
 
     pub(crate) fn invalid_id(id: impl Into<String>, reason: &'static str) -> Self {

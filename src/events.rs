@@ -6,6 +6,7 @@
 //! `Err(Lagged)` saying how many events it missed, and should re-read what it shows.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
@@ -41,13 +42,13 @@ impl GroupRemovalReason {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// New conversations (`kTIMConvEvent_Add`).
-    Added(Vec<Conversation>),
+    /// New conversations (`kTIMConvEvent_Add`), with their state (shared records).
+    Added(Vec<Arc<Conversation>>),
     /// Deleted conversations (`kTIMConvEvent_Del`).
     Deleted(Vec<ConversationId>),
     /// Changed conversations, with their new state (`kTIMConvEvent_Update`): new message,
     /// unread, pin, marks, draft, custom data, groups, receive option, ...
-    Updated(Vec<Conversation>),
+    Updated(Vec<Arc<Conversation>>),
     /// Server sync started (`kTIMConvEvent_Start`). Emitted only when a transport is configured.
     /// The first cycle starts at open, possibly before a subscriber: for where sync stands,
     /// read [`ConversationManager::sync_status`](crate::ConversationManager::sync_status).

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod events;
 pub mod filter;
+mod folders;
 mod index;
 pub mod limits;
 pub(crate) mod manager;

@@ -8,6 +8,8 @@
 //! since then from at or above the cursor, because it was already returned (or it moved, which
 //! excuses missing it).
 
+use std::sync::Arc;
+
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -59,8 +61,8 @@ impl Cursor {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page {
-    /// The conversations of this page, in list order.
-    pub conversations: Vec<Conversation>,
+    /// The conversations of this page, in list order (shared records, not copies).
+    pub conversations: Vec<Arc<Conversation>>,
     /// Pass this back to get the next page.
     pub next_cursor: Cursor,
     /// Whether no conversation follows this page.
@@ -106,12 +108,12 @@ pub(crate) fn read_page(
             // Moved down since the walk began, from at or above the cursor: already returned.
             let moved_down =
                 below.is_some_and(|pos| row.demoted_at > walk_started && row.demoted_from >= pos);
-            !moved_down && filter.matches(&row.stored.conversation)
+            !moved_down && filter.matches(&row.record)
         });
     let mut conversations = Vec::with_capacity(count.min(1024));
     let mut last = cursor.after;
     for (key, row) in matches.by_ref().take(count) {
-        conversations.push(row.stored.conversation.clone());
+        conversations.push(Arc::clone(&row.record));
         last = Some(key);
     }
     let is_finished = matches.next().is_none();

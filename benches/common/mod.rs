@@ -15,7 +15,9 @@
 //! - a short text last message (`"see you tomorrow"`) and a short display name on each.
 #![allow(dead_code)]
 
-use timconv::store::{Snapshot, StoredConversation, UnreadMessage};
+use std::sync::Arc;
+
+use timconv::store::{Snapshot, UnreadEntry};
 use timconv::{
     Conversation, ConversationFilter, ConversationId, ConversationManager, ConversationType,
     GroupAtInfo, GroupAtType, MarkFlags, MemoryStore, Message, ReceiveOption,
@@ -65,7 +67,7 @@ pub fn decorated_positions(n: usize) -> impl Iterator<Item = usize> {
 }
 
 /// The stored conversation at position `i` of an account of `n` (0 = oldest).
-pub fn conversation(i: usize, n: usize) -> StoredConversation {
+pub fn conversation(i: usize, n: usize) -> (Conversation, Vec<(String, u64)>) {
     let r = splitmix64(i as u64);
     let id = conversation_id(i);
     let is_group = id.kind() == ConversationType::Group;
@@ -101,7 +103,7 @@ pub fn conversation(i: usize, n: usize) -> StoredConversation {
         } else {
             format!("m{i}-{j}")
         };
-        unread_messages.push(UnreadMessage { key, position: at });
+        unread_messages.push((key, at));
     }
     c.unread_count = unread;
     let read = position - unread;
@@ -148,26 +150,26 @@ pub fn conversation(i: usize, n: usize) -> StoredConversation {
         }
     }
 
-    StoredConversation {
-        conversation: c,
-        unread_messages,
-    }
-}
-
-/// Every conversation of an account of `n`.
-pub fn conversations(n: usize) -> Vec<StoredConversation> {
-    (0..n).map(|i| conversation(i, n)).collect()
+    (c, unread_messages)
 }
 
 /// The snapshot of an account of `n` conversations.
 pub fn snapshot(n: usize) -> Snapshot {
-    Snapshot {
-        conversations: conversations(n),
-        tombstones: Vec::new(),
-        groups: GROUPS.iter().map(|g| (*g).to_owned()).collect(),
-        order_clock: ORDER_BASE + n as u64,
-        ..Snapshot::default()
+    let mut snapshot = Snapshot::default();
+    let mut next_id = 0;
+    for i in 0..n {
+        let (c, unread) = conversation(i, n);
+        for (key, position) in unread {
+            next_id += 1;
+            snapshot
+                .unread
+                .push(UnreadEntry::new(next_id, c.id.clone(), key, position));
+        }
+        snapshot.conversations.push(Arc::new(c));
     }
+    snapshot.folders = GROUPS.iter().map(|g| (*g).to_owned()).collect();
+    snapshot.order_clock = ORDER_BASE + n as u64;
+    snapshot
 }
 
 /// Opens a manager over a memory store holding an account of `n` conversations.
@@ -297,20 +299,14 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 /// checkpointed into the main file and the file can be copied on its own.
 pub async fn write_sqlite_account(path: &std::path::Path, n: usize) {
     use timconv::Store as _;
-    use timconv::store::{ChangeSet, GroupChange, SqliteStore};
+    use timconv::store::{ChangeSet, SqliteStore};
 
     let snapshot = snapshot(n);
-    let change = ChangeSet {
-        upserts: snapshot.conversations,
-        deletes: Vec::new(),
-        groups: snapshot
-            .groups
-            .into_iter()
-            .map(GroupChange::Created)
-            .collect(),
-        order_clock: snapshot.order_clock,
-        ..ChangeSet::default()
-    };
+    let mut change = ChangeSet::default();
+    change.upserts = snapshot.conversations;
+    change.unread_added = snapshot.unread;
+    change.folders = Some(snapshot.folders);
+    change.order_clock = snapshot.order_clock;
     let store = SqliteStore::open(path).await.expect("create the database");
     store.commit(&change).await.expect("write the account");
     store.close().await.expect("close the database");

@@ -1,26 +1,32 @@
 //! The in-memory index: every live conversation, kept in list order with its counters.
 //!
-//! Reads (get, list, count) are served from here and never wait on storage. Only the writer
-//! changes it, through [`Index::apply`], after the store has committed the change.
+//! Reads (get, list, count) are served from here and never wait on storage. Records are held
+//! as `Arc<Conversation>` and handed out shared, never copied: a read costs the same whatever
+//! the size of the account. Only the writer changes the index, through [`Index::apply`], after
+//! the store has committed the change.
 
 mod counters;
 mod sets;
+mod unread;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::events::Event;
 use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationId};
-use crate::store::{ChangeSet, GroupChange, Snapshot, StoredConversation, Tombstone};
-use crate::sync::Outbox;
+use crate::store::{ChangeSet, KeptSettings, Snapshot, Tombstone, UnreadEntry};
 
 pub(crate) use counters::{CounterChanges, Counters};
 pub(crate) use sets::OrderSets;
+pub(crate) use unread::UnreadSet;
 
 /// One live conversation and what paging needs to know about its past moves.
 #[derive(Debug)]
 pub(crate) struct Row {
-    pub(crate) stored: StoredConversation,
+    pub(crate) record: Arc<Conversation>,
+    /// The messages behind its unread count (`None`: none).
+    pub(crate) unread: Option<Box<UnreadSet>>,
     /// Index version at which this row last moved down the list (was unpinned, or deleted and
     /// brought back); 0 if never.
     pub(crate) demoted_at: u64,
@@ -37,35 +43,28 @@ pub(crate) struct Index {
     by_id: HashMap<ConversationId, u32>,
     pub(crate) sets: OrderSets,
     tombstones: HashMap<ConversationId, Tombstone>,
+    /// Settings of conversations that are not in the list.
+    settings: HashMap<ConversationId, KeptSettings>,
     /// Conversations deleted since open: (version, sort key) when they left the list, so a
     /// walk does not return one twice if it comes back below its cursor.
     departed: HashMap<ConversationId, (u64, u64)>,
-    groups: Vec<String>,
+    folders: Vec<String>,
     pinned: usize,
     decorated: usize,
     pub(crate) counters: Counters,
     order_clock: u64,
+    /// Above every stored unread entry's id.
+    next_unread_id: u64,
     /// Bumped by each applied change; paging cursors remember it.
     version: u64,
-    /// Sync operations waiting for the server, and the last pull's bookmark.
-    pub(crate) outbox: Outbox,
-}
-
-/// What applying a change did, for publishing.
-#[derive(Debug, Default)]
-pub(crate) struct Applied {
-    pub(crate) events: Vec<Event>,
-    /// The records the change replaced, to be dropped by the caller (outside the index lock).
-    pub(crate) replaced: Vec<StoredConversation>,
 }
 
 impl Index {
     pub(crate) fn from_snapshot(snapshot: Snapshot, version: u64) -> Self {
         let mut index = Index {
             order_clock: snapshot.order_clock,
-            groups: snapshot.groups,
+            folders: snapshot.folders,
             version,
-            outbox: Outbox::new(snapshot.outbox, snapshot.bookmark),
             ..Index::default()
         };
         index.tombstones = snapshot
@@ -73,9 +72,29 @@ impl Index {
             .into_iter()
             .map(|t| (t.id.clone(), t))
             .collect();
-        for stored in snapshot.conversations {
-            index.order_clock = index.order_clock.max(stored.conversation.order_key);
-            index.insert_row(stored);
+        index.settings = snapshot
+            .settings
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let mut unread: HashMap<ConversationId, UnreadSet> = HashMap::new();
+        for entry in snapshot.unread {
+            index.next_unread_id = index.next_unread_id.max(entry.id.saturating_add(1));
+            unread
+                .entry(entry.conversation.clone())
+                .or_default()
+                .insert(&entry);
+        }
+        for mut record in snapshot.conversations {
+            let set = unread.remove(&record.id).filter(|s| !s.is_empty());
+            let count = set.as_ref().map_or(0, |s| s.len() as u64);
+            if record.unread_count != count {
+                // The count is the entries' number: a record says otherwise only if it was
+                // written by hand. Unique at load, so this does not copy.
+                Arc::make_mut(&mut record).unread_count = count;
+            }
+            index.order_clock = index.order_clock.max(record.order_key);
+            index.insert_row(record, set.map(Box::new));
         }
         index.counters.publish_loaded();
         index
@@ -93,6 +112,10 @@ impl Index {
         self.order_clock
     }
 
+    pub(crate) fn next_unread_id(&self) -> u64 {
+        self.next_unread_id
+    }
+
     pub(crate) fn pinned_count(&self) -> usize {
         self.pinned
     }
@@ -101,19 +124,30 @@ impl Index {
         self.decorated
     }
 
-    pub(crate) fn groups(&self) -> &[String] {
-        &self.groups
+    pub(crate) fn folders(&self) -> &[String] {
+        &self.folders
     }
 
-    pub(crate) fn get(&self, id: &ConversationId) -> Option<&StoredConversation> {
-        self.by_id
-            .get(id)
-            .and_then(|&slot| self.row(slot))
-            .map(|r| &r.stored)
+    pub(crate) fn get(&self, id: &ConversationId) -> Option<&Arc<Conversation>> {
+        self.live_row(id).map(|r| &r.record)
+    }
+
+    /// The unread messages of a live conversation.
+    pub(crate) fn unread(&self, id: &ConversationId) -> Option<&UnreadSet> {
+        self.live_row(id).and_then(|r| r.unread.as_deref())
+    }
+
+    fn live_row(&self, id: &ConversationId) -> Option<&Row> {
+        self.by_id.get(id).and_then(|&slot| self.row(slot))
     }
 
     pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
         self.tombstones.get(id)
+    }
+
+    /// Settings kept for a conversation that is not in the list.
+    pub(crate) fn kept_settings(&self, id: &ConversationId) -> Option<&KeptSettings> {
+        self.settings.get(id)
     }
 
     pub(crate) fn row(&self, slot: u32) -> Option<&Row> {
@@ -121,22 +155,22 @@ impl Index {
     }
 
     /// Every conversation in list order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Conversation> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Conversation>> + '_ {
         self.sets
             .all()
             .filter_map(|slot| self.row(slot))
-            .map(|r| &r.stored.conversation)
+            .map(|r| &r.record)
     }
 
     /// Conversations matching `filter`, in list order, walking its smallest candidate set.
     pub(crate) fn matching<'a>(
         &'a self,
         filter: &'a ConversationFilter,
-    ) -> impl Iterator<Item = &'a Conversation> + 'a {
+    ) -> impl Iterator<Item = &'a Arc<Conversation>> + 'a {
         self.sets
             .candidates(filter, None)
             .filter_map(|(_, slot)| self.row(slot))
-            .map(|r| &r.stored.conversation)
+            .map(|r| &r.record)
             .filter(|c| filter.matches(c))
     }
 
@@ -151,16 +185,15 @@ impl Index {
             ..filter.clone()
         };
         self.matching(&with_unread)
-            .map(Conversation::counted_unread)
+            .map(|c| c.counted_unread())
             .sum()
     }
 
-    fn insert_row(&mut self, stored: StoredConversation) -> u32 {
-        let c = &stored.conversation;
-        self.pinned += usize::from(c.is_pinned);
-        self.decorated += usize::from(c.is_decorated());
-        self.counters.update(None, Some(c));
-        let id = c.id.clone();
+    fn insert_row(&mut self, record: Arc<Conversation>, unread: Option<Box<UnreadSet>>) -> u32 {
+        self.pinned += usize::from(record.is_pinned);
+        self.decorated += usize::from(record.is_decorated());
+        self.counters.update(None, Some(&record));
+        let id = record.id.clone();
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -168,9 +201,10 @@ impl Index {
                 u32::try_from(self.rows.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        self.sets.insert(slot, &stored.conversation);
+        self.sets.insert(slot, &record);
         self.rows[slot as usize] = Some(Row {
-            stored,
+            record,
+            unread,
             demoted_at: 0,
             demoted_from: 0,
         });
@@ -179,35 +213,34 @@ impl Index {
     }
 
     /// Replaces the record of the live conversation in `slot` (same ID: the sets, counters and
-    /// paging marks follow it), returning the record it replaced.
-    fn update_row(&mut self, slot: u32, stored: StoredConversation) -> Option<StoredConversation> {
+    /// paging marks follow it).
+    fn update_row(&mut self, slot: u32, record: Arc<Conversation>) {
         let version = self.version;
         let Some(row) = self.rows.get_mut(slot as usize).and_then(Option::as_mut) else {
             // Not reachable: `by_id` only names live slots. Keep the record all the same.
-            self.by_id.remove(&stored.conversation.id);
-            self.insert_row(stored);
-            return None;
+            self.by_id.remove(&record.id);
+            self.insert_row(record, None);
+            return;
         };
-        let before = &row.stored.conversation;
-        let after = &stored.conversation;
-        self.pinned = self.pinned + usize::from(after.is_pinned) - usize::from(before.is_pinned);
-        self.decorated =
-            self.decorated + usize::from(after.is_decorated()) - usize::from(before.is_decorated());
-        self.counters.update(Some(before), Some(after));
-        self.sets.update(slot, before, after);
+        let before = &row.record;
+        self.pinned = self.pinned + usize::from(record.is_pinned) - usize::from(before.is_pinned);
+        self.decorated = self.decorated + usize::from(record.is_decorated())
+            - usize::from(before.is_decorated());
+        self.counters.update(Some(before), Some(&record));
+        self.sets.update(slot, before, &record);
         // Moving down the list is a move for paging: remember where it moved down from.
-        let (before_key, after_key) = (before.sort_key(), after.sort_key());
+        let (before_key, after_key) = (before.sort_key(), record.sort_key());
         if after_key < before_key {
             row.demoted_from = before_key.max(row.demoted_from);
             row.demoted_at = version;
         }
-        Some(std::mem::replace(&mut row.stored, stored))
+        row.record = record;
     }
 
     fn remove_row(&mut self, id: &ConversationId) -> Option<Row> {
         let slot = self.by_id.remove(id)?;
         let row = self.rows.get_mut(slot as usize)?.take()?;
-        let c = &row.stored.conversation;
+        let c = &row.record;
         self.pinned -= usize::from(c.is_pinned);
         self.decorated -= usize::from(c.is_decorated());
         self.counters.update(Some(c), None);
@@ -216,49 +249,59 @@ impl Index {
         Some(row)
     }
 
+    fn row_mut(&mut self, id: &ConversationId) -> Option<&mut Row> {
+        let slot = *self.by_id.get(id)?;
+        self.rows.get_mut(slot as usize)?.as_mut()
+    }
+
+    fn remove_unread(&mut self, entry: &UnreadEntry) {
+        if let Some(row) = self.row_mut(&entry.conversation)
+            && let Some(set) = row.unread.as_deref_mut()
+            && set.id_of(&entry.key) == Some(entry.id)
+        {
+            set.remove(&entry.key);
+            if set.is_empty() {
+                row.unread = None;
+            }
+        }
+    }
+
+    fn add_unread(&mut self, entry: &UnreadEntry) {
+        self.next_unread_id = self.next_unread_id.max(entry.id.saturating_add(1));
+        if let Some(row) = self.row_mut(&entry.conversation) {
+            row.unread.get_or_insert_default().insert(entry);
+        }
+    }
+
     /// Applies a committed change and reports what to publish, in order: conversation events,
-    /// then `extra` (the operation's own events, e.g. group events), then unread changes.
-    ///
-    /// With `listened` false (nobody subscribed to events) the conversation events, which copy
-    /// every changed record, are not built.
-    pub(crate) fn apply(
-        &mut self,
-        change: ChangeSet,
-        extra: Vec<Event>,
-        listened: bool,
-    ) -> Applied {
+    /// then `extra` (the operation's own events, e.g. folder events), then unread changes.
+    pub(crate) fn apply(&mut self, change: &ChangeSet, extra: Vec<Event>) -> Vec<Event> {
         self.version += 1;
         self.order_clock = self.order_clock.max(change.order_clock);
-        self.outbox
-            .apply(change.outbox_added, &change.outbox_removed, change.bookmark);
         self.counters.begin();
         let mut deleted = Vec::new();
-        for t in change.deletes {
+        for t in &change.deletes {
             if let Some(row) = self.remove_row(&t.id) {
                 // Leaving the list is a move down for paging: remember where it left from.
-                let from = row.stored.conversation.sort_key().max(row.demoted_from);
+                let from = row.record.sort_key().max(row.demoted_from);
                 self.departed.insert(t.id.clone(), (self.version, from));
                 deleted.push(t.id.clone());
             }
-            self.tombstones.insert(t.id.clone(), t);
+            self.tombstones.insert(t.id.clone(), t.clone());
         }
         let (mut added, mut updated) = (Vec::new(), Vec::new());
-        let mut replaced = Vec::with_capacity(change.upserts.len());
-        for stored in change.upserts {
-            if listened {
-                let snapshot = stored.conversation.clone();
-                match self.by_id.contains_key(&snapshot.id) {
-                    false => added.push(snapshot),
-                    true => updated.push(snapshot),
+        for record in &change.upserts {
+            // An existing row is updated in its slot.
+            match self.by_id.get(&record.id) {
+                Some(&slot) => {
+                    updated.push(Arc::clone(record));
+                    self.update_row(slot, Arc::clone(record));
                 }
-            }
-            // An existing row is updated in its slot; the record it replaces is handed back.
-            match self.by_id.get(&stored.conversation.id) {
-                Some(&slot) => replaced.extend(self.update_row(slot, stored)),
                 None => {
-                    let id = &stored.conversation.id;
-                    let (demoted_at, demoted_from) = self.departed.remove(id).unwrap_or((0, 0));
-                    let slot = self.insert_row(stored);
+                    added.push(Arc::clone(record));
+                    let (demoted_at, demoted_from) =
+                        self.departed.remove(&record.id).unwrap_or((0, 0));
+                    let slot = self.insert_row(Arc::clone(record), None);
                     if let Some(row) = self.rows[slot as usize].as_mut() {
                         row.demoted_at = demoted_at;
                         row.demoted_from = demoted_from;
@@ -266,16 +309,20 @@ impl Index {
                 }
             }
         }
-        for g in change.groups {
-            match g {
-                GroupChange::Created(name) => self.groups.push(name),
-                GroupChange::Deleted(name) => self.groups.retain(|n| *n != name),
-                GroupChange::Renamed { from, to } => {
-                    for n in self.groups.iter_mut().filter(|n| **n == from) {
-                        n.clone_from(&to);
-                    }
-                }
-            }
+        for entry in &change.unread_removed {
+            self.remove_unread(entry);
+        }
+        for entry in &change.unread_added {
+            self.add_unread(entry);
+        }
+        for id in &change.settings_released {
+            self.settings.remove(id);
+        }
+        for s in &change.settings_kept {
+            self.settings.insert(s.id.clone(), s.clone());
+        }
+        if let Some(folders) = &change.folders {
+            self.folders.clone_from(folders);
         }
         let CounterChanges { total, filters } = self.counters.finish();
         let mut events = Vec::new();
@@ -295,6 +342,6 @@ impl Index {
         for (filter, count) in filters {
             events.push(Event::UnreadByFilterChanged { filter, count });
         }
-        Applied { events, replaced }
+        events
     }
 }

@@ -36,7 +36,7 @@ impl ConversationManager {
         }
         let ids = batch(ids, self.limits())?;
         self.write(move |tx| {
-            let (outcomes, changed) = each(tx, ids, |s| s.conversation.custom_data = data.clone());
+            let (outcomes, changed) = each(tx, ids, |c| c.custom_data = data.clone());
             if !changed.is_empty() {
                 tx.record(Operation::SetCustomData {
                     conversations: changed,

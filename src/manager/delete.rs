@@ -65,13 +65,13 @@ fn delete_one(
     clear_messages: bool,
     removed: &mut Vec<(String, ConversationId)>,
 ) -> Result<()> {
-    let conversation = &tx.existing(id)?.conversation;
+    let conversation = tx.existing(id)?;
     let floor = tx.tombstone(id).map_or([0; 3], |t| t.last_message);
-    let tombstone = Tombstone {
-        id: id.clone(),
-        last_message: last_recency(conversation).max(floor),
+    let tombstone = Tombstone::new(
+        id.clone(),
+        last_recency(conversation).max(floor),
         clear_messages,
-    };
+    );
     removed.extend(conversation.groups.iter().map(|g| (g.clone(), id.clone())));
     tx.record(Operation::Delete {
         conversation: id.clone(),

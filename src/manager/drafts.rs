@@ -3,7 +3,6 @@
 use super::ConversationManager;
 use crate::error::Result;
 use crate::model::{Conversation, ConversationId, Draft};
-use crate::store::StoredConversation;
 
 impl ConversationManager {
     /// Sets the draft of a conversation, creating the conversation if it does not exist (a
@@ -15,13 +14,13 @@ impl ConversationManager {
     pub async fn set_draft(&self, id: &ConversationId, draft: Draft) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
-            let mut stored = tx
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| StoredConversation::new(Conversation::new(id.clone())));
-            stored.conversation.draft = Some(Box::new(draft));
-            stored.conversation.order_key = tx.next_order_key();
-            tx.put(stored);
+            let mut conversation = match tx.get(&id) {
+                Some(c) => Conversation::clone(c),
+                None => tx.new_conversation(&id),
+            };
+            conversation.draft = Some(Box::new(draft));
+            conversation.order_key = tx.next_order_key();
+            tx.put(conversation);
             Ok(())
         })
         .await
@@ -36,8 +35,8 @@ impl ConversationManager {
     pub async fn cancel_draft(&self, id: &ConversationId) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
-            tx.update(&id, |s, _| {
-                s.conversation.draft = None;
+            tx.update(&id, |c, _| {
+                c.draft = None;
                 Ok(())
             })
             .map(drop)

@@ -7,10 +7,10 @@ use super::marks::decorate;
 use super::{ConversationManager, Tx};
 use crate::error::{Error, Result};
 use crate::events::{Event, GroupRemovalReason};
+use crate::folders::{FolderEdit, join, leave};
 use crate::limits::Limits;
 use crate::model::ConversationId;
 use crate::outcome::{ConversationOutcome, batch};
-use crate::store::GroupChange;
 use crate::transport::Operation;
 
 /// Checks a group name: 1..=`max_group_name_bytes` bytes (51011).
@@ -25,7 +25,7 @@ fn check_name(name: &str, limits: &Limits) -> Result<()> {
 }
 
 fn require_group(tx: &Tx<'_>, name: &str) -> Result<()> {
-    if tx.group_exists(name) {
+    if tx.folder_exists(name) {
         Ok(())
     } else {
         Err(Error::GroupNotFound(name.to_owned()))
@@ -36,7 +36,7 @@ impl ConversationManager {
     /// Names of the conversation groups, in creation order.
     #[must_use]
     pub fn groups(&self) -> Vec<String> {
-        self.shared().read_index().groups().to_vec()
+        self.shared().read_index().folders().to_vec()
     }
 
     /// Creates group `name` with conversations `ids` (at least one).
@@ -58,15 +58,15 @@ impl ConversationManager {
         let ids = batch(ids, self.limits())?;
         let name = name.to_owned();
         self.write(move |tx| {
-            if tx.group_exists(&name) {
+            if tx.folder_exists(&name) {
                 return Err(Error::GroupAlreadyExists(name));
             }
-            if tx.group_names().len() >= tx.limits.max_groups {
+            if tx.folder_names().len() >= tx.limits.max_groups {
                 return Err(Error::TooManyGroups {
                     max: tx.limits.max_groups,
                 });
             }
-            tx.change_groups(GroupChange::Created(name.clone()));
+            tx.edit_folders(FolderEdit::Create(&name));
             let (outcomes, joined) = set_membership(tx, &name, ids, true);
             tx.record(Operation::CreateGroup {
                 name: name.clone(),
@@ -91,13 +91,14 @@ impl ConversationManager {
         let name = name.to_owned();
         self.write(move |tx| {
             require_group(tx, &name)?;
-            for id in tx.group_members(&name) {
-                tx.update(&id, |s, _| {
-                    s.conversation.groups.retain(|g| *g != name);
+            let edit = FolderEdit::Delete(&name);
+            for id in tx.folder_members(&name) {
+                tx.update(&id, |c, _| {
+                    edit.apply_to_memberships(&mut c.groups);
                     Ok(())
                 })?;
             }
-            tx.change_groups(GroupChange::Deleted(name.clone()));
+            tx.edit_folders(edit);
             tx.record(Operation::DeleteGroup { name: name.clone() });
             tx.emit(Event::GroupDeleted { name });
             Ok(())
@@ -121,7 +122,7 @@ impl ConversationManager {
             if old_name == new_name {
                 return Ok(());
             }
-            if tx.group_exists(&new_name) {
+            if tx.folder_exists(&new_name) {
                 return Err(Error::GroupAlreadyExists(new_name));
             }
             tx.record(Operation::RenameGroup {
@@ -209,7 +210,7 @@ impl ConversationManager {
 
 fn is_member(tx: &Tx<'_>, id: &ConversationId, name: &str) -> bool {
     tx.get(id)
-        .is_some_and(|s| s.conversation.groups.iter().any(|g| g == name))
+        .is_some_and(|c| c.groups.iter().any(|g| g == name))
 }
 
 /// Makes each conversation a member of `name` (`join`) or not; returns the results and the
@@ -225,12 +226,11 @@ fn set_membership(
         .into_iter()
         .map(|id| {
             let was_member = is_member(tx, &id, name);
-            let result = decorate(tx, &id, &mut |s| {
-                let groups = &mut s.conversation.groups;
-                if !join {
-                    groups.retain(|g| g != name);
-                } else if !groups.iter().any(|g| g == name) {
-                    groups.push(name.to_owned());
+            let result = decorate(tx, &id, &mut |c| {
+                if join {
+                    self::join(&mut c.groups, name);
+                } else {
+                    leave(&mut c.groups, name);
                 }
             });
             if result.is_ok() && was_member != join {
@@ -246,18 +246,17 @@ fn set_membership(
 /// members' group lists, and the `GroupRenamed` event. Shared by the API and by sync, which
 /// applies a rename made on another device.
 pub(crate) fn rename(tx: &mut Tx<'_>, old_name: String, new_name: String) {
-    for id in tx.group_members(&old_name) {
-        // Members exist (`group_members` lists live ones): the update cannot fail.
-        let _ = tx.update(&id, |s, _| {
-            for g in s.conversation.groups.iter_mut().filter(|g| **g == old_name) {
-                g.clone_from(&new_name);
-            }
+    let edit = FolderEdit::Rename {
+        from: &old_name,
+        to: &new_name,
+    };
+    for id in tx.folder_members(&old_name) {
+        // Members exist (`folder_members` lists live ones): the update cannot fail.
+        let _ = tx.update(&id, |c, _| {
+            edit.apply_to_memberships(&mut c.groups);
             Ok(())
         });
     }
-    tx.change_groups(GroupChange::Renamed {
-        from: old_name.clone(),
-        to: new_name.clone(),
-    });
+    tx.edit_folders(edit);
     tx.emit(Event::GroupRenamed { old_name, new_name });
 }

@@ -1,5 +1,7 @@
 //! Reading conversations: by ID, and as filtered, keyset-paged lists (SPEC §4, §5).
 
+use std::sync::Arc;
+
 use super::ConversationManager;
 use crate::error::{Error, Result};
 use crate::filter::ConversationFilter;
@@ -7,32 +9,29 @@ use crate::model::{Conversation, ConversationId};
 use crate::paging::{Cursor, Page, read_page};
 
 impl ConversationManager {
-    /// One conversation, if it exists. Never creates one.
+    /// One conversation, if it exists. Never creates one. The record is shared, not copied.
     #[must_use]
-    pub fn get(&self, id: &ConversationId) -> Option<Conversation> {
-        self.shared()
-            .read_index()
-            .get(id)
-            .map(|s| s.conversation.clone())
+    pub fn get(&self, id: &ConversationId) -> Option<Arc<Conversation>> {
+        self.shared().read_index().get(id).cloned()
     }
 
     /// The conversations among `ids` that exist, in the order asked (repeats once). Missing
     /// ones are simply absent; none is created (`TIMConvGetConvInfo`).
     #[must_use]
-    pub fn get_many(&self, ids: &[ConversationId]) -> Vec<Conversation> {
+    pub fn get_many(&self, ids: &[ConversationId]) -> Vec<Arc<Conversation>> {
         let index = self.shared().read_index();
         let mut seen = std::collections::HashSet::new();
         ids.iter()
             .filter(|id| seen.insert(*id))
             .filter_map(|id| index.get(id))
-            .map(|s| s.conversation.clone())
+            .cloned()
             .collect()
     }
 
     /// Every conversation, in list order (`TIMConvGetConvList`). Prefer [`list`](Self::list)
     /// for large accounts.
     #[must_use]
-    pub fn conversations(&self) -> Vec<Conversation> {
+    pub fn conversations(&self) -> Vec<Arc<Conversation>> {
         self.shared().read_index().iter().cloned().collect()
     }
 

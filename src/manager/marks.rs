@@ -2,9 +2,9 @@
 
 use super::{ConversationManager, Tx};
 use crate::error::{Error, Result};
+use crate::model::Conversation;
 use crate::model::{ConversationId, MarkFlags};
 use crate::outcome::{ConversationOutcome, batch};
-use crate::store::StoredConversation;
 use crate::transport::Operation;
 
 impl ConversationManager {
@@ -33,11 +33,11 @@ impl ConversationManager {
         }
         let ids = batch(ids, self.limits())?;
         self.write(move |tx| {
-            let (outcomes, changed) = each(tx, ids, |s| {
+            let (outcomes, changed) = each(tx, ids, |c| {
                 if enable {
-                    s.conversation.marks.insert(marks);
+                    c.marks.insert(marks);
                 } else {
-                    s.conversation.marks.remove(marks);
+                    c.marks.remove(marks);
                 }
             });
             if !changed.is_empty() {
@@ -59,7 +59,7 @@ impl ConversationManager {
 pub(crate) fn each(
     tx: &mut Tx<'_>,
     ids: Vec<ConversationId>,
-    mut edit: impl FnMut(&mut StoredConversation),
+    mut edit: impl FnMut(&mut Conversation),
 ) -> (Vec<ConversationOutcome>, Vec<ConversationId>) {
     let mut changed = Vec::new();
     let outcomes = ids
@@ -80,19 +80,16 @@ pub(crate) fn each(
 pub(crate) fn decorate(
     tx: &mut Tx<'_>,
     id: &ConversationId,
-    edit: &mut impl FnMut(&mut StoredConversation),
+    edit: &mut impl FnMut(&mut Conversation),
 ) -> Result<bool> {
     let before = tx.existing(id)?;
-    let was_decorated = before.conversation.is_decorated();
-    let mut after = before.clone();
+    let was_decorated = before.is_decorated();
+    let mut after = Conversation::clone(before);
     edit(&mut after);
-    if after == *before {
+    if after == **before {
         return Ok(false);
     }
-    if !was_decorated
-        && after.conversation.is_decorated()
-        && tx.decorated_count() >= tx.limits.max_decorated
-    {
+    if !was_decorated && after.is_decorated() && tx.decorated_count() >= tx.limits.max_decorated {
         return Err(Error::TooManyDecorated {
             max: tx.limits.max_decorated,
         });

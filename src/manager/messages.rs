@@ -6,7 +6,6 @@ use crate::model::message::AT_ALL_MARKER;
 use crate::model::{
     Conversation, ConversationId, ConversationType, GroupAtInfo, GroupAtType, GroupType, Message,
 };
-use crate::store::{StoredConversation, UnreadMessage};
 
 /// What [`ConversationManager::ingest_message`] did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,11 +109,11 @@ impl ConversationManager {
         let id = id.clone();
         self.write(move |tx| {
             if let Some(existing) = tx.get(&id) {
-                return Ok(existing.conversation.clone());
+                return Ok(Conversation::clone(existing));
             }
-            let mut conversation = Conversation::new(id);
+            let mut conversation = tx.new_conversation(&id);
             conversation.order_key = tx.next_order_key();
-            tx.put(StoredConversation::new(conversation.clone()));
+            tx.put(conversation.clone());
             Ok(conversation)
         })
         .await
@@ -128,8 +127,7 @@ impl ConversationManager {
     pub async fn set_profile(&self, id: &ConversationId, profile: Profile) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
-            tx.update(&id, |s, _| {
-                let c = &mut s.conversation;
+            tx.update(&id, |c, _| {
                 if let Some(name) = profile.show_name {
                     c.show_name = name;
                 }
@@ -218,33 +216,26 @@ fn at_type(message: &Message, self_user: Option<&str>) -> Option<GroupAtType> {
     }
 }
 
-/// A copy of `stored` to ingest a message into: without its last message when the message
-/// replaces it, with room for one more unread message when it counts.
-fn copy_for_ingest(stored: &StoredConversation, newer: bool, counts: bool) -> StoredConversation {
-    let c = &stored.conversation;
-    let mut unread_messages =
-        Vec::with_capacity(stored.unread_messages.len() + usize::from(counts));
-    unread_messages.extend_from_slice(&stored.unread_messages);
-    StoredConversation {
-        conversation: Conversation {
-            id: c.id.clone(),
-            show_name: c.show_name.clone(),
-            face_url: c.face_url.clone(),
-            unread_count: c.unread_count,
-            order_key: c.order_key,
-            last_message: if newer { None } else { c.last_message.clone() },
-            draft: c.draft.clone(),
-            receive_option: c.receive_option,
-            group_type: c.group_type,
-            group_at_info: c.group_at_info.clone(),
-            is_pinned: c.is_pinned,
-            marks: c.marks,
-            custom_data: c.custom_data.clone(),
-            groups: c.groups.clone(),
-            c2c_read_timestamp: c.c2c_read_timestamp,
-            group_read_sequence: c.group_read_sequence,
-        },
-        unread_messages,
+/// A copy of `current` to ingest a message into, without its last message when the message
+/// replaces it (the largest part of a record, and about to be dropped).
+fn copy_for_ingest(c: &Conversation, newer: bool) -> Conversation {
+    Conversation {
+        id: c.id.clone(),
+        show_name: c.show_name.clone(),
+        face_url: c.face_url.clone(),
+        unread_count: c.unread_count,
+        order_key: c.order_key,
+        last_message: if newer { None } else { c.last_message.clone() },
+        draft: c.draft.clone(),
+        receive_option: c.receive_option,
+        group_type: c.group_type,
+        group_at_info: c.group_at_info.clone(),
+        is_pinned: c.is_pinned,
+        marks: c.marks,
+        custom_data: c.custom_data.clone(),
+        groups: c.groups.clone(),
+        c2c_read_timestamp: c.c2c_read_timestamp,
+        group_read_sequence: c.group_read_sequence,
     }
 }
 
@@ -257,16 +248,14 @@ pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> 
     {
         return IngestOutcome::Stale;
     }
-    let existing = tx.get(id);
+    let existing = tx.get(id).cloned();
     let key = message.dedup_key();
-    let last = existing.and_then(|s| s.conversation.last_message.as_ref());
-    if last.is_some_and(|m| m.has_dedup_key(&key))
-        || existing.is_some_and(|s| s.unread_messages.iter().any(|u| u.key == key))
-    {
+    let last = existing.as_ref().and_then(|c| c.last_message.as_ref());
+    if last.is_some_and(|m| m.has_dedup_key(&key)) || tx.is_unread(id, &key) {
         return IngestOutcome::Duplicate;
     }
     let pos = position(&message, kind);
-    let read = existing.map_or(0, |s| s.conversation.read_position());
+    let read = existing.as_ref().map_or(0, |c| c.read_position());
     // A message without a position cannot be placed against the read position, so it cannot
     // be counted exactly: it never counts.
     let counts =
@@ -275,29 +264,23 @@ pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> 
     if !counts && !newer {
         return IngestOutcome::Unchanged;
     }
-    // The new state, copied from the current one except for the last message it replaces
-    // (the largest part of a record, and about to be dropped).
-    let (mut stored, created) = match existing {
-        Some(existing) => (copy_for_ingest(existing, newer, counts), false),
-        None => (StoredConversation::new(Conversation::new(id.clone())), true),
+    let (mut c, created) = match &existing {
+        Some(existing) => (copy_for_ingest(existing, newer), false),
+        None => (tx.new_conversation(id), true),
     };
-    let c = &mut stored.conversation;
     if counts {
         if kind == ConversationType::Group
             && let Some(at_type) = at_type(&message, tx.self_user)
         {
             c.group_at_info.push(GroupAtInfo { seq: pos, at_type });
         }
-        stored
-            .unread_messages
-            .push(UnreadMessage { key, position: pos });
-        c.unread_count = stored.unread_messages.len() as u64;
+        tx.add_unread(id, key, pos);
     }
     if newer {
         c.last_message = Some(message);
         c.order_key = tx.next_order_key();
     }
-    tx.put(stored);
+    tx.put(c);
     if created {
         IngestOutcome::Created
     } else {

@@ -18,7 +18,9 @@ mod tx;
 pub(crate) mod unread;
 mod writer;
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{
+    Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
@@ -28,7 +30,7 @@ use crate::events::{Event, EventStream};
 use crate::index::Index;
 use crate::limits::Limits;
 use crate::store::{MemoryStore, SqliteStoreOptions, Store};
-use crate::sync::{self, Control, SyncOptions, SyncStatus, SyncStatusStream};
+use crate::sync::{self, Control, Outbox, SyncOptions, SyncStatus, SyncStatusStream};
 use crate::transport::Transport;
 
 pub use messages::{IngestOutcome, Profile};
@@ -38,6 +40,10 @@ pub use unread::{CleanTarget, UnreadStream};
 /// State shared by every handle and the writer task.
 pub(crate) struct Shared {
     index: RwLock<Index>,
+    /// Sync operations waiting for the server, and the last pull's bookmark: the sync layer's
+    /// state, beside the index (changed by the writer after each commit, read by the sync
+    /// task).
+    outbox: Mutex<Outbox>,
     events: broadcast::Sender<Event>,
     limits: Limits,
     self_user: Option<String>,
@@ -59,6 +65,12 @@ impl Shared {
 
     pub(crate) fn write_index(&self) -> RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The outbox. As with the index, changes are applied whole after commit, so a poisoned
+    /// lock still holds a consistent state.
+    pub(crate) fn lock_outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -228,8 +240,12 @@ impl ManagerBuilder {
             (None, Some(options)) => Arc::new(options.open().await?),
             (None, None) => Arc::new(MemoryStore::new()),
         };
-        let snapshot = store.load().await?;
+        let mut snapshot = store.load().await?;
         let count = snapshot.conversations.len();
+        let outbox = Outbox::from_store(
+            std::mem::take(&mut snapshot.sync_records),
+            snapshot.sync_state.take(),
+        )?;
         // Start versions at the clock so cursors from before a restart stay ordered.
         let version = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -239,6 +255,7 @@ impl ManagerBuilder {
         let wake = self.transport.as_ref().map(|_| Arc::new(Notify::new()));
         let shared = Arc::new(Shared {
             index: RwLock::new(index),
+            outbox: Mutex::new(outbox),
             events,
             limits: self.limits,
             self_user: self.self_user,
@@ -370,7 +387,7 @@ impl ConversationManager {
     /// transport).
     #[must_use]
     pub fn pending_operations(&self) -> usize {
-        self.shared().read_index().outbox.len()
+        self.shared().lock_outbox().len()
     }
 
     /// Where server sync stands now ([`SyncStatus::Disabled`] without a transport).

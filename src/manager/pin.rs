@@ -18,7 +18,7 @@ impl ConversationManager {
     pub async fn pin(&self, id: &ConversationId, pinned: bool) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
-            if tx.existing(&id)?.conversation.is_pinned == pinned {
+            if tx.existing(&id)?.is_pinned == pinned {
                 return Ok(());
             }
             if pinned && tx.pinned_count() >= tx.limits.max_pinned {
@@ -26,10 +26,10 @@ impl ConversationManager {
                     max: tx.limits.max_pinned,
                 });
             }
-            tx.update(&id, |s, tx| {
-                s.conversation.is_pinned = pinned;
+            tx.update(&id, |c, tx| {
+                c.is_pinned = pinned;
                 if pinned {
-                    s.conversation.order_key = tx.next_order_key();
+                    c.order_key = tx.next_order_key();
                 }
                 Ok(())
             })?;

@@ -1,15 +1,18 @@
 //! A change being planned: the writer's view of the index plus its own pending writes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::filter::ConversationFilter;
+use crate::folders::FolderEdit;
 use crate::index::Index;
 use crate::limits::Limits;
-use crate::model::{Conversation, ConversationId};
-use crate::store::{ChangeSet, GroupChange, OutboxEntry, StoredConversation, Tombstone};
+use crate::model::{Conversation, ConversationId, ReceiveOption};
+use crate::store::{ChangeSet, KeptSettings, Tombstone, UnreadEntry};
+use crate::sync::outbox::{Outbox, OutboxDelta, OutboxEntry};
 use crate::transport::{Bookmark, OpId, Operation, PendingOperation};
 
 fn now_micros() -> u64 {
@@ -18,28 +21,54 @@ fn now_micros() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
+/// What a change does to one conversation's unread entries. Both lists only grow while the
+/// change is planned (an entry added and then removed is in both), so a savepoint is a pair
+/// of lengths.
+#[derive(Debug, Default)]
+struct UnreadDelta {
+    added: Vec<UnreadEntry>,
+    added_keys: HashSet<String>,
+    /// Entries removed: committed ones, and ones added by this change.
+    removed: Vec<UnreadEntry>,
+    removed_ids: HashSet<u64>,
+}
+
+impl UnreadDelta {
+    fn truncate(&mut self, added: usize, removed: usize) {
+        for e in self.added.drain(added.min(self.added.len())..) {
+            self.added_keys.remove(&e.key);
+        }
+        for e in self.removed.drain(removed.min(self.removed.len())..) {
+            self.removed_ids.remove(&e.id);
+        }
+    }
+}
+
 /// A change being planned: reads see the index plus this change's own writes.
 ///
 /// Several operations may be planned into one `Tx` (group commit); a [`Savepoint`] taken
 /// before each lets a failing one be rolled back alone.
 pub(crate) struct Tx<'a> {
     index: &'a Index,
+    outbox: &'a Outbox,
     pub(crate) limits: &'a Limits,
     pub(crate) self_user: Option<&'a str>,
-    /// Conversations written by this change: `Some` upserted, `None` deleted. (Boxed: the
-    /// table then moves pointers, not records, as it grows.)
-    overlay: HashMap<ConversationId, Option<Box<StoredConversation>>>,
+    /// Conversations written by this change: `Some` upserted, `None` deleted.
+    overlay: HashMap<ConversationId, Option<Arc<Conversation>>>,
     /// Written IDs in first-write order, so commits and events are deterministic.
     touched: Vec<ConversationId>,
     tombstones: HashMap<ConversationId, Tombstone>,
     /// Deleted by this change, in order.
     deleted: Vec<ConversationId>,
-    /// How to undo each write to `overlay` and `tombstones`, newest last.
+    unread: HashMap<ConversationId, UnreadDelta>,
+    /// Kept settings written by this change: `Some` kept, `None` released.
+    settings: HashMap<ConversationId, Option<KeptSettings>>,
+    /// How to undo each write, newest last.
     undo: Vec<Undo>,
-    groups: Option<Vec<String>>,
-    group_changes: Vec<GroupChange>,
+    folders: Option<Vec<String>>,
     events: Vec<Event>,
     order_clock: u64,
+    next_unread_id: u64,
     pinned: usize,
     decorated: usize,
     /// This session's prefix of client operation IDs; `None` when no transport is configured
@@ -48,15 +77,18 @@ pub(crate) struct Tx<'a> {
     outbox_added: Vec<OutboxEntry>,
     outbox_removed: Vec<u64>,
     /// `outbox_removed` as a set, for the pending-operation scans of reconciliation.
-    removed_set: std::collections::HashSet<u64>,
+    removed_set: HashSet<u64>,
     bookmark: Option<Bookmark>,
     next_seq: u64,
 }
 
 /// How to undo one write of a [`Tx`]: the previous value of the entry (`None`: absent).
 enum Undo {
-    Overlay(ConversationId, Option<Option<Box<StoredConversation>>>),
+    Overlay(ConversationId, Option<Option<Arc<Conversation>>>),
     Tombstone(ConversationId, Option<Tombstone>),
+    Settings(ConversationId, Option<Option<KeptSettings>>),
+    /// The lengths of a conversation's unread delta before a write.
+    Unread(ConversationId, usize, usize),
 }
 
 /// A point a [`Tx`] can roll back to.
@@ -64,8 +96,7 @@ pub(crate) struct Savepoint {
     undo: usize,
     touched: usize,
     deleted: usize,
-    groups: Option<Vec<String>>,
-    group_changes: usize,
+    folders: Option<Vec<String>>,
     events: usize,
     pinned: usize,
     decorated: usize,
@@ -74,47 +105,59 @@ pub(crate) struct Savepoint {
     bookmark: Option<Bookmark>,
 }
 
+/// What planning produced: the change for the store, the outbox part as the sync layer reads
+/// it, and the operations' own events.
+pub(crate) struct Planned {
+    pub(crate) change: ChangeSet,
+    pub(crate) outbox: OutboxDelta,
+    pub(crate) events: Vec<Event>,
+}
+
 impl<'a> Tx<'a> {
     pub(crate) fn new(
         index: &'a Index,
+        outbox: &'a Outbox,
         limits: &'a Limits,
         self_user: Option<&'a str>,
         sync_session: Option<u64>,
     ) -> Self {
         Self {
             index,
+            outbox,
             limits,
             self_user,
             overlay: HashMap::new(),
             touched: Vec::new(),
             tombstones: HashMap::new(),
             deleted: Vec::new(),
+            unread: HashMap::new(),
+            settings: HashMap::new(),
             undo: Vec::new(),
-            groups: None,
-            group_changes: Vec::new(),
+            folders: None,
             events: Vec::new(),
             order_clock: index.order_clock(),
+            next_unread_id: index.next_unread_id(),
             pinned: index.pinned_count(),
             decorated: index.decorated_count(),
             sync_session,
             outbox_added: Vec::new(),
             outbox_removed: Vec::new(),
-            removed_set: std::collections::HashSet::new(),
+            removed_set: HashSet::new(),
             bookmark: None,
-            next_seq: index.outbox.next_seq(),
+            next_seq: outbox.next_seq(),
         }
     }
 
     /// The conversation as this change sees it.
-    pub(crate) fn get(&self, id: &ConversationId) -> Option<&StoredConversation> {
+    pub(crate) fn get(&self, id: &ConversationId) -> Option<&Arc<Conversation>> {
         match self.overlay.get(id) {
-            Some(written) => written.as_deref(),
+            Some(written) => written.as_ref(),
             None => self.index.get(id),
         }
     }
 
     /// The conversation, or 6004 if it does not exist.
-    pub(crate) fn existing(&self, id: &ConversationId) -> Result<&StoredConversation> {
+    pub(crate) fn existing(&self, id: &ConversationId) -> Result<&Arc<Conversation>> {
         self.get(id)
             .ok_or_else(|| Error::ConversationNotFound(id.to_string()))
     }
@@ -123,6 +166,39 @@ impl<'a> Tx<'a> {
     /// conversation comes back), as this change sees it.
     pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
         self.tombstones.get(id).or_else(|| self.index.tombstone(id))
+    }
+
+    /// The settings kept for a conversation that is not in the list, as this change sees them.
+    pub(crate) fn kept_settings(&self, id: &ConversationId) -> Option<&KeptSettings> {
+        match self.settings.get(id) {
+            Some(written) => written.as_ref(),
+            None => self.index.kept_settings(id),
+        }
+    }
+
+    /// A new, empty record for a conversation about to appear, with the settings kept for it
+    /// (from before a delete, or given before it existed).
+    pub(crate) fn new_conversation(&self, id: &ConversationId) -> Conversation {
+        let mut conversation = Conversation::new(id.clone());
+        if let Some(kept) = self.kept_settings(id) {
+            conversation.receive_option = kept.receive_option;
+            conversation.group_type = kept.group_type;
+        }
+        conversation
+    }
+
+    /// Keeps settings for a conversation that is not in the list (replacing earlier ones).
+    pub(crate) fn keep_settings(&mut self, settings: KeptSettings) {
+        let id = settings.id.clone();
+        let previous = self.settings.insert(id.clone(), Some(settings));
+        self.undo.push(Undo::Settings(id, previous));
+    }
+
+    fn release_settings(&mut self, id: &ConversationId) {
+        if self.kept_settings(id).is_some() {
+            let previous = self.settings.insert(id.clone(), None);
+            self.undo.push(Undo::Settings(id.clone(), previous));
+        }
     }
 
     /// IDs of the live conversations matching `filter`, as this change sees them.
@@ -136,10 +212,7 @@ impl<'a> Tx<'a> {
         ids.extend(
             self.touched
                 .iter()
-                .filter(|id| {
-                    self.get(id)
-                        .is_some_and(|s| filter.matches(&s.conversation))
-                })
+                .filter(|id| self.get(id).is_some_and(|c| filter.matches(c)))
                 .cloned(),
         );
         ids
@@ -158,18 +231,26 @@ impl<'a> Tx<'a> {
                 (usize::from(c.is_pinned), usize::from(c.is_decorated()))
             })
         };
-        let (pinned_before, decorated_before) = flags(self.get(id).map(|s| &s.conversation));
+        let (pinned_before, decorated_before) = flags(self.get(id).map(|c| &**c));
         let (pinned_after, decorated_after) = flags(after);
         self.pinned = self.pinned + pinned_after - pinned_before;
         self.decorated = self.decorated + decorated_after - decorated_before;
     }
 
-    /// Writes a conversation's new state (creating it if needed).
-    pub(crate) fn put(&mut self, stored: StoredConversation) {
-        let id = stored.conversation.id.clone();
-        self.account(&id, Some(&stored.conversation));
+    /// Writes a conversation's new state (creating it if needed). Its unread count is set from
+    /// its unread entries as this change sees them; a conversation that appears takes its
+    /// kept settings out of keeping (see [`new_conversation`](Self::new_conversation)).
+    pub(crate) fn put(&mut self, mut conversation: Conversation) {
+        let id = conversation.id.clone();
+        conversation.unread_count = self.unread_count(&id);
+        if self.get(&id).is_none() {
+            self.release_settings(&id);
+        }
+        self.account(&id, Some(&conversation));
         self.mark_touched(&id);
-        let previous = self.overlay.insert(id.clone(), Some(Box::new(stored)));
+        let previous = self
+            .overlay
+            .insert(id.clone(), Some(Arc::new(conversation)));
         self.undo.push(Undo::Overlay(id, previous));
     }
 
@@ -178,21 +259,31 @@ impl<'a> Tx<'a> {
     pub(crate) fn update(
         &mut self,
         id: &ConversationId,
-        edit: impl FnOnce(&mut StoredConversation, &mut Self) -> Result<()>,
+        edit: impl FnOnce(&mut Conversation, &mut Self) -> Result<()>,
     ) -> Result<bool> {
-        let before = self.existing(id)?.clone();
-        let mut after = before.clone();
+        let before = Arc::clone(self.existing(id)?);
+        let mut after = Conversation::clone(&before);
         edit(&mut after, self)?;
-        if after == before {
+        after.unread_count = self.unread_count(id);
+        if after == *before {
             return Ok(false);
         }
         self.put(after);
         Ok(true)
     }
 
-    /// Deletes a conversation, leaving `tombstone`.
+    /// Deletes a conversation, leaving `tombstone`: its unread entries go, and its settings
+    /// are kept for when it comes back.
     pub(crate) fn delete(&mut self, tombstone: Tombstone) {
         let id = tombstone.id.clone();
+        if let Some(c) = self.get(&id) {
+            let kept = (c.receive_option != ReceiveOption::Receive || c.group_type.is_some())
+                .then(|| KeptSettings::new(id.clone(), c.receive_option, c.group_type));
+            if let Some(kept) = kept {
+                self.keep_settings(kept);
+            }
+        }
+        self.remove_unread_through(&id, None);
         self.account(&id, None);
         self.mark_touched(&id);
         let previous = self.overlay.insert(id.clone(), None);
@@ -200,6 +291,106 @@ impl<'a> Tx<'a> {
         let previous = self.tombstones.insert(id.clone(), tombstone);
         self.undo.push(Undo::Tombstone(id.clone(), previous));
         self.deleted.push(id);
+    }
+
+    /// The number of unread entries of `id` as this change sees them.
+    pub(crate) fn unread_count(&self, id: &ConversationId) -> u64 {
+        let committed = self.index.unread(id).map_or(0, |s| s.len());
+        let count = match self.unread.get(id) {
+            Some(d) => committed + d.added.len() - d.removed.len(),
+            None => committed,
+        };
+        count as u64
+    }
+
+    /// Whether the message with identity `key` is counted in `id`'s unread.
+    pub(crate) fn is_unread(&self, id: &ConversationId, key: &str) -> bool {
+        let delta = self.unread.get(id);
+        let removed = |entry_id: u64| delta.is_some_and(|d| d.removed_ids.contains(&entry_id));
+        if let Some(d) = delta
+            && d.added_keys.contains(key)
+            && d.added
+                .iter()
+                .any(|e| e.key == key && !d.removed_ids.contains(&e.id))
+        {
+            return true;
+        }
+        self.index
+            .unread(id)
+            .and_then(|s| s.id_of(key))
+            .is_some_and(|entry_id| !removed(entry_id))
+    }
+
+    /// Counts message `key` at `position` in `id`'s unread (the caller checked it is not).
+    /// The record's count follows at its next [`put`](Self::put).
+    pub(crate) fn add_unread(&mut self, id: &ConversationId, key: String, position: u64) {
+        let entry = UnreadEntry::new(self.next_unread_id, id.clone(), key, position);
+        self.next_unread_id += 1;
+        let delta = self.unread.entry(id.clone()).or_default();
+        self.undo.push(Undo::Unread(
+            id.clone(),
+            delta.added.len(),
+            delta.removed.len(),
+        ));
+        delta.added_keys.insert(entry.key.clone());
+        delta.added.push(entry);
+    }
+
+    /// Uncounts `id`'s unread messages at or before `position` (every one for `None`);
+    /// returns how many. The record's count follows at its next [`put`](Self::put).
+    pub(crate) fn remove_unread_through(
+        &mut self,
+        id: &ConversationId,
+        position: Option<u64>,
+    ) -> usize {
+        let index = self.index;
+        let delta = self.unread.entry(id.clone()).or_default();
+        let (added_len, removed_len) = (delta.added.len(), delta.removed.len());
+        let committed = index
+            .unread(id)
+            .into_iter()
+            .flat_map(|s| s.through(id, position));
+        let mine = delta
+            .added
+            .iter()
+            .filter(|e| position.is_none_or(|p| e.position <= p))
+            .cloned()
+            .collect::<Vec<_>>();
+        let mut removed = 0;
+        for entry in committed.chain(mine) {
+            if delta.removed_ids.insert(entry.id) {
+                delta.removed.push(entry);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.undo
+                .push(Undo::Unread(id.clone(), added_len, removed_len));
+        }
+        removed
+    }
+
+    /// The highest position among `id`'s unread messages, as this change sees them.
+    pub(crate) fn max_unread_position(&self, id: &ConversationId) -> Option<u64> {
+        let delta = self.unread.get(id);
+        let committed = match delta {
+            // Some committed entries were removed by this change: look at the rest.
+            Some(d) if !d.removed.is_empty() => self.index.unread(id).and_then(|s| {
+                s.through(id, None)
+                    .filter(|e| !d.removed_ids.contains(&e.id))
+                    .map(|e| e.position)
+                    .max()
+            }),
+            _ => self.index.unread(id).and_then(|s| s.max_position()),
+        };
+        let mine = delta.and_then(|d| {
+            d.added
+                .iter()
+                .filter(|e| !d.removed_ids.contains(&e.id))
+                .map(|e| e.position)
+                .max()
+        });
+        committed.max(mine)
     }
 
     /// Allocates the next order key: unique, increasing, close to the clock in microseconds.
@@ -216,36 +407,24 @@ impl<'a> Tx<'a> {
         self.decorated
     }
 
-    /// Conversation-group names as this change sees them.
-    pub(crate) fn group_names(&self) -> &[String] {
-        self.groups.as_deref().unwrap_or(self.index.groups())
+    /// The folder list as this change sees it.
+    pub(crate) fn folder_names(&self) -> &[String] {
+        self.folders.as_deref().unwrap_or(self.index.folders())
     }
 
-    pub(crate) fn group_exists(&self, name: &str) -> bool {
-        self.group_names().iter().any(|n| n == name)
+    pub(crate) fn folder_exists(&self, name: &str) -> bool {
+        self.folder_names().iter().any(|n| n == name)
     }
 
-    fn groups_mut(&mut self) -> &mut Vec<String> {
+    /// Applies `edit` to the folder list (members are the caller's to update).
+    pub(crate) fn edit_folders(&mut self, edit: FolderEdit<'_>) {
         let index = self.index;
-        self.groups.get_or_insert_with(|| index.groups().to_vec())
+        let folders = self.folders.get_or_insert_with(|| index.folders().to_vec());
+        edit.apply_to_list(folders);
     }
 
-    pub(crate) fn change_groups(&mut self, change: GroupChange) {
-        let groups = self.groups_mut();
-        match &change {
-            GroupChange::Created(name) => groups.push(name.clone()),
-            GroupChange::Deleted(name) => groups.retain(|n| n != name),
-            GroupChange::Renamed { from, to } => {
-                for n in groups.iter_mut().filter(|n| *n == from) {
-                    n.clone_from(to);
-                }
-            }
-        }
-        self.group_changes.push(change);
-    }
-
-    /// Members of group `name` as this change sees them.
-    pub(crate) fn group_members(&self, name: &str) -> Vec<ConversationId> {
+    /// Members of folder `name` as this change sees them.
+    pub(crate) fn folder_members(&self, name: &str) -> Vec<ConversationId> {
         self.ids_matching(&ConversationFilter::new().group(name))
     }
 
@@ -260,8 +439,7 @@ impl<'a> Tx<'a> {
             undo: self.undo.len(),
             touched: self.touched.len(),
             deleted: self.deleted.len(),
-            groups: self.groups.clone(),
-            group_changes: self.group_changes.len(),
+            folders: self.folders.clone(),
             events: self.events.len(),
             pinned: self.pinned,
             decorated: self.decorated,
@@ -271,8 +449,8 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Undoes everything planned since `savepoint`: the operation failed. Order keys it
-    /// allocated are not reused (keys only need to be unique and increasing).
+    /// Undoes everything planned since `savepoint`: the operation failed. Order keys and
+    /// unread entry IDs it allocated are not reused (they only need to be unique).
     pub(crate) fn rollback_to(&mut self, savepoint: Savepoint) {
         for undo in self.undo.drain(savepoint.undo..).rev() {
             match undo {
@@ -288,12 +466,22 @@ impl<'a> Tx<'a> {
                 Undo::Tombstone(id, None) => {
                     self.tombstones.remove(&id);
                 }
+                Undo::Settings(id, Some(previous)) => {
+                    self.settings.insert(id, previous);
+                }
+                Undo::Settings(id, None) => {
+                    self.settings.remove(&id);
+                }
+                Undo::Unread(id, added, removed) => {
+                    if let Some(delta) = self.unread.get_mut(&id) {
+                        delta.truncate(added, removed);
+                    }
+                }
             }
         }
         self.touched.truncate(savepoint.touched);
         self.deleted.truncate(savepoint.deleted);
-        self.groups = savepoint.groups;
-        self.group_changes.truncate(savepoint.group_changes);
+        self.folders = savepoint.folders;
         self.events.truncate(savepoint.events);
         self.pinned = savepoint.pinned;
         self.decorated = savepoint.decorated;
@@ -332,37 +520,43 @@ impl<'a> Tx<'a> {
     /// Stores the bookmark covering the pulled changes planned into this change.
     pub(crate) fn set_bookmark(&mut self, bookmark: Bookmark) {
         // The bookmark already stored needs no write (a pull that found nothing new).
-        self.bookmark = (self.index.outbox.bookmark() != Some(&bookmark)).then_some(bookmark);
+        self.bookmark = (self.outbox.bookmark() != Some(&bookmark)).then_some(bookmark);
     }
 
     /// The outbox as committed (without this change's own additions and removals).
-    pub(crate) fn outbox(&self) -> &crate::sync::Outbox {
-        &self.index.outbox
+    pub(crate) fn outbox(&self) -> &Outbox {
+        self.outbox
     }
 
     /// The operations still waiting for the server as this change sees them, in push order.
     pub(crate) fn pending_ops(&self) -> impl Iterator<Item = &Operation> + '_ {
-        self.index
-            .outbox
+        self.outbox
             .iter()
             .filter(|(seq, _)| !self.removed_set.contains(seq))
             .map(|(_, p)| &p.op)
             .chain(self.outbox_added.iter().map(|e| &e.operation.op))
     }
 
-    pub(crate) fn finish(mut self) -> (ChangeSet, Vec<Event>) {
+    /// The change to commit.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the sync data cannot be encoded (never expected).
+    pub(crate) fn finish(mut self) -> Result<Planned> {
+        let outbox = OutboxDelta {
+            added: std::mem::take(&mut self.outbox_added),
+            removed: std::mem::take(&mut self.outbox_removed),
+            bookmark: self.bookmark.take(),
+        };
         let mut change = ChangeSet {
             order_clock: self.order_clock,
-            groups: std::mem::take(&mut self.group_changes),
-            outbox_added: std::mem::take(&mut self.outbox_added),
-            outbox_removed: std::mem::take(&mut self.outbox_removed),
-            bookmark: self.bookmark.take(),
+            folders: self.folders.take(),
+            sync: outbox.to_store()?,
             ..ChangeSet::default()
         };
         change.upserts.reserve(self.touched.len());
         for id in &self.touched {
-            if let Some(Some(stored)) = self.overlay.remove(id) {
-                change.upserts.push(*stored);
+            if let Some(Some(record)) = self.overlay.remove(id) {
+                change.upserts.push(record);
             }
         }
         // A conversation deleted and brought back within one change still records its
@@ -372,6 +566,38 @@ impl<'a> Tx<'a> {
                 change.deletes.push(t);
             }
         }
-        (change, self.events)
+        // Unread entries in touched order: an entry added and removed by this change is in
+        // neither list.
+        let mut order = self.touched.clone();
+        order.extend(self.unread.keys().cloned());
+        for id in &order {
+            let Some(delta) = self.unread.remove(id) else {
+                continue;
+            };
+            let mine: HashSet<u64> = delta.added.iter().map(|e| e.id).collect();
+            change.unread_added.extend(
+                delta
+                    .added
+                    .into_iter()
+                    .filter(|e| !delta.removed_ids.contains(&e.id)),
+            );
+            change
+                .unread_removed
+                .extend(delta.removed.into_iter().filter(|e| !mine.contains(&e.id)));
+        }
+        for (id, settings) in self.settings.drain() {
+            match settings {
+                Some(kept) => change.settings_kept.push(kept),
+                None if self.index.kept_settings(&id).is_some() => {
+                    change.settings_released.push(id);
+                }
+                None => {}
+            }
+        }
+        Ok(Planned {
+            change,
+            outbox,
+            events: self.events,
+        })
     }
 }

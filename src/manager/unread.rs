@@ -9,11 +9,10 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 
 use super::messages::last_position;
-use super::{ConversationManager, Shared};
+use super::{ConversationManager, Shared, Tx};
 use crate::error::{Error, Result};
 use crate::filter::ConversationFilter;
-use crate::model::{ConversationId, ConversationType, ReceiveOption};
-use crate::store::StoredConversation;
+use crate::model::{Conversation, ConversationId, ConversationType, ReceiveOption};
 use crate::transport::Operation;
 
 /// Which conversations [`ConversationManager::clean_unread`] cleans.
@@ -188,19 +187,11 @@ impl ConversationManager {
                     ConversationType::Group => sequence,
                     _ => timestamp,
                 };
-                // Check before copying: most conversations of a bulk clean are already clean.
-                if let Some(cleaned) = tx.get(&id).and_then(|s| cleaned(s, up_to)) {
-                    let position = cleaned.conversation.read_position();
-                    let moved = tx
-                        .get(&id)
-                        .is_some_and(|s| s.conversation.read_position() < position);
-                    tx.put(cleaned);
-                    if moved {
-                        tx.record(Operation::MarkRead {
-                            conversation: id,
-                            position,
-                        });
-                    }
+                if let Some(position) = clean(tx, &id, up_to) {
+                    tx.record(Operation::MarkRead {
+                        conversation: id,
+                        position,
+                    });
                 }
             }
             Ok(())
@@ -227,8 +218,8 @@ impl ConversationManager {
         }
         let id = id.clone();
         self.write(move |tx| {
-            tx.update(&id, |s, _| {
-                s.conversation.receive_option = option;
+            tx.update(&id, |c, _| {
+                c.receive_option = option;
                 Ok(())
             })
             .map(drop)
@@ -237,32 +228,33 @@ impl ConversationManager {
     }
 }
 
-/// The conversation with its read position moved up to `up_to` (0 = its newest message) and
-/// the unread messages and @ info at or before it dropped; `None` if that changes nothing.
-pub(crate) fn cleaned(s: &StoredConversation, up_to: u64) -> Option<StoredConversation> {
-    let c = &s.conversation;
+/// Moves conversation `id`'s read position up to `up_to` (0 = its newest message) and uncounts
+/// the unread messages and @ info at or before it. Returns the new read position if it moved;
+/// nothing is written when nothing changes (most conversations of a bulk clean are clean).
+pub(crate) fn clean(tx: &mut Tx<'_>, id: &ConversationId, up_to: u64) -> Option<u64> {
+    let c = std::sync::Arc::clone(tx.get(id)?);
     let target = if up_to == 0 {
-        let newest_unread = s.unread_messages.iter().map(|u| u.position).max();
-        last_position(c).max(newest_unread.unwrap_or(0))
+        last_position(&c).max(tx.max_unread_position(id).unwrap_or(0))
     } else {
         up_to
     };
     let read = c.read_position().max(target);
-    let stays_unread = |position: u64| up_to != 0 && position > read;
-    if read == c.read_position()
-        && s.unread_messages.iter().all(|u| stays_unread(u.position))
-        && c.group_at_info.iter().all(|a| stays_unread(a.seq))
-    {
+    let moved = read > c.read_position();
+    let removed = if tx.unread_count(id) > 0 {
+        tx.remove_unread_through(id, Some(read))
+    } else {
+        0
+    };
+    let at_info_read = c.group_at_info.iter().any(|a| a.seq <= read);
+    if !moved && removed == 0 && !at_info_read {
         return None;
     }
-    let mut s = s.clone();
-    let c = &mut s.conversation;
-    match c.id.kind() {
-        ConversationType::Group => c.group_read_sequence = read,
-        _ => c.c2c_read_timestamp = read,
+    let mut cleaned = Conversation::clone(&c);
+    match cleaned.id.kind() {
+        ConversationType::Group => cleaned.group_read_sequence = read,
+        _ => cleaned.c2c_read_timestamp = read,
     }
-    s.unread_messages.retain(|u| stays_unread(u.position));
-    c.group_at_info.retain(|a| stays_unread(a.seq));
-    c.unread_count = s.unread_messages.len() as u64;
-    Some(s)
+    cleaned.group_at_info.retain(|a| a.seq > read);
+    tx.put(cleaned);
+    moved.then_some(read)
 }

@@ -1,20 +1,20 @@
 //! An in-memory [`Store`]: the reference implementation of the contract.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{ChangeSet, GroupChange, OutboxEntry, Snapshot, Store, StoredConversation, Tombstone};
+use super::{ChangeSet, KeptSettings, Snapshot, Store, SyncRecord, Tombstone, UnreadEntry};
 use crate::error::{Error, Result};
-use crate::model::ConversationId;
-use crate::transport::Bookmark;
+use crate::model::{Conversation, ConversationId};
 
 /// A [`Store`] that keeps everything in memory.
 ///
 /// Clones share the same data, so a test can drop a manager and open another one on the same
-/// store, as if restarting on the same file. Nothing survives the process.
+/// store, as if restarting on the same file. Nothing survives the process. Records are shared
+/// with the manager's index (an `Arc` each), not copied.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -38,12 +38,14 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    conversations: HashMap<ConversationId, StoredConversation>,
+    conversations: HashMap<ConversationId, Arc<Conversation>>,
+    unread: BTreeMap<u64, UnreadEntry>,
     tombstones: HashMap<ConversationId, Tombstone>,
-    groups: Vec<String>,
+    settings: HashMap<ConversationId, KeptSettings>,
+    folders: Vec<String>,
     order_clock: u64,
-    outbox: Vec<OutboxEntry>,
-    bookmark: Option<Bookmark>,
+    sync_records: BTreeMap<u64, Vec<u8>>,
+    sync_state: Option<Vec<u8>>,
     closed: bool,
 }
 
@@ -61,17 +63,27 @@ impl MemoryStore {
             conversations: snapshot
                 .conversations
                 .into_iter()
-                .map(|c| (c.conversation.id.clone(), c))
+                .map(|c| (c.id.clone(), c))
                 .collect(),
+            unread: snapshot.unread.into_iter().map(|u| (u.id, u)).collect(),
             tombstones: snapshot
                 .tombstones
                 .into_iter()
                 .map(|t| (t.id.clone(), t))
                 .collect(),
-            groups: snapshot.groups,
+            settings: snapshot
+                .settings
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect(),
+            folders: snapshot.folders,
             order_clock: snapshot.order_clock,
-            outbox: snapshot.outbox,
-            bookmark: snapshot.bookmark,
+            sync_records: snapshot
+                .sync_records
+                .into_iter()
+                .map(|r| (r.key, r.value))
+                .collect(),
+            sync_state: snapshot.sync_state,
             closed: false,
         };
         Self {
@@ -86,55 +98,76 @@ impl MemoryStore {
     }
 }
 
+impl State {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            conversations: self.conversations.values().cloned().collect(),
+            unread: self.unread.values().cloned().collect(),
+            tombstones: self.tombstones.values().cloned().collect(),
+            settings: self.settings.values().cloned().collect(),
+            folders: self.folders.clone(),
+            order_clock: self.order_clock,
+            sync_records: self
+                .sync_records
+                .iter()
+                .map(|(key, value)| SyncRecord::new(*key, value.clone()))
+                .collect(),
+            sync_state: self.sync_state.clone(),
+        }
+    }
+
+    fn apply(&mut self, change: &ChangeSet) {
+        for t in &change.deletes {
+            self.conversations.remove(&t.id);
+            self.tombstones.insert(t.id.clone(), t.clone());
+        }
+        for c in &change.upserts {
+            self.conversations.insert(c.id.clone(), Arc::clone(c));
+        }
+        for u in &change.unread_removed {
+            self.unread.remove(&u.id);
+        }
+        for u in &change.unread_added {
+            self.unread.insert(u.id, u.clone());
+        }
+        for id in &change.settings_released {
+            self.settings.remove(id);
+        }
+        for s in &change.settings_kept {
+            self.settings.insert(s.id.clone(), s.clone());
+        }
+        if let Some(folders) = &change.folders {
+            self.folders.clone_from(folders);
+        }
+        self.order_clock = self.order_clock.max(change.order_clock);
+        for key in &change.sync.remove {
+            self.sync_records.remove(key);
+        }
+        for r in &change.sync.put {
+            self.sync_records.insert(r.key, r.value.clone());
+        }
+        if let Some(state) = &change.sync.state {
+            self.sync_state = Some(state.clone());
+        }
+    }
+}
+
 impl Store for MemoryStore {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot>> {
         let result = self.lock().map(|mut s| {
             s.closed = false;
-            let mut conversations: Vec<_> = s.conversations.values().cloned().collect();
-            conversations.sort_by_key(|c| std::cmp::Reverse(c.conversation.sort_key()));
-            Snapshot {
-                conversations,
-                tombstones: s.tombstones.values().cloned().collect(),
-                groups: s.groups.clone(),
-                order_clock: s.order_clock,
-                outbox: s.outbox.clone(),
-                bookmark: s.bookmark.clone(),
-            }
+            s.snapshot()
         });
         async move { result }.boxed()
     }
 
     fn commit<'a>(&'a self, change: &'a ChangeSet) -> BoxFuture<'a, Result<()>> {
+        // The whole change is applied under one lock, so readers of the store never see half.
         let result = self.lock().and_then(|mut s| {
             if s.closed {
                 return Err(Error::Closed);
             }
-            // The whole change is applied under one lock, so readers of the store never see half.
-            for t in &change.deletes {
-                s.conversations.remove(&t.id);
-                s.tombstones.insert(t.id.clone(), t.clone());
-            }
-            for c in &change.upserts {
-                s.conversations.insert(c.conversation.id.clone(), c.clone());
-            }
-            for g in &change.groups {
-                match g {
-                    GroupChange::Created(name) => s.groups.push(name.clone()),
-                    GroupChange::Deleted(name) => s.groups.retain(|n| n != name),
-                    GroupChange::Renamed { from, to } => {
-                        for n in s.groups.iter_mut().filter(|n| *n == from) {
-                            n.clone_from(to);
-                        }
-                    }
-                }
-            }
-            s.order_clock = s.order_clock.max(change.order_clock);
-            s.outbox.retain(|e| !change.outbox_removed.contains(&e.seq));
-            s.outbox.extend(change.outbox_added.iter().cloned());
-            s.outbox.sort_by_key(|e| e.seq);
-            if let Some(bookmark) = &change.bookmark {
-                s.bookmark = Some(bookmark.clone());
-            }
+            s.apply(change);
             Ok(())
         });
         async move { result }.boxed()

@@ -4,16 +4,35 @@
 //! everything once when it opens (to build its in-memory index), then [`commit`](Store::commit)s
 //! one [`ChangeSet`] per write, atomically and durably, before the change becomes visible.
 //! Reads never reach the store.
+//!
+//! A store keeps five kinds of data, all plain values it does not interpret:
+//!
+//! - **conversations**: the full record of each live conversation ([`Conversation`], shared
+//!   with the manager's index as an `Arc`, so a store that keeps records in memory does not copy
+//!   them);
+//! - **unread entries** ([`UnreadEntry`]): the messages behind each conversation's unread count,
+//!   added and removed one by one, so that counting a message costs the same however many are
+//!   unread already;
+//! - **tombstones** ([`Tombstone`]) of deleted conversations, and **kept settings**
+//!   ([`KeptSettings`]) of conversations that are not in the list;
+//! - the **folder list** (names, in order) and the **order clock**;
+//! - **sync data** ([`SyncChange`]): records and a state value that belong to server sync,
+//!   opaque to the store, to be written in the same transaction as the change they go with.
+//!
+//! [`ChangeSet`] and [`Snapshot`] are `#[non_exhaustive]`: new kinds of data may be added in a
+//! minor version. A third-party store builds a `Snapshot` from `Snapshot::default()` by
+//! assigning fields, and handles every field of a `ChangeSet` it is given; the conformance suite
+//! of the crate's tests shows what each must do.
 
 mod memory;
 mod sqlite;
 
-use futures::FutureExt;
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
 use crate::error::Result;
-use crate::model::{Conversation, ConversationId};
-use crate::transport::{Bookmark, PendingOperation};
+use crate::model::{Conversation, ConversationId, GroupType, ReceiveOption};
 
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
@@ -22,41 +41,38 @@ pub use sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
 /// delivered twice counts once, and so that cleaning up to a position removes exactly the
 /// messages at or before it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UnreadMessage {
+#[non_exhaustive]
+pub struct UnreadEntry {
+    /// Unique among the stored entries (allocated by the manager).
+    pub id: u64,
+    /// The conversation it counts in.
+    pub conversation: ConversationId,
     /// The message's identity (its message ID, or a key built from sequence, random and time).
     pub key: String,
     /// Its read-position coordinate (server time for C2C, sequence for groups).
     pub position: u64,
 }
 
-/// A conversation as stored: the public record plus the bookkeeping behind its unread count.
-///
-/// Invariant kept by the manager: `conversation.unread_count == unread_messages.len()`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredConversation {
-    /// The record the API shows.
-    pub conversation: Conversation,
-    /// The messages behind `unread_count`.
-    pub unread_messages: Vec<UnreadMessage>,
-}
-
-impl StoredConversation {
-    /// A stored record with no unread bookkeeping (for a conversation with no unread).
+impl UnreadEntry {
+    /// An entry.
     #[must_use]
-    pub fn new(conversation: Conversation) -> Self {
+    pub fn new(id: u64, conversation: ConversationId, key: String, position: u64) -> Self {
         Self {
+            id,
             conversation,
-            unread_messages: Vec::new(),
+            key,
+            position,
         }
     }
 }
 
-/// What remains of a deleted conversation, so that stale state cannot bring it back
-/// (SPEC §8): only a message newer than `last_message` does.
+/// What remains of a deleted conversation, so that stale state cannot bring it back: only a
+/// message newer than `last_message` does.
 ///
 /// A tombstone outlives the conversation coming back: messages from before the delete stay
 /// gone (they are neither counted nor shown again), and a later delete raises its floor.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tombstone {
     /// The deleted conversation.
     pub id: ConversationId,
@@ -67,94 +83,166 @@ pub struct Tombstone {
     pub clear_messages: bool,
 }
 
-/// A change to the set of conversation groups (the names; membership lives on the records).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GroupChange {
-    /// A group was created (appended to the list of names).
-    Created(String),
-    /// A group was deleted.
-    Deleted(String),
-    /// A group was renamed, keeping its place in the list.
-    Renamed {
-        /// The old name.
-        from: String,
-        /// The new name.
-        to: String,
-    },
+impl Tombstone {
+    /// A tombstone.
+    #[must_use]
+    pub fn new(id: ConversationId, last_message: [u64; 3], clear_messages: bool) -> Self {
+        Self {
+            id,
+            last_message,
+            clear_messages,
+        }
+    }
 }
 
-/// One atomic write: everything a single manager call changes.
+/// The settings of a conversation that is not in the list (it was deleted, or it has not
+/// appeared yet): they apply again when it appears. A live conversation carries its settings
+/// in its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeptSettings {
+    /// The conversation.
+    pub id: ConversationId,
+    /// Its receive option.
+    pub receive_option: ReceiveOption,
+    /// Its group kind, if known.
+    pub group_type: Option<GroupType>,
+}
+
+impl KeptSettings {
+    /// Kept settings.
+    #[must_use]
+    pub fn new(
+        id: ConversationId,
+        receive_option: ReceiveOption,
+        group_type: Option<GroupType>,
+    ) -> Self {
+        Self {
+            id,
+            receive_option,
+            group_type,
+        }
+    }
+}
+
+/// One opaque record of sync data, by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncRecord {
+    /// Its key: unique, chosen by the sync layer.
+    pub key: u64,
+    /// Its bytes (versioned by the sync layer; a store only keeps them).
+    pub value: Vec<u8>,
+}
+
+impl SyncRecord {
+    /// A record.
+    #[must_use]
+    pub fn new(key: u64, value: Vec<u8>) -> Self {
+        Self { key, value }
+    }
+}
+
+/// The sync part of a change: opaque data the store keeps atomically with the rest of it, so
+/// that a change and its record for the server are never stored one without the other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncChange {
+    /// Records to store (replacing a record with the same key).
+    pub put: Vec<SyncRecord>,
+    /// Keys of records to remove.
+    pub remove: Vec<u64>,
+    /// The new sync state value, when it changed.
+    pub state: Option<Vec<u8>>,
+}
+
+impl SyncChange {
+    /// Whether it changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.remove.is_empty() && self.state.is_none()
+    }
+}
+
+/// One atomic write: everything a group of manager calls changes.
+///
+/// Apply it in field order: `deletes`, then `upserts` (a conversation deleted and created
+/// again in one change is in both), then the rest.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChangeSet {
-    /// Conversations created or changed: their full new state. Applied after `deletes`; a
-    /// tombstone stays when its conversation comes back.
-    pub upserts: Vec<StoredConversation>,
-    /// Conversations deleted: the record is removed and the tombstone stored (replacing an
-    /// older one).
+    /// Conversations deleted: the record is removed, and the tombstone stored (replacing an
+    /// older one). Their unread entries are listed in `unread_removed`.
     pub deletes: Vec<Tombstone>,
-    /// Changes to the list of group names, in order.
-    pub groups: Vec<GroupChange>,
+    /// Conversations created or changed: their full new state.
+    pub upserts: Vec<Arc<Conversation>>,
+    /// Unread entries added.
+    pub unread_added: Vec<UnreadEntry>,
+    /// Unread entries removed (read, or their conversation deleted); a store finds them by
+    /// [`id`](UnreadEntry::id).
+    pub unread_removed: Vec<UnreadEntry>,
+    /// Kept settings stored (replacing those of the same conversation).
+    pub settings_kept: Vec<KeptSettings>,
+    /// Conversations whose kept settings are dropped (they are in the list again).
+    pub settings_released: Vec<ConversationId>,
+    /// The whole folder list after this change, when it changed.
+    pub folders: Option<Vec<String>>,
     /// The highest order key allocated so far (never lowered); order keys are never reused.
     pub order_clock: u64,
-    /// Sync operations recorded by this change, to push (in the same transaction as the local
-    /// change they describe, so neither is ever kept without the other).
-    pub outbox_added: Vec<OutboxEntry>,
-    /// Outbox entries (by `seq`) the server answered: applied or rejected.
-    pub outbox_removed: Vec<u64>,
-    /// The sync bookmark after this change, when it covers pulled changes: stored in the same
-    /// transaction as the data it covers.
-    pub bookmark: Option<Bookmark>,
+    /// Sync data to keep with this change.
+    pub sync: SyncChange,
 }
 
 impl ChangeSet {
     /// Whether it changes nothing but (possibly) the order clock.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty()
-            && self.deletes.is_empty()
-            && self.groups.is_empty()
-            && self.outbox_added.is_empty()
-            && self.outbox_removed.is_empty()
-            && self.bookmark.is_none()
+        self.deletes.is_empty()
+            && self.upserts.is_empty()
+            && self.unread_added.is_empty()
+            && self.unread_removed.is_empty()
+            && self.settings_kept.is_empty()
+            && self.settings_released.is_empty()
+            && self.folders.is_none()
+            && self.sync.is_empty()
     }
-}
-
-/// A sync operation waiting in the outbox to be pushed (or for the server's answer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
-    /// Its place in the outbox: increasing, never reused while the entry is stored.
-    pub seq: u64,
-    /// The operation and its client operation ID.
-    pub operation: PendingOperation,
 }
 
 /// Everything a store holds, as loaded when a manager opens.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Snapshot {
-    /// Every live conversation.
-    pub conversations: Vec<StoredConversation>,
+    /// Every live conversation, in any order.
+    pub conversations: Vec<Arc<Conversation>>,
+    /// Every unread entry still stored, in any order.
+    pub unread: Vec<UnreadEntry>,
     /// Every tombstone.
     pub tombstones: Vec<Tombstone>,
-    /// Conversation-group names, in creation order.
-    pub groups: Vec<String>,
+    /// Every kept setting.
+    pub settings: Vec<KeptSettings>,
+    /// The folder list, in its order.
+    pub folders: Vec<String>,
     /// The highest order key ever allocated.
     pub order_clock: u64,
-    /// Sync operations not yet answered by the server, by increasing `seq`.
-    pub outbox: Vec<OutboxEntry>,
-    /// The last sync bookmark stored (`None`: never synced).
-    pub bookmark: Option<Bookmark>,
+    /// The sync records, by increasing key.
+    pub sync_records: Vec<SyncRecord>,
+    /// The last sync state value stored.
+    pub sync_state: Option<Vec<u8>>,
 }
 
 /// A storage backend.
 ///
-/// The contract is small on purpose (one method, one promise):
+/// The contract is small on purpose:
 ///
 /// - [`load`](Store::load) returns the state as of the last successful commit.
 /// - [`commit`](Store::commit) applies a whole [`ChangeSet`] or nothing. When it returns `Ok`,
 ///   the change survives a crash of the process; when it returns `Err`, nothing of it was
 ///   applied. Commits are issued by one writer at a time, in order.
-/// - [`close`](Store::close) flushes and releases resources; no call follows it.
+/// - [`close`](Store::close) finishes whatever the store deferred, flushes and releases it; no
+///   call follows it.
+///
+/// A store may do work of its own in the background (the SQLite store compacts its file and
+/// checkpoints its log there), but never so that a commit waits long behind it.
 ///
 /// Implementations: [`SqliteStore`] (a SQLite file: durable, the default) and [`MemoryStore`]
 /// (nothing survives the process; for tests and ephemeral sessions). Both pass the same
@@ -166,14 +254,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Applies `change` atomically and durably.
     fn commit<'a>(&'a self, change: &'a ChangeSet) -> BoxFuture<'a, Result<()>>;
 
-    /// Flushes and releases the store.
+    /// Finishes deferred work, flushes and releases the store.
     fn close(&self) -> BoxFuture<'_, Result<()>>;
-
-    /// Deferred work, done while no write is waiting: the manager's writer calls it whenever
-    /// its queue is empty, and again while it returns `Ok(true)` (more to do) and nothing else
-    /// arrives. It must not change what [`load`](Store::load) returns; a commit that returned
-    /// `Ok` stays durable. [`SqliteStore`] folds its journal here. The default does nothing.
-    fn idle(&self) -> BoxFuture<'_, Result<bool>> {
-        futures::future::ready(Ok(false)).boxed()
-    }
 }

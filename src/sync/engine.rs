@@ -217,11 +217,8 @@ async fn push_all(
     full_due: &mut bool,
 ) -> Result<()> {
     loop {
-        let batch: Vec<PendingOperation> = mgr
-            .shared()
-            .read_index()
-            .outbox
-            .first(options.push_batch_size);
+        let batch: Vec<PendingOperation> =
+            mgr.shared().lock_outbox().first(options.push_batch_size);
         if batch.is_empty() {
             return Ok(());
         }
@@ -262,10 +259,8 @@ async fn pull_all(
     options: &SyncOptions,
     full_due: &mut bool,
 ) -> Result<()> {
-    let (bookmark, clock) = {
-        let index = mgr.shared().read_index();
-        (index.outbox.bookmark().cloned(), index.order_clock())
-    };
+    let bookmark = mgr.shared().lock_outbox().bookmark().cloned();
+    let clock = mgr.shared().read_index().order_clock();
     let mut since: Option<Bookmark> = if *full_due { None } else { bookmark };
     let mut full = since.is_none();
     let mut everything: Vec<RemoteChange> = Vec::new();

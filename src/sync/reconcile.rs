@@ -12,11 +12,12 @@
 use std::collections::HashSet;
 
 use crate::events::Event;
+use crate::folders::{FolderEdit, join, leave};
 use crate::manager::Tx;
 use crate::manager::messages::{ingest, last_recency, place};
-use crate::manager::unread::cleaned;
+use crate::manager::unread::clean;
 use crate::model::{Conversation, ConversationId, CustomData, MarkFlags};
-use crate::store::{GroupChange, StoredConversation, Tombstone};
+use crate::store::Tombstone;
 use crate::transport::{
     GroupRename, OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange,
     RemoteConversation, TransportError,
@@ -101,20 +102,22 @@ impl Roaming {
             | Operation::AddToGroup {
                 name,
                 conversations,
-            } if conversations.contains(id) && !self.groups.contains(name) => {
-                self.groups.push(name.clone());
+            } if conversations.contains(id) => {
+                join(&mut self.groups, name);
             }
             Operation::RemoveFromGroup {
                 name,
                 conversations,
-            } if conversations.contains(id) => self.groups.retain(|g| g != name),
-            Operation::DeleteGroup { name } => self.groups.retain(|g| g != name),
-            // A group named `to` exists already where this conversation is in it: the server
-            // will refuse the rename (6017), so it changes nothing here either.
-            Operation::RenameGroup { from, to } if !self.groups.contains(to) => {
-                for g in self.groups.iter_mut().filter(|g| *g == from) {
-                    g.clone_from(to);
-                }
+            } if conversations.contains(id) => {
+                leave(&mut self.groups, name);
+            }
+            Operation::DeleteGroup { name } => {
+                FolderEdit::Delete(name).apply_to_memberships(&mut self.groups);
+            }
+            // Renaming onto a name this conversation is in already changes nothing: the
+            // server refuses such a rename (6017).
+            Operation::RenameGroup { from, to } => {
+                FolderEdit::Rename { from, to }.apply_to_memberships(&mut self.groups);
             }
             _ => {}
         }
@@ -152,9 +155,9 @@ fn apply_conversation(tx: &mut Tx<'_>, mut r: RemoteConversation) {
     // resync removed it here, another device may have made anew). The tombstone still keeps
     // the messages from before the delete out.
     if tx.get(&id).is_none() && want.deleted.is_none() {
-        let mut conversation = Conversation::new(id.clone());
+        let mut conversation = tx.new_conversation(&id);
         conversation.order_key = tx.next_order_key();
-        tx.put(StoredConversation::new(conversation));
+        tx.put(conversation);
     }
     for mut message in std::mem::take(&mut r.messages) {
         if place(&id, &mut message).is_ok() {
@@ -162,7 +165,7 @@ fn apply_conversation(tx: &mut Tx<'_>, mut r: RemoteConversation) {
         }
     }
     if let (Some((floor, clear_messages)), Some(local)) = (want.deleted, tx.get(&id))
-        && last_recency(&local.conversation) <= floor
+        && last_recency(local) <= floor
     {
         delete_locally(tx, &id, floor, clear_messages);
         return;
@@ -176,7 +179,7 @@ fn apply_deleted(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_me
     match tx.get(id) {
         // A message newer than the delete is here: the conversation is back (the server has
         // or will have that message too).
-        Some(local) if last_recency(&local.conversation) > floor => {
+        Some(local) if last_recency(local) > floor => {
             write_roaming(tx, id, &want, None);
         }
         _ => delete_locally(tx, id, floor, clear_messages),
@@ -187,10 +190,7 @@ fn apply_deleted(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_me
 /// events a local delete has.
 fn delete_locally(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_messages: bool) {
     let old_floor = tx.tombstone(id).map(|t| t.last_message);
-    let groups = tx
-        .get(id)
-        .map(|s| s.conversation.groups.clone())
-        .unwrap_or_default();
+    let groups = tx.get(id).map(|c| c.groups.clone()).unwrap_or_default();
     let floor = old_floor.map_or(floor, |f| f.max(floor));
     if tx.get(id).is_none() && old_floor == Some(floor) {
         return;
@@ -202,11 +202,7 @@ fn delete_locally(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_m
             reason: crate::events::GroupRemovalReason::ByUser,
         });
     }
-    tx.delete(Tombstone {
-        id: id.clone(),
-        last_message: floor,
-        clear_messages,
-    });
+    tx.delete(Tombstone::new(id.clone(), floor, clear_messages));
 }
 
 /// Writes the roaming fields of `want` on the local record, if it exists.
@@ -216,10 +212,10 @@ fn write_roaming(
     want: &Roaming,
     remote: Option<&RemoteConversation>,
 ) {
-    let Some(current) = tx.get(id) else {
+    let Some(current) = tx.get(id).cloned() else {
         return;
     };
-    let c = &current.conversation;
+    let c = &*current;
     let renamed = remote.is_some_and(|r| {
         (!r.show_name.is_empty() && r.show_name != c.show_name)
             || (!r.face_url.is_empty() && r.face_url != c.face_url)
@@ -234,23 +230,22 @@ fn write_roaming(
         // Nothing to change: the common case of a delta, checked without copying the record.
         return;
     }
-    let pinning = want.pinned && !current.conversation.is_pinned;
-    let mut s = current.clone();
-    if want.read > s.conversation.read_position()
-        && let Some(clean) = cleaned(&s, want.read)
-    {
-        s = clean;
+    let pinning = want.pinned && !current.is_pinned;
+    if want.read > current.read_position() {
+        clean(tx, id, want.read);
     }
-    let c = &mut s.conversation;
+    let Some(cleaned) = tx.get(id) else {
+        return;
+    };
+    let mut s = Conversation::clone(cleaned);
+    let c = &mut s;
     c.is_pinned = want.pinned;
     c.marks = want.marks;
     c.custom_data.clone_from(&want.custom_data);
     c.groups.clear();
     // Each name once, whatever the server sent.
     for g in &want.groups {
-        if !c.groups.contains(g) {
-            c.groups.push(g.clone());
-        }
+        join(&mut c.groups, g);
     }
     if let Some(r) = remote {
         if !r.show_name.is_empty() {
@@ -263,12 +258,12 @@ fn write_roaming(
     let Some(before) = tx.get(id) else {
         return;
     };
-    if *before == s {
+    if **before == s {
         return;
     }
     // Membership changes publish the group events a local change would.
-    let old_groups = before.conversation.groups.clone();
-    let new_groups = &s.conversation.groups;
+    let old_groups = current.groups.clone();
+    let new_groups = &s.groups;
     for name in new_groups.iter().filter(|g| !old_groups.contains(g)) {
         tx.emit(Event::ConversationsAddedToGroup {
             name: name.clone(),
@@ -284,7 +279,7 @@ fn write_roaming(
     }
     if pinning {
         // Pinning activates, as a local pin does.
-        s.conversation.order_key = tx.next_order_key();
+        s.order_key = tx.next_order_key();
     }
     tx.put(s);
 }
@@ -303,53 +298,56 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
         // Only a rename whose result the list still shows: the renames are history, and a
         // name may have been renamed away and then used again since.
         let current = names.contains(&to) && !names.contains(&from);
-        if from != to && current && !waiting && tx.group_exists(&from) && !tx.group_exists(&to) {
+        if from != to && current && !waiting && tx.folder_exists(&from) && !tx.folder_exists(&to) {
             crate::manager::groups::rename(tx, from, to);
         }
     }
     let mut want = names;
     for op in tx.pending_ops() {
         match op {
-            Operation::CreateGroup { name, .. } if !want.contains(name) => {
-                want.push(name.clone());
+            Operation::CreateGroup { name, .. } => {
+                FolderEdit::Create(name).apply_to_list(&mut want);
             }
-            Operation::DeleteGroup { name } => want.retain(|n| n != name),
-            Operation::RenameGroup { from, to } if !want.contains(to) => {
-                for n in want.iter_mut().filter(|n| *n == from) {
-                    n.clone_from(to);
-                }
+            Operation::DeleteGroup { name } => {
+                FolderEdit::Delete(name).apply_to_list(&mut want);
+            }
+            Operation::RenameGroup { from, to } => {
+                FolderEdit::Rename { from, to }.apply_to_list(&mut want);
             }
             _ => {}
         }
     }
-    let current = tx.group_names().to_vec();
+    let current = tx.folder_names().to_vec();
     if current == want {
         return;
     }
+    // The server's order wins: the list here becomes `want`, through the folder edits that
+    // differ from the first name on.
     let same = current
         .iter()
         .zip(&want)
         .take_while(|(a, b)| a == b)
         .count();
     for name in &current[same..] {
-        tx.change_groups(GroupChange::Deleted(name.clone()));
+        tx.edit_folders(FolderEdit::Delete(name));
     }
     for name in &want[same..] {
-        tx.change_groups(GroupChange::Created(name.clone()));
+        tx.edit_folders(FolderEdit::Create(name));
     }
     for name in current.iter().filter(|n| !want.contains(n)) {
         // Members here that the server did not report (it had no state for them) leave too:
-        // no conversation stays in a group that does not exist.
-        for id in tx.group_members(name) {
-            let _ = tx.update(&id, |s, _| {
-                s.conversation.groups.retain(|g| g != name);
+        // no conversation stays in a folder that does not exist.
+        let edit = FolderEdit::Delete(name);
+        for id in tx.folder_members(name) {
+            let _ = tx.update(&id, |c, _| {
+                edit.apply_to_memberships(&mut c.groups);
                 Ok(())
             });
         }
         tx.emit(Event::GroupDeleted { name: name.clone() });
     }
     for name in want.iter().filter(|n| !current.contains(n)) {
-        let conversations = tx.group_members(name);
+        let conversations = tx.folder_members(name);
         tx.emit(Event::GroupCreated {
             name: name.clone(),
             conversations,
@@ -460,9 +458,8 @@ pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_
         .into_iter()
         .filter(|id| !seen.contains(id))
         .partition(|id| {
-            tx.get(id).is_some_and(|s| {
-                s.conversation.draft.is_some() && s.conversation.last_message.is_none()
-            })
+            tx.get(id)
+                .is_some_and(|c| c.draft.is_some() && c.last_message.is_none())
         });
     for id in draft_only {
         let want = rebased(tx, &id, Roaming::default());
@@ -470,19 +467,14 @@ pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_
     }
     let gone: Vec<ConversationId> = absent
         .into_iter()
-        .filter(|id| {
-            tx.get(id)
-                .is_some_and(|s| s.conversation.order_key <= activated_before)
-        })
+        .filter(|id| tx.get(id).is_some_and(|c| c.order_key <= activated_before))
         .filter(|id| {
             !tx.pending_ops()
                 .any(|op| crate::sync::outbox::touches(op, id))
         })
         .collect();
     for id in gone {
-        let floor = tx
-            .get(&id)
-            .map_or([0; 3], |s| last_recency(&s.conversation));
+        let floor = tx.get(&id).map_or([0; 3], |c| last_recency(c));
         delete_locally(tx, &id, floor, false);
     }
 }

@@ -2,6 +2,7 @@
 //! no event.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::common::{id, incoming, manager, manager_with};
 /// Everything a refused call must leave as it was.
 #[derive(Debug, PartialEq)]
 struct State {
-    conversations: Vec<Conversation>,
+    conversations: Vec<Arc<Conversation>>,
     groups: Vec<String>,
     total_unread: u64,
     watched_filters: usize,
@@ -629,7 +630,7 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
         .expect("not lagged");
     match event {
         Event::Updated(updated) => {
-            let mut updated: Vec<_> = updated.into_iter().map(|c| c.id).collect();
+            let mut updated: Vec<_> = updated.into_iter().map(|c| c.id.clone()).collect();
             updated.sort();
             let mut expected = vec![ids[4].clone(), ids[1].clone()];
             expected.sort();
@@ -1036,7 +1037,7 @@ async fn partial_batches_report_only_accepted_conversations_in_group_events() {
     }
     assert_eq!(added, Some(("h".to_owned(), vec![ids[1].clone()])));
     assert_no_event_since(&m, &mut events, "after add_to_group").await;
-    assert_eq!(m.get(&ids[2]).map(|c| c.groups), Some(Vec::new()));
+    assert_eq!(m.get(&ids[2]).map(|c| c.groups.clone()), Some(Vec::new()));
 
     // Deleting a decorated conversation frees its place.
     let outcomes = m.delete_many(&[ids[1].clone(), missing], false).await;

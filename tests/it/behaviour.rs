@@ -32,7 +32,7 @@ fn order(m: &ConversationManager) -> Vec<String> {
         .collect()
 }
 
-fn get(m: &ConversationManager, full: &str) -> timconv::Conversation {
+fn get(m: &ConversationManager, full: &str) -> std::sync::Arc<timconv::Conversation> {
     m.get(&id(full)).expect("conversation exists")
 }
 
@@ -58,7 +58,13 @@ mod messages {
         assert_eq!(order(&m), ["a", "b"]);
         let a = get(&m, "c2c_a");
         assert_eq!(a.unread_count, 2);
-        assert_eq!(a.last_message.and_then(|m| m.msg_id).as_deref(), Some("3"));
+        assert_eq!(
+            a.last_message
+                .as_ref()
+                .and_then(|m| m.msg_id.clone())
+                .as_deref(),
+            Some("3")
+        );
         assert!(get(&m, "c2c_a").order_key > get(&m, "c2c_b").order_key);
     }
 
@@ -79,7 +85,10 @@ mod messages {
         let conv = get(&m, "c2c_a");
         assert_eq!(conv.unread_count, 1);
         assert_eq!(
-            conv.last_message.and_then(|m| m.msg_id).as_deref(),
+            conv.last_message
+                .as_ref()
+                .and_then(|m| m.msg_id.clone())
+                .as_deref(),
             Some("y")
         );
         assert_eq!(m.total_unread(), 1);
@@ -113,7 +122,7 @@ mod messages {
             .unwrap();
         let g = get(&m, "group_g");
         assert_eq!(g.unread_count, 2);
-        assert_eq!(g.last_message.and_then(|m| m.seq), Some(5));
+        assert_eq!(g.last_message.as_ref().and_then(|m| m.seq), Some(5));
         assert_eq!(order(&m), ["b", "g"]);
     }
 
@@ -655,7 +664,7 @@ mod groups {
             .unwrap()
             .conversations
             .into_iter()
-            .map(|c| c.id)
+            .map(|c| c.id.clone())
             .collect();
         assert_eq!(members, std::slice::from_ref(&b));
         let none = ConversationFilter::new().group("");
@@ -664,7 +673,7 @@ mod groups {
             .unwrap()
             .conversations
             .into_iter()
-            .map(|c| c.id)
+            .map(|c| c.id.clone())
             .collect();
         assert_eq!(ungrouped, std::slice::from_ref(&a));
 

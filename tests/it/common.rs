@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use timconv::{ConversationId, ConversationManager, Limits, Message};
 
 /// Proptest settings: `default_cases` cases unless `PROPTEST_CASES` says otherwise (CI runs
@@ -33,6 +34,20 @@ pub async fn manager_with(limits: Limits) -> ConversationManager {
 }
 
 /// A conversation ID from its full form.
+/// Opens the SQLite store at `path` once a manager dropped without shutdown has released it:
+/// its writer closes the store when it sees every handle gone, a moment after the drop.
+pub async fn open_released(path: &std::path::Path) -> timconv::SqliteStore {
+    for _ in 0..500 {
+        match timconv::SqliteStore::open(path).await {
+            Err(timconv::Error::StoreInUse { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            other => return other.expect("the store opens"),
+        }
+    }
+    panic!("{} is still in use", path.display());
+}
+
 pub fn id(full: &str) -> ConversationId {
     full.parse().expect("valid conversation id")
 }
@@ -105,7 +120,7 @@ pub fn walk(
     manager: &ConversationManager,
     filter: &ConversationFilter,
     page_size: u32,
-) -> Result<Vec<Conversation>, String> {
+) -> Result<Vec<Arc<Conversation>>, String> {
     let mut out = Vec::new();
     let mut cursor = Cursor::START;
     // A walk over an unchanging list cannot take more pages than it has conversations.
@@ -131,16 +146,16 @@ pub fn walk(
     Err(format!("the walk of {filter:?} does not finish"))
 }
 
-fn ids_of<'a>(convs: impl IntoIterator<Item = &'a Conversation>) -> Vec<String> {
+fn ids_of<'a>(convs: impl IntoIterator<Item = &'a Arc<Conversation>>) -> Vec<String> {
     convs.into_iter().map(|c| c.id.to_string()).collect()
 }
 
 /// The unread of `filter` recounted from scratch over `convs`.
-pub fn recount(convs: &[Conversation], filter: &ConversationFilter) -> u64 {
+pub fn recount(convs: &[Arc<Conversation>], filter: &ConversationFilter) -> u64 {
     convs
         .iter()
         .filter(|c| filter.matches(c))
-        .map(Conversation::counted_unread)
+        .map(|c| c.counted_unread())
         .sum()
 }
 
@@ -196,7 +211,7 @@ pub fn check_consistent(
         }
     }
     // Counters equal a recount.
-    let total: u64 = convs.iter().map(Conversation::counted_unread).sum();
+    let total: u64 = convs.iter().map(|c| c.counted_unread()).sum();
     if manager.total_unread() != total {
         return Err(format!(
             "total_unread() {} but recount {total}",
@@ -340,7 +355,7 @@ impl UnreadWatchers {
         let convs = manager.conversations();
         for w in &self.watched {
             let expected = match &w.filter {
-                None => convs.iter().map(Conversation::counted_unread).sum(),
+                None => convs.iter().map(|c| c.counted_unread()).sum(),
                 Some(f) => recount(&convs, f),
             };
             if w.latest != Some(expected) {

@@ -21,8 +21,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use std::sync::Arc;
+
 use timconv::store::{
-    ChangeSet, GroupChange, Snapshot, Store, StoredConversation, Tombstone, UnreadMessage,
+    ChangeSet, KeptSettings, Snapshot, Store, SyncChange, SyncRecord, Tombstone, UnreadEntry,
 };
 use timconv::{
     CleanTarget, Conversation, ConversationFilter, ConversationId, ConversationManager, Cursor,
@@ -113,9 +115,11 @@ for_each_backend!(
     store_loads_empty,
     store_commit_then_load_is_exact,
     store_delete_and_recreate_in_one_change,
-    store_group_changes_apply_in_order,
+    store_folder_list_is_kept_whole,
     store_order_clock_is_never_lowered,
-    store_outbox_and_bookmark_round_trip,
+    store_sync_data_round_trips,
+    store_unread_entries_come_and_go_one_by_one,
+    store_kept_settings_round_trip,
     store_two_thousand_conversations_in_one_change,
     every_field_survives_a_restart,
     unread_bookkeeping_survives_a_restart,
@@ -168,66 +172,135 @@ async fn reload<B: Backend>(backend: &B, store: B::Store) -> Snapshot {
     snapshot
 }
 
-/// A snapshot as sets: conversations and tombstones by ID (their order is not part of the
-/// contract), groups in order, the clock.
-type Normalized = (
-    BTreeMap<String, StoredConversation>,
-    BTreeMap<String, Tombstone>,
-    Vec<String>,
-    u64,
-);
-
-fn normalize(snapshot: Snapshot) -> Normalized {
-    let conversations: BTreeMap<_, _> = snapshot
-        .conversations
-        .into_iter()
-        .map(|c| (c.conversation.id.to_string(), c))
-        .collect();
-    let tombstones: BTreeMap<_, _> = snapshot
-        .tombstones
-        .into_iter()
-        .map(|t| (t.id.to_string(), t))
-        .collect();
-    (
-        conversations,
-        tombstones,
-        snapshot.groups,
-        snapshot.order_clock,
-    )
+/// A snapshot as sets (the order of a load is not part of the contract): conversations,
+/// tombstones and kept settings by ID, unread entries by ID, then the folder list in order,
+/// the clock and the sync data.
+#[derive(Debug, PartialEq)]
+struct Normalized {
+    conversations: BTreeMap<String, Conversation>,
+    tombstones: BTreeMap<String, Tombstone>,
+    unread: BTreeMap<u64, UnreadEntry>,
+    settings: BTreeMap<String, KeptSettings>,
+    folders: Vec<String>,
+    order_clock: u64,
 }
 
-/// Asserts that `snapshot` holds exactly these conversations, tombstones, groups and clock,
-/// and that it holds no conversation twice.
-fn assert_snapshot(
-    snapshot: Snapshot,
-    conversations: &[StoredConversation],
-    tombstones: &[Tombstone],
-    groups: &[&str],
+fn normalize(snapshot: Snapshot) -> Normalized {
+    let counts = (
+        snapshot.conversations.len(),
+        snapshot.tombstones.len(),
+        snapshot.unread.len(),
+        snapshot.settings.len(),
+    );
+    let n = Normalized {
+        conversations: snapshot
+            .conversations
+            .into_iter()
+            .map(|c| (c.id.to_string(), Conversation::clone(&c)))
+            .collect(),
+        tombstones: snapshot
+            .tombstones
+            .into_iter()
+            .map(|t| (t.id.to_string(), t))
+            .collect(),
+        unread: snapshot.unread.into_iter().map(|u| (u.id, u)).collect(),
+        settings: snapshot
+            .settings
+            .into_iter()
+            .map(|s| (s.id.to_string(), s))
+            .collect(),
+        folders: snapshot.folders,
+        order_clock: snapshot.order_clock,
+    };
+    assert_eq!(
+        counts,
+        (
+            n.conversations.len(),
+            n.tombstones.len(),
+            n.unread.len(),
+            n.settings.len()
+        ),
+        "something was loaded twice"
+    );
+    n
+}
+
+/// What a test expects a store to hold.
+#[derive(Default)]
+struct Expected {
+    conversations: Vec<Stored>,
+    tombstones: Vec<Tombstone>,
+    settings: Vec<KeptSettings>,
+    folders: Vec<String>,
     order_clock: u64,
-) {
-    let (count, tomb_count) = (snapshot.conversations.len(), snapshot.tombstones.len());
-    let (got_convs, got_tombs, got_groups, got_clock) = normalize(snapshot);
-    assert_eq!(count, got_convs.len(), "a conversation was loaded twice");
-    assert_eq!(tomb_count, got_tombs.len(), "a tombstone was loaded twice");
-    let want_convs: BTreeMap<_, _> = conversations
+}
+
+/// A record and the unread entries behind its count.
+#[derive(Clone)]
+struct Stored {
+    conversation: Conversation,
+    unread: Vec<UnreadEntry>,
+}
+
+/// Asserts that `snapshot` holds exactly what `expected` says.
+fn assert_snapshot(snapshot: Snapshot, expected: &Expected) {
+    let got = normalize(snapshot);
+    let want_convs: BTreeMap<_, _> = expected
+        .conversations
         .iter()
-        .map(|c| (c.conversation.id.to_string(), c.clone()))
-        .collect();
-    let want_tombs: BTreeMap<_, _> = tombstones
-        .iter()
-        .map(|t| (t.id.to_string(), t.clone()))
+        .map(|s| (s.conversation.id.to_string(), s.conversation.clone()))
         .collect();
     assert_eq!(
-        got_convs.keys().collect::<Vec<_>>(),
+        got.conversations.keys().collect::<Vec<_>>(),
         want_convs.keys().collect::<Vec<_>>(),
         "the loaded conversations are not the committed ones"
     );
     for (key, want) in &want_convs {
-        assert_eq!(&got_convs[key], want, "{key} did not round-trip");
+        assert_eq!(&got.conversations[key], want, "{key} did not round-trip");
     }
-    assert_eq!(got_tombs, want_tombs, "tombstones did not round-trip");
-    assert_eq!(got_groups, groups, "group names or their order changed");
-    assert_eq!(got_clock, order_clock, "the order clock changed");
+    let want_unread: BTreeMap<_, _> = expected
+        .conversations
+        .iter()
+        .flat_map(|s| s.unread.iter().map(|u| (u.id, u.clone())))
+        .collect();
+    assert_eq!(got.unread, want_unread, "unread entries did not round-trip");
+    let want_tombs: BTreeMap<_, _> = expected
+        .tombstones
+        .iter()
+        .map(|t| (t.id.to_string(), t.clone()))
+        .collect();
+    assert_eq!(got.tombstones, want_tombs, "tombstones did not round-trip");
+    let want_settings: BTreeMap<_, _> = expected
+        .settings
+        .iter()
+        .map(|s| (s.id.to_string(), s.clone()))
+        .collect();
+    assert_eq!(
+        got.settings, want_settings,
+        "kept settings did not round-trip"
+    );
+    assert_eq!(got.folders, expected.folders, "the folder list changed");
+    assert_eq!(
+        got.order_clock, expected.order_clock,
+        "the order clock changed"
+    );
+}
+
+/// A change writing `stored` (records and their new unread entries) and `tombstones`.
+fn writing(stored: &[Stored], tombstones: &[Tombstone], order_clock: u64) -> ChangeSet {
+    let mut change = ChangeSet::default();
+    change.upserts = stored
+        .iter()
+        .map(|s| Arc::new(s.conversation.clone()))
+        .collect();
+    change.unread_added = stored.iter().flat_map(|s| s.unread.clone()).collect();
+    change.deletes = tombstones.to_vec();
+    change.order_clock = order_clock;
+    change
+}
+
+fn folders(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
 }
 
 fn now_micros() -> u64 {
@@ -283,7 +356,7 @@ fn mentioning(msg_id: &str, seq: u64, users: &[&str]) -> Message {
 
 /// Stored records covering every field at unusual values, including ones the manager refuses
 /// to produce (an unknown receive option) but a store must keep.
-fn rich_records() -> Vec<StoredConversation> {
+fn rich_records() -> Vec<Stored> {
     let mut rich = Conversation::new(id("c2c_rich"));
     rich.show_name = "Alice ✨ 'quote' \"double\" \u{0} nul".into();
     rich.face_url = "https://example.com/a.png?size=large&x=1".into();
@@ -303,18 +376,12 @@ fn rich_records() -> Vec<StoredConversation> {
     rich.c2c_read_timestamp = 1_700_000_000;
     rich.group_read_sequence = u64::MAX;
     rich.unread_count = 2;
-    let rich = StoredConversation {
-        conversation: rich,
-        unread_messages: vec![
-            UnreadMessage {
-                key: "m1".into(),
-                position: 1_700_000_001,
-            },
-            UnreadMessage {
-                key: "m2".into(),
-                position: 1_700_000_002,
-            },
+    let rich = Stored {
+        unread: vec![
+            UnreadEntry::new(1, rich.id.clone(), "m1".into(), 1_700_000_001),
+            UnreadEntry::new(2, rich.id.clone(), "m2".into(), 1_700_000_002),
         ],
+        conversation: rich,
     };
 
     let mut group = Conversation::new(id("group_room"));
@@ -345,14 +412,11 @@ fn rich_records() -> Vec<StoredConversation> {
     group.last_message = Some(mentioning("", 8, &[AT_ALL, "me"]));
     group.custom_data = CustomData::from("text data");
     group.groups = vec!["alpha".into()];
-    let group = StoredConversation {
-        conversation: group,
-        unread_messages: (6..=8)
-            .map(|seq| UnreadMessage {
-                key: format!("#{seq}:1:{seq}"),
-                position: seq,
-            })
+    let group = Stored {
+        unread: (6..=8)
+            .map(|seq| UnreadEntry::new(seq, group.id.clone(), format!("#{seq}:1:{seq}"), seq))
             .collect(),
+        conversation: group,
     };
 
     // Every known receive option and group type, one each.
@@ -376,21 +440,31 @@ fn rich_records() -> Vec<StoredConversation> {
         let mut c = Conversation::new(id(&format!("c2c_option{n}")));
         c.receive_option = option;
         c.order_key = 100 + n as u64;
-        records.push(StoredConversation::new(c));
+        records.push(Stored {
+            conversation: c,
+            unread: Vec::new(),
+        });
     }
     for (n, group_type) in types.into_iter().enumerate() {
         let mut c = Conversation::new(id(&format!("group_type{n}")));
         c.group_type = Some(group_type);
         c.order_key = 200 + n as u64;
-        records.push(StoredConversation::new(c));
+        records.push(Stored {
+            conversation: c,
+            unread: Vec::new(),
+        });
     }
     // All defaults: no message, order key 0, nothing set.
-    records.push(StoredConversation::new(Conversation::new(id("c2c_plain"))));
+    records.push(Stored {
+        conversation: Conversation::new(id("c2c_plain")),
+        unread: Vec::new(),
+    });
     records
 }
 
-/// A plain conversation for bulk tests, in `groups`.
-fn bulk_record(name: &str, order_key: u64, groups: &[&str]) -> StoredConversation {
+/// A plain conversation for bulk tests, in `groups`, with one unread entry (its ID is the
+/// order key).
+fn bulk_record(name: &str, order_key: u64, groups: &[&str]) -> Stored {
     let mut c = Conversation::new(id(name));
     c.order_key = order_key;
     c.show_name = format!("{name} shown");
@@ -398,16 +472,18 @@ fn bulk_record(name: &str, order_key: u64, groups: &[&str]) -> StoredConversatio
     c.marks = MarkFlags::from_bits_retain(order_key << 32);
     c.groups = groups.iter().map(|g| (*g).to_owned()).collect();
     c.unread_count = 1;
-    StoredConversation {
+    Stored {
+        unread: vec![UnreadEntry::new(
+            order_key,
+            c.id.clone(),
+            name.to_owned(),
+            order_key,
+        )],
         conversation: c,
-        unread_messages: vec![UnreadMessage {
-            key: name.to_owned(),
-            position: order_key,
-        }],
     }
 }
 
-fn get(m: &ConversationManager, full: &str) -> Conversation {
+fn get(m: &ConversationManager, full: &str) -> Arc<Conversation> {
     m.get(&id(full)).unwrap_or_else(|| panic!("{full} exists"))
 }
 
@@ -430,47 +506,27 @@ async fn store_commit_then_load_is_exact<B: Backend>() {
     let store = backend.open().await;
     let records = rich_records();
     let tombstones = vec![
-        Tombstone {
-            id: id("c2c_gone"),
-            last_message: [u64::MAX, 1_700_000_000, 0],
-            clear_messages: true,
-        },
-        Tombstone {
-            id: id("group_gone"),
-            last_message: [0, 0, 0],
-            clear_messages: false,
-        },
+        Tombstone::new(id("c2c_gone"), [u64::MAX, 1_700_000_000, 0], true),
+        Tombstone::new(id("group_gone"), [0, 0, 0], false),
     ];
-    let change = ChangeSet {
-        upserts: records.clone(),
-        deletes: tombstones.clone(),
-        groups: vec![
-            GroupChange::Created("zeta".into()),
-            GroupChange::Created("alpha".into()),
-        ],
-        order_clock: 1 << 61,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&records, &tombstones, 1 << 61);
+    change.folders = Some(folders(&["zeta", "alpha"]));
     store.commit(&change).await.expect("commit");
-    let groups = ["zeta", "alpha"];
-    assert_snapshot(
-        store.load().await.expect("load"),
-        &records,
-        &tombstones,
-        &groups,
-        1 << 61,
-    );
-    assert_snapshot(
-        reload(&backend, store).await,
-        &records,
-        &tombstones,
-        &groups,
-        1 << 61,
-    );
+    let mut expected = Expected {
+        conversations: records.clone(),
+        tombstones: tombstones.clone(),
+        folders: folders(&["zeta", "alpha"]),
+        order_clock: 1 << 61,
+        ..Expected::default()
+    };
+    assert_snapshot(store.load().await.expect("load"), &expected);
+    assert_snapshot(reload(&backend, store).await, &expected);
 
-    // Every field changed (and optional ones cleared) in place survives too.
+    // Every field changed (and optional ones cleared) in place survives too; the unread
+    // entries go.
     let store = reopen(&backend).await;
     let mut changed = records.clone();
+    let mut removed = Vec::new();
     for s in &mut changed {
         let c = &mut s.conversation;
         c.show_name.push_str(" renamed");
@@ -488,21 +544,14 @@ async fn store_commit_then_load_is_exact<B: Backend>() {
         c.c2c_read_timestamp += 1;
         c.group_read_sequence = 0;
         c.unread_count = 0;
-        s.unread_messages.clear();
+        removed.append(&mut s.unread);
     }
-    let change = ChangeSet {
-        upserts: changed.clone(),
-        order_clock: (1 << 61) + 1,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&changed, &[], (1 << 61) + 1);
+    change.unread_removed = removed;
     store.commit(&change).await.expect("commit the changes");
-    assert_snapshot(
-        reload(&backend, store).await,
-        &changed,
-        &tombstones,
-        &groups,
-        (1 << 61) + 1,
-    );
+    expected.conversations = changed;
+    expected.order_clock = (1 << 61) + 1;
+    assert_snapshot(reload(&backend, store).await, &expected);
 }
 
 async fn store_delete_and_recreate_in_one_change<B: Backend>() {
@@ -510,293 +559,262 @@ async fn store_delete_and_recreate_in_one_change<B: Backend>() {
     let store = backend.open().await;
     let old_a = bulk_record("c2c_a", 10, &["x"]);
     let old_b = bulk_record("c2c_b", 11, &["x", "y"]);
-    let first = ChangeSet {
-        upserts: vec![old_a.clone(), old_b.clone()],
-        groups: vec![
-            GroupChange::Created("x".into()),
-            GroupChange::Created("y".into()),
-        ],
-        order_clock: 11,
-        ..ChangeSet::default()
-    };
+    let mut first = writing(&[old_a.clone(), old_b.clone()], &[], 11);
+    first.folders = Some(folders(&["x", "y"]));
     store.commit(&first).await.expect("first commit");
 
-    // `a` is deleted and comes back in the same change, in another group; `b` is deleted.
-    let tomb_a = Tombstone {
-        id: id("c2c_a"),
-        last_message: [10, 10, 10],
-        clear_messages: false,
-    };
-    let tomb_b = Tombstone {
-        id: id("c2c_b"),
-        last_message: [11, 11, 11],
-        clear_messages: true,
-    };
+    // `a` is deleted and comes back in the same change, in another folder, with a new unread
+    // entry; `b` is deleted. Their old unread entries go with them.
+    let tomb_a = Tombstone::new(id("c2c_a"), [10, 10, 10], false);
+    let tomb_b = Tombstone::new(id("c2c_b"), [11, 11, 11], true);
     let new_a = bulk_record("c2c_a", 12, &["y"]);
-    let second = ChangeSet {
-        upserts: vec![new_a.clone()],
-        deletes: vec![tomb_a.clone(), tomb_b.clone()],
-        order_clock: 12,
-        ..ChangeSet::default()
-    };
+    let mut second = writing(
+        std::slice::from_ref(&new_a),
+        &[tomb_a.clone(), tomb_b.clone()],
+        12,
+    );
+    second.unread_removed = [&old_a, &old_b]
+        .iter()
+        .flat_map(|s| s.unread.clone())
+        .collect();
     store.commit(&second).await.expect("second commit");
-    let tombs = [tomb_a.clone(), tomb_b.clone()];
-    assert_snapshot(
-        store.load().await.expect("load"),
-        std::slice::from_ref(&new_a),
-        &tombs,
-        &["x", "y"],
-        12,
-    );
-    assert_snapshot(
-        reload(&backend, store).await,
-        std::slice::from_ref(&new_a),
-        &tombs,
-        &["x", "y"],
-        12,
-    );
-    let store = reopen(&backend).await;
-
-    // `b` comes back without groups: nothing of its old membership may come back with it. A
-    // later delete replaces the tombstone.
-    let new_b = StoredConversation::new(Conversation::new(id("c2c_b")));
-    let tomb_a2 = Tombstone {
-        id: id("c2c_a"),
-        last_message: [12, 12, 12],
-        clear_messages: true,
-    };
-    let third = ChangeSet {
-        upserts: vec![new_b.clone()],
-        deletes: vec![tomb_a2.clone()],
+    let mut expected = Expected {
+        conversations: vec![new_a.clone()],
+        tombstones: vec![tomb_a.clone(), tomb_b.clone()],
+        folders: folders(&["x", "y"]),
         order_clock: 12,
-        ..ChangeSet::default()
+        ..Expected::default()
     };
-    store.commit(&third).await.expect("third commit");
-    assert_snapshot(
-        reload(&backend, store).await,
-        &[new_b],
-        &[tomb_a2, tomb_b],
-        &["x", "y"],
+    assert_snapshot(store.load().await.expect("load"), &expected);
+    assert_snapshot(reload(&backend, store).await, &expected);
+    let store = reopen(&backend).await;
+
+    // `b` comes back without folders: nothing of its old state may come back with it. A
+    // later delete replaces the tombstone.
+    let new_b = Stored {
+        conversation: Conversation::new(id("c2c_b")),
+        unread: Vec::new(),
+    };
+    let tomb_a2 = Tombstone::new(id("c2c_a"), [12, 12, 12], true);
+    let mut third = writing(
+        std::slice::from_ref(&new_b),
+        std::slice::from_ref(&tomb_a2),
         12,
     );
+    third.unread_removed = new_a.unread.clone();
+    store.commit(&third).await.expect("third commit");
+    expected.conversations = vec![new_b];
+    expected.tombstones = vec![tomb_a2, tomb_b];
+    assert_snapshot(reload(&backend, store).await, &expected);
 }
 
-async fn store_group_changes_apply_in_order<B: Backend>() {
+/// The folder list is stored whole when a change carries it, and kept when it does not.
+async fn store_folder_list_is_kept_whole<B: Backend>() {
     let backend = B::fresh().await;
     let store = backend.open().await;
-    let change = ChangeSet {
-        groups: ["a", "b", "c"]
-            .into_iter()
-            .map(|g| GroupChange::Created(g.into()))
-            .collect(),
-        ..ChangeSet::default()
-    };
+    let mut change = ChangeSet::default();
+    change.folders = Some(folders(&["a", "b", "c"]));
     store.commit(&change).await.expect("create");
-    let change = ChangeSet {
-        groups: vec![
-            GroupChange::Renamed {
-                from: "b".into(),
-                to: "d".into(),
-            },
-            GroupChange::Deleted("a".into()),
-            // A deleted name can be created again, at the end.
-            GroupChange::Created("a".into()),
-            // Swapping two names through a third keeps both places.
-            GroupChange::Renamed {
-                from: "c".into(),
-                to: "tmp".into(),
-            },
-            GroupChange::Renamed {
-                from: "d".into(),
-                to: "c".into(),
-            },
-            GroupChange::Renamed {
-                from: "tmp".into(),
-                to: "d".into(),
-            },
-        ],
-        ..ChangeSet::default()
-    };
+    change.folders = Some(folders(&["c", "d", "a"]));
     store.commit(&change).await.expect("change");
-    let expected = ["c", "d", "a"];
-    assert_eq!(store.load().await.expect("load").groups, expected);
-    assert_eq!(reload(&backend, store).await.groups, expected);
-
-    // Delete the last one and create another: it still goes to the end.
+    assert_eq!(store.load().await.expect("load").folders, ["c", "d", "a"]);
+    store
+        .commit(&ChangeSet::default())
+        .await
+        .expect("a change without folders");
+    assert_eq!(reload(&backend, store).await.folders, ["c", "d", "a"]);
     let store = reopen(&backend).await;
-    let change = ChangeSet {
-        groups: vec![
-            GroupChange::Deleted("a".into()),
-            GroupChange::Created("e".into()),
-            GroupChange::Deleted("c".into()),
-        ],
-        ..ChangeSet::default()
-    };
-    store.commit(&change).await.expect("change again");
-    assert_eq!(reload(&backend, store).await.groups, ["d", "e"]);
+    change.folders = Some(Vec::new());
+    store.commit(&change).await.expect("empty the list");
+    assert!(reload(&backend, store).await.folders.is_empty());
 }
 
-/// The sync outbox and bookmark (schema v4): added entries load back in `seq` order with
-/// their operations intact, removed ones are gone, and the bookmark is the last one stored.
-async fn store_outbox_and_bookmark_round_trip<B: Backend>() {
-    use timconv::store::OutboxEntry;
-    use timconv::transport::{Bookmark, OpId, Operation, PendingOperation};
-
-    let entry = |seq: u64, op: Operation| OutboxEntry {
-        seq,
-        operation: PendingOperation {
-            id: OpId(format!("device-{seq}")),
-            op,
-        },
-    };
-    let ops = vec![
-        entry(
-            7,
-            Operation::Mark {
-                conversations: vec![id("c2c_a"), id("group_g")],
-                bits: (1 << 40) | 1,
-                enable: true,
-            },
-        ),
-        entry(
-            3,
-            Operation::Pin {
-                conversation: id("c2c_a"),
-                pinned: true,
-            },
-        ),
-        entry(
-            9,
-            Operation::SetCustomData {
-                conversations: vec![id("c2c_b")],
-                data: CustomData::from(vec![0xff, 0x00, 0x80]),
-            },
-        ),
-        entry(
-            12,
-            Operation::Delete {
-                conversation: id("c2c_b"),
-                clear_messages: true,
-                floor: [u64::MAX, 1, 2],
-            },
-        ),
-    ];
+/// Sync data is opaque to a store: records put by key (a put replaces), removed by key, and a
+/// state value kept until the next one.
+async fn store_sync_data_round_trips<B: Backend>() {
     let backend = B::fresh().await;
     let store = backend.open().await;
-    let first = ChangeSet {
-        outbox_added: ops.clone(),
-        bookmark: Some(Bookmark("41".into())),
-        ..ChangeSet::default()
-    };
-    store.commit(&first).await.expect("commit");
+    let mut change = ChangeSet::default();
+    let mut sync = SyncChange::default();
+    sync.put = vec![
+        SyncRecord::new(7, vec![1, 0xff, 0]),
+        SyncRecord::new(3, b"three".to_vec()),
+        SyncRecord::new(u64::MAX, Vec::new()),
+        SyncRecord::new(12, vec![0x80; 600]),
+    ];
+    sync.state = Some(b"state one".to_vec());
+    change.sync = sync;
+    store.commit(&change).await.expect("commit");
     let snapshot = reload(&backend, store).await;
-    let mut sorted = ops.clone();
-    sorted.sort_by_key(|e| e.seq);
-    assert_eq!(snapshot.outbox, sorted);
-    assert_eq!(snapshot.bookmark, Some(Bookmark("41".into())));
+    let keys: Vec<u64> = snapshot.sync_records.iter().map(|r| r.key).collect();
+    assert_eq!(keys, [3, 7, 12, u64::MAX], "by increasing key");
+    assert_eq!(snapshot.sync_records[1].value, [1, 0xff, 0]);
+    assert_eq!(snapshot.sync_state.as_deref(), Some(&b"state one"[..]));
 
     let store = reopen(&backend).await;
-    let second = ChangeSet {
-        outbox_removed: vec![3, 9],
-        bookmark: Some(Bookmark("42".into())),
-        ..ChangeSet::default()
-    };
-    store.commit(&second).await.expect("commit");
+    let mut change = ChangeSet::default();
+    let mut sync = SyncChange::default();
+    sync.remove = vec![3, 12];
+    sync.put = vec![SyncRecord::new(7, b"seven".to_vec())];
+    sync.state = Some(b"state two".to_vec());
+    change.sync = sync;
+    store.commit(&change).await.expect("commit");
     let snapshot = reload(&backend, store).await;
-    let seqs: Vec<u64> = snapshot.outbox.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, vec![7, 12]);
-    assert_eq!(snapshot.bookmark, Some(Bookmark("42".into())));
+    let records: Vec<(u64, Vec<u8>)> = snapshot
+        .sync_records
+        .iter()
+        .map(|r| (r.key, r.value.clone()))
+        .collect();
+    assert_eq!(records, [(7, b"seven".to_vec()), (u64::MAX, Vec::new())]);
+    assert_eq!(snapshot.sync_state.as_deref(), Some(&b"state two"[..]));
 
-    // A change without a bookmark keeps the stored one.
+    // A change without a state keeps the stored one.
     let store = reopen(&backend).await;
     store.commit(&ChangeSet::default()).await.expect("commit");
     let snapshot = reload(&backend, store).await;
-    assert_eq!(snapshot.bookmark, Some(Bookmark("42".into())));
+    assert_eq!(snapshot.sync_state.as_deref(), Some(&b"state two"[..]));
+}
+
+/// Unread entries are added and removed one by one, across many commits, without touching the
+/// others of the same conversation.
+async fn store_unread_entries_come_and_go_one_by_one<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let room = id("group_room");
+    let mut conversation = Conversation::new(room.clone());
+    conversation.unread_count = 1_000;
+    let all: Vec<UnreadEntry> = (1..=1_000)
+        .map(|n| UnreadEntry::new(n, room.clone(), format!("m{n}"), n * 10))
+        .collect();
+    for chunk in all.chunks(100) {
+        let mut change = writing(
+            &[Stored {
+                conversation: conversation.clone(),
+                unread: chunk.to_vec(),
+            }],
+            &[],
+            1,
+        );
+        change.upserts.clear();
+        store.commit(&change).await.expect("add entries");
+    }
+    let mut change = writing(
+        &[Stored {
+            conversation: conversation.clone(),
+            unread: Vec::new(),
+        }],
+        &[],
+        1,
+    );
+    change.unread_removed = all.iter().filter(|u| u.id % 3 == 0).cloned().collect();
+    store.commit(&change).await.expect("remove a third");
+    let kept: Vec<UnreadEntry> = all.into_iter().filter(|u| u.id % 3 != 0).collect();
+    let snapshot = reload(&backend, store).await;
+    let got: BTreeMap<u64, UnreadEntry> = snapshot.unread.into_iter().map(|u| (u.id, u)).collect();
+    assert_eq!(got.len(), kept.len());
+    for u in kept {
+        assert_eq!(got.get(&u.id), Some(&u));
+    }
+}
+
+/// Kept settings are stored and released by conversation.
+async fn store_kept_settings_round_trip<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let muted = KeptSettings::new(id("group_muted"), ReceiveOption::NotNotify, None);
+    let av = KeptSettings::new(
+        id("group_av"),
+        ReceiveOption::Unknown(77),
+        Some(GroupType::AvChatRoom),
+    );
+    let odd = KeptSettings::new(
+        id("c2c_odd"),
+        ReceiveOption::Receive,
+        Some(GroupType::Unknown(u32::MAX)),
+    );
+    let mut change = ChangeSet::default();
+    change.settings_kept = vec![muted.clone(), av.clone(), odd.clone()];
+    store.commit(&change).await.expect("keep");
+    let mut expected = Expected {
+        settings: vec![muted.clone(), av.clone(), odd],
+        ..Expected::default()
+    };
+    assert_snapshot(reload(&backend, store).await, &expected);
+
+    let store = reopen(&backend).await;
+    let louder = KeptSettings::new(id("group_muted"), ReceiveOption::Receive, None);
+    let mut change = ChangeSet::default();
+    change.settings_kept = vec![louder.clone()];
+    change.settings_released = vec![id("c2c_odd")];
+    store.commit(&change).await.expect("replace and release");
+    expected.settings = vec![louder, av];
+    assert_snapshot(reload(&backend, store).await, &expected);
 }
 
 async fn store_order_clock_is_never_lowered<B: Backend>() {
     let backend = B::fresh().await;
     let store = backend.open().await;
-    let at = |clock: u64| ChangeSet {
-        upserts: vec![bulk_record("c2c_a", 1, &[])],
-        order_clock: clock,
-        ..ChangeSet::default()
-    };
+    let at = |clock: u64| writing(&[bulk_record("c2c_a", 1, &[])], &[], clock);
     store.commit(&at(1_000_000)).await.expect("commit");
-    store.commit(&at(10)).await.expect("commit a lower clock");
+    let mut lower = at(10);
+    lower.unread_added.clear();
+    store.commit(&lower).await.expect("commit a lower clock");
     assert_eq!(store.load().await.expect("load").order_clock, 1_000_000);
     assert_eq!(reload(&backend, store).await.order_clock, 1_000_000);
     let store = reopen(&backend).await;
-    store.commit(&at((1 << 62) - 1)).await.expect("commit");
+    let mut higher = at((1 << 62) - 1);
+    higher.unread_added.clear();
+    store.commit(&higher).await.expect("commit");
     assert_eq!(reload(&backend, store).await.order_clock, (1 << 62) - 1);
 }
 
 async fn store_two_thousand_conversations_in_one_change<B: Backend>() {
     // More rows than one multi-row statement holds (SQLite binds at most 32,766 values), each
-    // with two memberships.
+    // with two memberships and an unread entry.
     const N: u64 = 2_000;
     let backend = B::fresh().await;
     let store = backend.open().await;
     let first: Vec<_> = (0..N)
         .map(|n| bulk_record(&format!("c2c_u{n}"), n + 1, &["g1", "g2"]))
         .collect();
-    let change = ChangeSet {
-        upserts: first.clone(),
-        groups: vec![
-            GroupChange::Created("g1".into()),
-            GroupChange::Created("g2".into()),
-        ],
-        order_clock: N,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&first, &[], N);
+    change.folders = Some(folders(&["g1", "g2"]));
     store.commit(&change).await.expect("commit 2,000");
-    assert_snapshot(reload(&backend, store).await, &first, &[], &["g1", "g2"], N);
+    let mut expected = Expected {
+        conversations: first.clone(),
+        folders: folders(&["g1", "g2"]),
+        order_clock: N,
+        ..Expected::default()
+    };
+    assert_snapshot(reload(&backend, store).await, &expected);
 
-    // One change deleting those 2,000, creating 2,000 others and updating nothing else.
+    // One change deleting those 2,000 and creating 2,000 others.
     let store = reopen(&backend).await;
     let tombstones: Vec<_> = (0..N)
-        .map(|n| Tombstone {
-            id: id(&format!("c2c_u{n}")),
-            last_message: [n + 1; 3],
-            clear_messages: n % 2 == 0,
-        })
+        .map(|n| Tombstone::new(id(&format!("c2c_u{n}")), [n + 1; 3], n % 2 == 0))
         .collect();
     let second: Vec<_> = (0..N)
         .map(|n| bulk_record(&format!("group_g{n}"), N + n + 1, &["g2", "g1"]))
         .collect();
-    let change = ChangeSet {
-        upserts: second.clone(),
-        deletes: tombstones.clone(),
-        order_clock: 2 * N,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&second, &tombstones, 2 * N);
+    change.unread_removed = first.iter().flat_map(|s| s.unread.clone()).collect();
     store.commit(&change).await.expect("replace 2,000");
-    assert_snapshot(
-        reload(&backend, store).await,
-        &second,
-        &tombstones,
-        &["g1", "g2"],
-        2 * N,
-    );
+    expected.conversations = second.clone();
+    expected.tombstones = tombstones;
+    expected.order_clock = 2 * N;
+    assert_snapshot(reload(&backend, store).await, &expected);
 
-    // And 2,000 updates in place.
+    // And 2,000 updates in place, each trading its unread entry for a new one.
     let store = reopen(&backend).await;
     let third: Vec<_> = (0..N)
         .map(|n| bulk_record(&format!("group_g{n}"), 3 * N + n + 1, &["g1"]))
         .collect();
-    let change = ChangeSet {
-        upserts: third.clone(),
-        order_clock: 4 * N,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&third, &[], 4 * N);
+    change.unread_removed = second.iter().flat_map(|s| s.unread.clone()).collect();
     store.commit(&change).await.expect("update 2,000");
-    assert_snapshot(
-        reload(&backend, store).await,
-        &third,
-        &tombstones,
-        &["g1", "g2"],
-        4 * N,
-    );
+    expected.conversations = third;
+    expected.order_clock = 4 * N;
+    assert_snapshot(reload(&backend, store).await, &expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -967,7 +985,7 @@ async fn every_field_survives_a_restart<B: Backend>() {
     assert_eq!(c.custom_data.as_bytes(), all_bytes());
     assert_eq!(c.groups, ["work", "family"]);
     assert_eq!(c.unread_count, 2);
-    let last = c.last_message.expect("a last message");
+    let last = c.last_message.clone().expect("a last message");
     assert_eq!(
         last,
         as_ingested(rich_message("r2", 1_700_000_002), "rich", 1)
@@ -1259,11 +1277,8 @@ async fn order_clock_survives_a_restart<B: Backend>() {
     // new keys stay above every key allocated before.
     let ahead = now_micros() + 10_000_000_000_000;
     let store = reopen(&backend).await;
-    let change = ChangeSet {
-        upserts: vec![bulk_record("c2c_low", 1, &[])],
-        order_clock: ahead,
-        ..ChangeSet::default()
-    };
+    let mut change = writing(&[bulk_record("c2c_low", 1, &[])], &[], ahead);
+    change.unread_added.clear();
     store.commit(&change).await.expect("commit a clock ahead");
     store.close().await.expect("close");
     drop(store);
@@ -1418,7 +1433,7 @@ async fn many_concurrent_writes_are_all_durable<B: Backend>() {
     assert_eq!(m.total_unread(), N as u64);
     for (n, conv) in convs.iter().enumerate() {
         let c = m.get(conv).unwrap_or_else(|| panic!("{conv} is durable"));
-        let last = c.last_message.expect("its message");
+        let last = c.last_message.clone().expect("its message");
         assert_eq!(last.msg_id.as_deref(), Some(format!("m{n}").as_str()));
         assert_eq!(c.unread_count, 1);
     }

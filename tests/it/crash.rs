@@ -53,7 +53,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use timconv::store::{Snapshot, StoredConversation, Tombstone};
+use timconv::store::{Snapshot, Tombstone};
 use timconv::transport::Operation;
 use timconv::{
     CleanTarget, Conversation, ConversationId, ConversationManager, ConversationOutcome, Draft,
@@ -886,10 +886,13 @@ fn parse_ops(lines: &[String], from: usize) -> Result<Acknowledged, String> {
 /// from the clock. Their order is kept in `list`.
 #[derive(Debug, PartialEq)]
 struct Observed {
-    /// Stored records by ID, with their unread bookkeeping.
-    records: Vec<StoredConversation>,
+    /// Stored records by ID.
+    records: Vec<Conversation>,
+    /// Stored unread entries as (conversation, message, position), sorted (their IDs are left
+    /// out: they are allocated per session).
+    unread: Vec<(String, String, u64)>,
     tombstones: Vec<Tombstone>,
-    store_groups: Vec<String>,
+    store_folders: Vec<String>,
     /// `conversations()` in list order.
     list: Vec<Conversation>,
     groups: Vec<String>,
@@ -899,20 +902,46 @@ struct Observed {
     outbox: Vec<Operation>,
 }
 
+/// The operations of a stored outbox (the sync layer's records: a format byte, then the JSON
+/// of the operation and its ID), in order.
+fn stored_operations(snapshot: &Snapshot) -> Vec<Operation> {
+    snapshot
+        .sync_records
+        .iter()
+        .map(|r| {
+            assert_eq!(r.value.first(), Some(&1), "outbox record format");
+            let op: timconv::transport::PendingOperation =
+                serde_json::from_slice(&r.value[1..]).expect("an outbox record");
+            op.op
+        })
+        .collect()
+}
+
 async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
-    let Snapshot {
-        mut conversations,
-        mut tombstones,
-        groups: store_groups,
-        outbox,
-        ..
-    } = store.load().await.expect("load a snapshot");
-    for s in &mut conversations {
-        s.conversation.order_key = 0;
+    let snapshot = store.load().await.expect("load a snapshot");
+    let outbox = stored_operations(&snapshot);
+    let mut conversations: Vec<Conversation> = snapshot
+        .conversations
+        .iter()
+        .map(|c| Conversation::clone(c))
+        .collect();
+    for c in &mut conversations {
+        c.order_key = 0;
     }
-    conversations.sort_by(|a, b| a.conversation.id.cmp(&b.conversation.id));
+    conversations.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut unread: Vec<(String, String, u64)> = snapshot
+        .unread
+        .iter()
+        .map(|u| (u.conversation.to_string(), u.key.clone(), u.position))
+        .collect();
+    unread.sort();
+    let mut tombstones = snapshot.tombstones;
     tombstones.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut list = manager.conversations();
+    let mut list: Vec<Conversation> = manager
+        .conversations()
+        .iter()
+        .map(|c| Conversation::clone(c))
+        .collect();
     for c in &mut list {
         c.order_key = 0;
     }
@@ -922,13 +951,14 @@ async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
         .collect();
     Observed {
         records: conversations,
+        unread,
         tombstones,
-        store_groups,
+        store_folders: snapshot.folders,
         list,
         groups: manager.groups(),
         total_unread: manager.total_unread(),
         by_filter,
-        outbox: outbox.into_iter().map(|e| e.operation.op).collect(),
+        outbox,
     }
 }
 
@@ -944,16 +974,16 @@ fn clip(text: String) -> String {
 }
 
 /// The fields in which two records of one conversation differ (file / replay).
-fn record_diff(a: &StoredConversation, b: &StoredConversation) -> String {
+fn record_diff(a: &Conversation, b: &Conversation) -> String {
     let mut out = String::new();
     macro_rules! field {
         ($($name:ident),+) => {$(
-            if a.conversation.$name != b.conversation.$name {
+            if a.$name != b.$name {
                 out.push_str(&format!(
                     "\n  {}: {:?}\n   / {:?}",
                     stringify!($name),
-                    a.conversation.$name,
-                    b.conversation.$name
+                    a.$name,
+                    b.$name
                 ));
             }
         )+};
@@ -974,12 +1004,6 @@ fn record_diff(a: &StoredConversation, b: &StoredConversation) -> String {
         c2c_read_timestamp,
         group_read_sequence
     );
-    if a.unread_messages != b.unread_messages {
-        out.push_str(&format!(
-            "\n  unread_messages: {:?}\n   / {:?}",
-            a.unread_messages, b.unread_messages
-        ));
-    }
     clip(out)
 }
 
@@ -995,7 +1019,7 @@ fn difference(got: &Observed, want: &Observed) -> Option<String> {
             .records
             .iter()
             .zip(&want.records)
-            .any(|(a, b)| a.conversation.id != b.conversation.id)
+            .any(|(a, b)| a.id != b.id)
     {
         return Some(format!(
             "conversations {:?} in the file, {:?} in the replay",
@@ -1006,9 +1030,15 @@ fn difference(got: &Observed, want: &Observed) -> Option<String> {
     if let Some((a, b)) = got.records.iter().zip(&want.records).find(|(a, b)| a != b) {
         return Some(format!(
             "{} differs (file / replay):{}",
-            a.conversation.id,
+            a.id,
             record_diff(a, b)
         ));
+    }
+    if got.unread != want.unread {
+        return Some(clip(format!(
+            "unread entries differ:\n  file:   {:?}\n  replay: {:?}",
+            got.unread, want.unread
+        )));
     }
     if got.tombstones != want.tombstones {
         return Some(clip(format!(
@@ -1016,10 +1046,10 @@ fn difference(got: &Observed, want: &Observed) -> Option<String> {
             got.tombstones, want.tombstones
         )));
     }
-    if got.store_groups != want.store_groups || got.groups != want.groups {
+    if got.store_folders != want.store_folders || got.groups != want.groups {
         return Some(format!(
-            "groups differ: file {:?} (index {:?}), replay {:?} (index {:?})",
-            got.store_groups, got.groups, want.store_groups, want.groups
+            "folders differ: file {:?} (index {:?}), replay {:?} (index {:?})",
+            got.store_folders, got.groups, want.store_folders, want.groups
         ));
     }
     if got.outbox != want.outbox {
@@ -1483,11 +1513,8 @@ async fn verify_burst(db: &std::path::Path, acked: &BTreeMap<usize, u64>) -> Res
     for task in 0..BURST_TASKS {
         let id = burst_conv(task);
         let top = acked.get(&task).copied().unwrap_or(0);
-        let record = snapshot
-            .conversations
-            .iter()
-            .find(|s| s.conversation.id == id);
-        let count = record.map_or(0, |s| s.conversation.unread_count);
+        let record = snapshot.conversations.iter().find(|c| c.id == id);
+        let count = record.map_or(0, |c| c.unread_count);
         // A batch is issued only once the previous one is acknowledged.
         let issued = top.div_ceil(BURST_WIDTH) * BURST_WIDTH + BURST_WIDTH;
         if count < top || count > issued {
@@ -1495,18 +1522,20 @@ async fn verify_burst(db: &std::path::Path, acked: &BTreeMap<usize, u64>) -> Res
                 "{id}: {count} messages in the file, {top} acknowledged, at most {issued} issued"
             ));
         }
-        if let Some(s) = record {
-            let positions: Vec<u64> = s.unread_messages.iter().map(|u| u.position).collect();
+        if let Some(c) = record {
+            let mut positions: Vec<u64> = snapshot
+                .unread
+                .iter()
+                .filter(|u| u.conversation == id)
+                .map(|u| u.position)
+                .collect();
+            positions.sort_unstable();
             if positions != (1..=count).collect::<Vec<_>>() {
                 return Err(format!(
                     "{id}: unread messages at {positions:?}, not 1..={count}"
                 ));
             }
-            let last = s
-                .conversation
-                .last_message
-                .as_ref()
-                .and_then(|m| m.msg_id.clone());
+            let last = c.last_message.as_ref().and_then(|m| m.msg_id.clone());
             if last != Some(format!("b{task}m{count}")) {
                 return Err(format!("{id}: last message {last:?} with {count} unread"));
             }

@@ -493,7 +493,7 @@ async fn mark_array_has_one_element_per_set_bit() {
         json!([1u64, 8u64, 1u64 << 32, 1u64 << 63])
     );
     let back: Conversation = serde_json::from_value(json).expect("decodes");
-    assert_eq!(back, conversation);
+    assert_eq!(back, *conversation);
 
     // Each standard mark alone.
     for (mark, bit) in [
@@ -530,7 +530,7 @@ async fn active_time_carries_bit_62_when_pinned() {
     assert_eq!(json["conv_is_pinned"], json!(true));
     let back: Conversation = serde_json::from_value(json).expect("decodes");
     assert_eq!(back.order_key, p.order_key);
-    assert_eq!(back, p);
+    assert_eq!(back, *p);
 
     let q = m.get(&plain).expect("exists");
     let json = serde_json::to_value(&q).expect("encodes");
@@ -577,7 +577,7 @@ async fn group_at_info_array_keys() {
         ])
     );
     let back: Conversation = serde_json::from_value(json).expect("decodes");
-    assert_eq!(back, conversation);
+    assert_eq!(back, *conversation);
 
     // An @ type this version does not know is kept.
     let info: GroupAtInfo = serde_json::from_value(
@@ -619,7 +619,7 @@ async fn custom_data_round_trips_as_string_and_as_bytes() {
     assert_eq!(json["conv_custom_data"], json!([255, 0, 65, 195]));
     let back: Conversation = serde_json::from_value(json).expect("decodes");
     assert_eq!(back.custom_data.as_bytes(), raw.as_slice());
-    assert_eq!(back, conversation);
+    assert_eq!(back, *conversation);
 
     // UTF-8 set through the manager is a string again; 256 bytes is allowed.
     let full = "é".repeat(128);
@@ -701,5 +701,5 @@ async fn manager_records_round_trip_through_json() {
     assert_eq!(json["conv_last_msg"]["message_conv_id"], json!("g"));
     assert_eq!(json["conv_last_msg"]["message_conv_type"], json!(2));
     let back: Conversation = serde_json::from_value(json).expect("decodes");
-    assert_eq!(back, c);
+    assert_eq!(back, *c);
 }

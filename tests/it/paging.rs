@@ -2,6 +2,7 @@
 //! list that changes between pages.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -19,7 +20,7 @@ fn peers(m: &ConversationManager) -> Vec<String> {
         .collect()
 }
 
-fn page_peers(convs: &[Conversation]) -> Vec<String> {
+fn page_peers(convs: &[Arc<Conversation>]) -> Vec<String> {
     convs.iter().map(|c| c.id.peer().to_owned()).collect()
 }
 

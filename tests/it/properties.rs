@@ -14,6 +14,7 @@
 //! `PROPTEST_CASES` sets the number of cases (default 256 per property).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -350,7 +351,7 @@ impl Model {
     }
 
     /// The model against the manager's conversations.
-    fn check(&self, convs: &[Conversation]) -> Result<(), String> {
+    fn check(&self, convs: &[Arc<Conversation>]) -> Result<(), String> {
         if convs.len() != self.lives.len() {
             let mut model: Vec<_> = self.lives.keys().map(ToString::to_string).collect();
             model.sort();
@@ -446,7 +447,7 @@ fn expect_code(e: &Error, allowed: &[i32]) -> Result<Effect, String> {
 /// not exist) or 51008 (decoration limit); `ok` checks each success.
 fn check_outcomes(
     manager: &ConversationManager,
-    before: &[Conversation],
+    before: &[Arc<Conversation>],
     asked: &[ConversationId],
     outcomes: &[ConversationOutcome],
     ok: impl Fn(&Conversation) -> bool,
@@ -569,7 +570,7 @@ async fn step(
                 return Err(format!("ingest gave {outcome:?}, model expects {expect:?}"));
             }
             // SPEC §6: own and excluded messages never add unread.
-            let unread = |c: &Option<Conversation>| c.as_ref().map_or(0, |c| c.unread_count);
+            let unread = |c: &Option<Arc<Conversation>>| c.as_ref().map_or(0, |c| c.unread_count);
             if (message.from_self() || message.excluded_from_unread == Some(true))
                 && unread(&after) > unread(&before)
             {
@@ -675,7 +676,7 @@ async fn step(
                 .set_draft(&id, draft.clone())
                 .await
                 .map_err(|e| format!("set_draft failed: {e}"))?;
-            if manager.get(&id).and_then(|c| c.draft).map(|d| *d) != Some(draft) {
+            if manager.get(&id).and_then(|c| c.draft.clone()).map(|d| *d) != Some(draft) {
                 return Err("the draft is not set".into());
             }
             model.create(&id);
@@ -812,7 +813,7 @@ async fn step(
                 .create_conversation(&id)
                 .await
                 .map_err(|e| format!("create_conversation failed: {e}"))?;
-            if manager.get(&id).as_ref() != Some(&c) {
+            if manager.get(&id).as_deref() != Some(&c) {
                 return Err("create_conversation returned another state than get".into());
             }
             if existed {
@@ -856,7 +857,7 @@ async fn step(
                 .conversations()
                 .into_iter()
                 .filter(|c| c.groups.iter().any(|g| g == from))
-                .map(|c| c.id)
+                .map(|c| c.id.clone())
                 .collect();
             match manager.rename_group(from, to).await {
                 Ok(()) => {
@@ -873,7 +874,7 @@ async fn step(
                         .conversations()
                         .into_iter()
                         .filter(|c| c.groups.iter().any(|g| g == to))
-                        .map(|c| c.id)
+                        .map(|c| c.id.clone())
                         .collect();
                     if renamed != members {
                         return Err(format!("members {members:?} became {renamed:?}"));
@@ -947,8 +948,8 @@ struct Checks {
 /// Order keys only move for the activated conversation, which then has the largest one;
 /// conversations appear only by activation.
 fn check_activation(
-    before: &[Conversation],
-    after: &[Conversation],
+    before: &[Arc<Conversation>],
+    after: &[Arc<Conversation>],
     activated: Option<&ConversationId>,
 ) -> Result<(), String> {
     let old: HashMap<_, _> = before.iter().map(|c| (&c.id, c.order_key)).collect();
@@ -973,7 +974,10 @@ fn check_activation(
 }
 
 /// Values that must never decrease while a conversation lives: its read position and order key.
-fn check_monotonic(before: &[Conversation], after: &[Conversation]) -> Result<(), String> {
+fn check_monotonic(
+    before: &[Arc<Conversation>],
+    after: &[Arc<Conversation>],
+) -> Result<(), String> {
     let old: HashMap<_, _> = before.iter().map(|c| (&c.id, c)).collect();
     for c in after {
         if let Some(b) = old.get(&c.id) {

@@ -145,6 +145,20 @@ async fn raw_connection(path: &Path, read_only: bool) -> SqliteConnection {
         .expect("a raw connection opens")
 }
 
+/// Asserts `err` is an I/O error (6022) naming `path`.
+fn assert_io(err: &Error, path: &Path) {
+    assert!(
+        matches!(err, Error::Io { path: p, .. } if p == path),
+        "{err:?} names {}",
+        path.display()
+    );
+    assert_eq!(err.code().as_i32(), 6022);
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "the path is in {err}"
+    );
+}
+
 /// Asserts `err` says the database is damaged or not one (6019).
 fn assert_corrupt(err: &Error, what: &str) {
     assert!(
@@ -249,11 +263,16 @@ async fn paths_that_cannot_hold_a_database_are_errors() {
     let folder = dir.path("folder.db");
     std::fs::create_dir(&folder).unwrap();
     let err = SqliteStore::open(&folder).await.expect_err("a directory");
-    assert_eq!(err.code().as_i32(), 6019, "{err:?}");
+    assert_io(&err, &folder);
     // A file in a directory that does not exist: nothing is created on the way.
     let nested = dir.path("missing/conversations.db");
     let err = SqliteStore::open(&nested).await.expect_err("no parent");
-    assert_eq!(err.code().as_i32(), 6019, "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path.starts_with(dir.path("missing"))),
+        "{err:?}"
+    );
+    assert_eq!(err.code().as_i32(), 6022);
+    assert!(err.to_string().contains("missing"), "the path is in {err}");
     assert!(!dir.path("missing").exists());
 }
 
@@ -771,12 +790,19 @@ async fn a_file_from_schema_v2_opens_with_the_current_code() {
         IngestOutcome::Created
     );
     let before = m.conversations();
+    // Dropped, not shut down: what was acknowledged survives all the same.
     drop(m);
-    let m = open_manager(&path).await;
+    let m = ConversationManager::builder()
+        .self_user_id("me")
+        .store(crate::common::open_released(&path).await)
+        .open()
+        .await
+        .unwrap();
     assert_eq!(m.conversations(), before);
     m.shutdown().await.unwrap();
 
-    // Migrated to the current schema, the journal folded at shutdown, intact.
+    // Migrated to the current schema and compacted at shutdown: one record row per
+    // conversation, alice's three unread messages as entries.
     let mut conn = raw_connection(&path, true).await;
     let version: i64 =
         sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
@@ -784,13 +810,17 @@ async fn a_file_from_schema_v2_opens_with_the_current_code() {
             .await
             .unwrap();
     assert_eq!(version, SqliteStore::schema_version());
-    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(journaled, 0, "the journal is folded at shutdown");
+    assert_eq!(
+        rows as usize,
+        before.len(),
+        "dead rows are compacted at shutdown"
+    );
     let unread: i64 =
-        sqlx::query_scalar("SELECT unread_count FROM conversations WHERE id = 'c2c_alice'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM unread_entries WHERE conversation = 'c2c_alice'")
             .fetch_one(&mut conn)
             .await
             .unwrap();
@@ -903,7 +933,7 @@ async fn a_missing_file_without_create_if_missing_is_an_error() {
         .open()
         .await
         .expect_err("nothing to open");
-    assert_eq!(err.code().as_i32(), 6019, "{err:?}");
+    assert_io(&err, &path);
     assert!(!path.exists(), "nothing was created");
     assert!(!sidecar(&path, "-wal").exists());
     assert!(!sidecar(&path, "-shm").exists());
@@ -1090,13 +1120,18 @@ async fn readers_page_while_writers_write_hard() {
 async fn another_connection_never_sees_half_a_change() {
     const BATCH: usize = 50;
     const BATCHES: usize = 8;
+    /// Tombstones of the batches' conversations, and how many of them clear messages.
+    const TOMBSTONES: &str = "SELECT COUNT(*), COALESCE(SUM(clear_messages), 0) FROM tombstones \
+                              WHERE id LIKE 'c2c_u%'";
     let dir = TempDir::new("half-change");
     let path = populated_file(&dir, "conversations.db", BATCH * BATCHES).await;
     let m = open_manager(&path).await;
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = JoinSet::new();
-    // Each writer owns whole batches; every change marks or unmarks whole batches, so a reader
-    // that sees a count not a multiple of 50 saw half a change.
+    // Each writer owns whole batches. A round brings its batch back with newer messages (one
+    // call each), then deletes the whole batch in one call, clearing messages every other
+    // time: a reader that sees a tombstone count or a clear count that is not a multiple of
+    // 50 saw half a change.
     for w in 0..2 {
         let (m, stop) = (m.clone(), Arc::clone(&stop));
         writers.spawn(async move {
@@ -1106,27 +1141,18 @@ async fn another_connection_never_sees_half_a_change() {
                 let ids: Vec<_> = (batch * BATCH..(batch + 1) * BATCH)
                     .map(|n| id(&format!("c2c_u{n}")))
                     .collect();
-                let enable = (round / (BATCHES / 2)).is_multiple_of(2);
-                let outcomes = no_error(
-                    m.mark(&ids, MarkFlags::STAR | ext(40), enable).await,
-                    "mark",
-                );
-                assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
-                // And some unrelated ingests, so commits are grouped and the WAL keeps moving.
-                let burst = (0..5).map(|k| {
+                let back = ids.iter().map(|target| {
                     let m = m.clone();
-                    let target = id(&format!("c2c_extra{w}_{k}"));
-                    let msg = incoming(&format!("e{w}-{round}-{k}"), round as u64 + 1);
-                    async move { m.ingest_message(&target, msg).await }
+                    let msg = incoming(&format!("b{w}-{round}-{target}"), 10_000 + round as u64);
+                    async move { m.ingest_message(target, msg).await }
                 });
-                let burst: Vec<_> = burst.collect();
-                for r in futures::future::join_all(burst).await {
+                for r in futures::future::join_all(back).await {
                     no_error(r, "ingest");
                 }
+                let clear = (round / (BATCHES / 2)).is_multiple_of(2);
+                let outcomes = no_error(m.delete_many(&ids, clear).await, "delete");
+                assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
                 round += 1;
-                // Changes reach the `conversations` table when the store folds its journal,
-                // which it does while the manager's writer is idle: pause after each round so that
-                // folds happen while the reader reads.
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             round
@@ -1138,26 +1164,34 @@ async fn another_connection_never_sees_half_a_change() {
     // A fixed number of reads (each holds a read transaction for ~2 ms) while writers run.
     let mut reads = 0;
     for _ in 0..RAW_READS {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE marks != 0")
+        let (count, cleared): (i64, i64) = sqlx::query_as(TOMBSTONES)
             .fetch_one(&mut conn)
             .await
             .expect("the raw reader reads");
-        assert_eq!(count % BATCH as i64, 0, "saw {count} marked: half a change");
-        seen.insert(count);
+        assert_eq!(
+            count % BATCH as i64,
+            0,
+            "saw {count} tombstones: half a change"
+        );
+        assert_eq!(
+            cleared % BATCH as i64,
+            0,
+            "saw {cleared} cleared: half a change"
+        );
+        seen.insert((count, cleared));
         // Within one read transaction the picture does not move.
         let mut tx = conn.begin().await.unwrap();
-        let first: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE marks != 0")
+        let first: (i64, i64) = sqlx::query_as(TOMBSTONES)
             .fetch_one(&mut *tx)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
-        let second: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE marks != 0")
+        let second: (i64, i64) = sqlx::query_as(TOMBSTONES)
             .fetch_one(&mut *tx)
             .await
             .unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(first, second, "a read transaction saw a change land");
-        assert_eq!(first % BATCH as i64, 0, "saw {first} marked: half a change");
         reads += 1;
     }
     stop.store(true, Ordering::Release);
@@ -1174,20 +1208,12 @@ async fn another_connection_never_sees_half_a_change() {
     assert!(seen.len() > 1, "the reader saw changes land: {seen:?}");
     conn.close().await.unwrap();
 
-    // The manager agrees with the file.
-    let marked = m
-        .conversations()
-        .iter()
-        .filter(|c| !c.marks.is_empty())
-        .count();
+    // The manager agrees with the file: every deleted batch is gone, the rest is there.
+    let live = m.len();
     m.shutdown().await.unwrap();
-    let mut conn = raw_connection(&path, true).await;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE marks != 0")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(count as usize, marked);
-    conn.close().await.unwrap();
+    let again = open_manager(&path).await;
+    assert_eq!(again.len(), live);
+    again.shutdown().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1281,55 +1307,71 @@ async fn synchronous_full_and_extra_open_and_work() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The commit journal.
+// The record log.
 
 /// Sorts a snapshot so that two loads of the same state compare equal.
 fn normalized(mut s: timconv::store::Snapshot) -> timconv::store::Snapshot {
-    s.conversations
-        .sort_by(|a, b| a.conversation.id.cmp(&b.conversation.id));
+    s.conversations.sort_by(|a, b| a.id.cmp(&b.id));
     s.tombstones.sort_by(|a, b| a.id.cmp(&b.id));
+    s.unread.sort_by_key(|u| u.id);
+    s.settings.sort_by(|a, b| a.id.cmp(&b.id));
     s
 }
 
-#[tokio::test]
-async fn the_journal_folds_to_what_it_replays() {
-    use timconv::Store as _;
-    use timconv::store::{
-        ChangeSet, GroupChange, MemoryStore, StoredConversation, Tombstone, UnreadMessage,
-    };
+/// Rows of `records` in the file, live and dead.
+async fn record_rows(path: &Path) -> i64 {
+    let mut conn = raw_connection(path, true).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count the records");
+    conn.close().await.expect("close");
+    rows
+}
 
-    let dir = TempDir::new("journal");
+#[tokio::test]
+async fn the_record_log_compacts_to_what_it_replays() {
+    use timconv::Store as _;
+    use timconv::store::{ChangeSet, MemoryStore, Tombstone, UnreadEntry};
+
+    let dir = TempDir::new("record-log");
     let path = dir.path("conversations.db");
     let sqlite = SqliteStore::open(&path).await.unwrap();
     let memory = MemoryStore::new();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut clock = 1_000;
-    // Enough commits, with deletes, returns and group changes among them, for idle folds to
-    // run (the store folds from 64 journaled records, 4,096 at a time).
+    let mut live: HashSet<String> = HashSet::new();
+    let mut entries: std::collections::HashMap<String, UnreadEntry> = Default::default();
+    // Commits rewriting, deleting and bringing back conversations, with unread entries and
+    // folder-list changes among them; some pauses let the store compact its dead rows.
     for round in 0..40_u64 {
         let mut change = ChangeSet::default();
         if round == 3 {
-            change.groups.push(GroupChange::Created("work".into()));
+            change.folders = Some(vec!["work".into()]);
         }
         if round == 30 {
-            change.groups.push(GroupChange::Renamed {
-                from: "work".into(),
-                to: "job".into(),
-            });
+            change.folders = Some(vec!["job".into()]);
         }
+        let mut touched = HashSet::new();
         for _ in 0..60 {
             let n = rng.below(500);
-            let conv = id(&format!("c2c_u{n}"));
+            let name = format!("c2c_u{n}");
+            if !touched.insert(name.clone()) {
+                continue;
+            }
+            let conv = id(&name);
+            if let Some(old) = entries.remove(&name) {
+                change.unread_removed.push(old);
+            }
             if rng.below(10) == 0 {
-                change.deletes.push(Tombstone {
-                    id: conv,
-                    last_message: [round, round, 0],
-                    clear_messages: n.is_multiple_of(2),
-                });
+                change
+                    .deletes
+                    .push(Tombstone::new(conv, [round, round, 0], n.is_multiple_of(2)));
+                live.remove(&name);
                 continue;
             }
             clock += 1;
-            let mut c = timconv::Conversation::new(conv);
+            let mut c = timconv::Conversation::new(conv.clone());
             c.order_key = clock;
             c.show_name = format!("u{n} r{round}");
             c.last_message = Some(incoming(&format!("m{round}-{n}"), clock));
@@ -1337,45 +1379,45 @@ async fn the_journal_folds_to_what_it_replays() {
             if round >= 3 && n.is_multiple_of(7) {
                 c.groups = vec![if round >= 30 { "job" } else { "work" }.into()];
             }
-            change
-                .upserts
-                .retain(|s: &StoredConversation| s.conversation.id != c.id);
-            change.upserts.push(StoredConversation {
-                conversation: c,
-                unread_messages: vec![UnreadMessage {
-                    key: format!("m{round}-{n}"),
-                    position: clock,
-                }],
-            });
+            change.upserts.push(Arc::new(c));
+            let entry = UnreadEntry::new(clock, conv, format!("m{round}-{n}"), clock);
+            change.unread_added.push(entry.clone());
+            entries.insert(name.clone(), entry);
+            live.insert(name);
         }
         change.order_clock = clock;
         sqlite.commit(&change).await.unwrap();
         memory.commit(&change).await.unwrap();
-        // Replaying the journal gives the committed state at every step.
+        // Dead rows or not, a load gives the committed state at every step.
         assert_eq!(
             normalized(sqlite.load().await.unwrap()),
             normalized(memory.load().await.unwrap()),
             "after commit {round}"
         );
         if round % 10 == 9 {
-            while sqlite.idle().await.unwrap() {}
+            // Idle: the store compacts on its own, down to one row per live conversation.
+            let mut rows = record_rows(&path).await;
+            for _ in 0..200 {
+                if rows == live.len() as i64 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                rows = record_rows(&path).await;
+            }
+            assert_eq!(rows, live.len() as i64, "compacted at commit {round}");
             assert_eq!(
                 normalized(sqlite.load().await.unwrap()),
                 normalized(memory.load().await.unwrap()),
-                "after folding at commit {round}"
+                "after compacting at commit {round}"
             );
         }
     }
     sqlite.close().await.unwrap();
-
-    // Closing folded everything: the table alone holds the state.
-    let mut conn = raw_connection(&path, true).await;
-    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(journaled, 0);
-    conn.close().await.unwrap();
+    assert_eq!(
+        record_rows(&path).await,
+        live.len() as i64,
+        "closed compacted"
+    );
     let again = SqliteStore::open(&path).await.unwrap();
     again.check_integrity().await.expect("intact");
     assert_eq!(
@@ -1393,97 +1435,101 @@ fn schema_v4_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v4.db")
 }
 
-/// Regenerates `tests/fixtures/schema_v4.db`. Only valid while schema version 4 is the current
-/// one. Run with `cargo test --test it sqlite::regenerate_schema_v4_fixture -- --ignored`.
+/// A file of schema version 4, with a commit still in its journal and a sync outbox, opens
+/// converted to the record log: the journaled state wins over the folded rows, unread
+/// messages become entries, folder names the folder list, the outbox and bookmark sync data;
+/// the old tables are gone and the fixture itself is untouched. (The fixture was made by the
+/// code of schema version 4, commit `b03e4da` of this repository.)
 #[tokio::test]
-#[ignore = "writes tests/fixtures/schema_v4.db; run by hand"]
-async fn regenerate_schema_v4_fixture() {
+async fn a_file_from_schema_v4_opens_with_the_current_code() {
     use timconv::Store as _;
-    use timconv::store::{ChangeSet, OutboxEntry, StoredConversation, Tombstone, UnreadMessage};
-    use timconv::transport::{Bookmark, OpId, Operation, PendingOperation};
-    assert_eq!(SqliteStore::schema_version(), 4, "made by schema version 4");
-    let (_dir, path, _) = copy_fixture(&schema_v2_fixture(), "fixture-v4");
-    let store = SqliteStore::open(&path).await.unwrap();
-    let snapshot = store.load().await.unwrap();
-    let mut alice: StoredConversation = snapshot
-        .conversations
-        .iter()
-        .find(|c| c.conversation.id == id("c2c_alice"))
-        .unwrap()
-        .clone();
-    let mut message = incoming("a4", 1_700_000_004);
-    message.conv_id = Some("alice".into());
-    message.conv_type = Some(1);
-    alice.conversation.last_message = Some(message);
-    alice.conversation.order_key = ORDER_KEYS[0] + 100;
-    alice.unread_messages.push(UnreadMessage {
-        key: "a4".into(),
-        position: 1_700_000_004,
-    });
-    alice.conversation.unread_count = alice.unread_messages.len() as u64;
-    let room = snapshot
-        .conversations
-        .iter()
-        .find(|c| c.conversation.id == id("group_room"))
-        .unwrap();
-    let change = ChangeSet {
-        upserts: vec![alice],
-        deletes: vec![Tombstone {
-            id: id("group_room"),
-            last_message: [9, 0, 9],
-            clear_messages: false,
-        }],
-        order_clock: ORDER_KEYS[0] + 100,
-        outbox_added: vec![
-            OutboxEntry {
-                seq: 0,
-                operation: PendingOperation {
-                    id: OpId("00000000000000aa-0".into()),
-                    op: Operation::Pin {
-                        conversation: id("c2c_alice"),
-                        pinned: false,
-                    },
-                },
-            },
-            OutboxEntry {
-                seq: 1,
-                operation: PendingOperation {
-                    id: OpId("00000000000000aa-1".into()),
-                    op: Operation::Mark {
-                        conversations: vec![id("group_team")],
-                        bits: 1,
-                        enable: true,
-                    },
-                },
-            },
-        ],
-        bookmark: Some(Bookmark("b-42".into())),
-        ..ChangeSet::default()
-    };
-    assert!(room.conversation.last_message.is_some());
-    store.commit(&change).await.unwrap();
-    // Dropped without `close`, which would fold the journal; the last connection's close
-    // checkpoints the WAL into the file.
-    drop(store);
-    for _ in 0..100 {
-        if !sidecar(&path, "-wal").exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_self_contained(&path);
-    let mut conn = raw_connection(&path, true).await;
-    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_log")
-        .fetch_one(&mut conn)
+    let fixture = schema_v4_fixture();
+    let (_dir, path, original) = copy_fixture(&fixture, "schema-v4");
+
+    let m = open_manager(&path).await;
+    let order: Vec<String> = m.conversations().iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(
+        order,
+        ["c2c_alice", "c2c_bob", "group_team"],
+        "room was deleted"
+    );
+    assert_eq!(m.groups(), ["friends", "work", "archive"]);
+    let alice = m.get(&id("c2c_alice")).unwrap();
+    assert_eq!(
+        alice.unread_count, 3,
+        "two from the rows, one from the journal"
+    );
+    assert_eq!(
+        alice
+            .last_message
+            .as_ref()
+            .and_then(|m| m.msg_id.as_deref()),
+        Some("a4")
+    );
+    assert_eq!(alice.order_key, ORDER_KEYS[0] + 100);
+    assert_eq!(alice.custom_data.as_bytes(), [0xff, 0x00, 0x41]);
+    assert_eq!(alice.groups, ["friends"]);
+    let team = m.get(&id("group_team")).unwrap();
+    assert_eq!(team.groups, ["friends", "work"]);
+    assert_eq!(team.marks.bits(), 0x4 | 1 << 63);
+    assert_eq!(m.pending_operations(), 2, "the outbox came along");
+    // A message from before room's delete stays deleted; alice's entries count exactly.
+    assert_eq!(
+        m.ingest_message(&id("group_room"), incoming("r0", 8))
+            .await
+            .unwrap(),
+        IngestOutcome::Stale
+    );
+    assert_eq!(
+        m.ingest_message(&id("c2c_alice"), incoming("a4", 1_700_000_004))
+            .await
+            .unwrap(),
+        IngestOutcome::Duplicate
+    );
+    m.clean_unread(id("c2c_alice"), 1_700_000_003, 0)
         .await
         .unwrap();
-    assert_eq!(journaled, 1, "the commit stays in the journal");
-    conn.close().await.unwrap();
-    std::fs::copy(&path, schema_v4_fixture()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(schema_v4_fixture(), std::fs::Permissions::from_mode(0o644))
+    assert_eq!(m.get(&id("c2c_alice")).unwrap().unread_count, 1);
+    let total = m.total_unread();
+    let before = m.conversations();
+    m.shutdown().await.unwrap();
+
+    let mut conn = raw_connection(&path, true).await;
+    let version: i64 =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut conn)
+            .await
             .unwrap();
-    }
+    assert_eq!(version, SqliteStore::schema_version());
+    let old: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN \
+         ('conversations', 'conversation_log', 'sync_outbox', 'conversation_groups')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(old, 0, "the tables of version 4 are dropped");
+    conn.close().await.unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.check_integrity().await.expect("intact");
+    let snapshot = store.load().await.unwrap();
+    assert_eq!(
+        snapshot.sync_state.as_deref(),
+        Some(&b"\x01{\"bookmark\":\"b-42\"}"[..])
+    );
+    let keys: Vec<u64> = snapshot.sync_records.iter().map(|r| r.key).collect();
+    assert_eq!(keys, [0, 1]);
+    let m = ConversationManager::builder()
+        .store(store)
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(m.conversations(), before);
+    assert_eq!(m.total_unread(), total);
+    m.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read(&fixture).unwrap(),
+        original,
+        "the fixture itself is untouched"
+    );
 }

@@ -321,7 +321,7 @@ async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
     assert_eq!(on_b(&carol).custom_data.as_bytes(), &[0xde, 0xad, 0x00]);
     assert_eq!(b.groups(), vec!["work".to_owned()]);
     assert!(b.get(&dave).is_none(), "the delete reached b");
-    assert!(a.get(&carol).and_then(|c| c.draft).is_some());
+    assert!(a.get(&carol).and_then(|c| c.draft.clone()).is_some());
     assert!(
         on_b(&carol).draft.is_none(),
         "drafts never leave the device"

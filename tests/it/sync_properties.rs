@@ -247,11 +247,11 @@ async fn run(seed: u64) -> Result<(), String> {
                     .map_err(|e| format!("reopen: {e}"))?;
                 let stored = store.load().await.map_err(|e| format!("load: {e}"))?;
                 store.close().await.map_err(|e| format!("close: {e}"))?;
-                if stored.outbox.len() != pending {
+                if stored.sync_records.len() != pending {
                     return Err(format!(
                         "{} had {pending} operations waiting but {} on disk",
                         dev.name,
-                        stored.outbox.len()
+                        stored.sync_records.len()
                     ));
                 }
                 let m = start(&dev.path, &dev.transport, &dev.rejections).await;

@@ -1,66 +1,51 @@
 //! [`SqliteStore`]: the durable [`Store`], a SQLite file through sqlx.
 //!
 //! WAL journaling, one writer connection, `BEGIN IMMEDIATE` for every commit, and the schema in
-//! `migrations/` embedded with `sqlx::migrate!`.
+//! `migrations/` embedded with `sqlx::migrate!`. The pieces:
 //!
-//! A commit appends its conversations, packed into one value, to the journal table
-//! `conversation_log` (tombstones, group names and the order clock go to their tables), all in
-//! one transaction: a group of writes costs one sequential append however scattered its
-//! conversations are over the file. The journal is folded into `conversations` later, in
-//! chunks of whole entries, each in its own transaction: when the manager's writer is idle
-//! ([`Store::idle`]), before a commit once it holds [`JOURNAL_LIMIT`] records, and entirely at
-//! [`close`](Store::close). A load reads the journal first: a conversation's newest entry
-//! replaces its row (which is then not decoded at all), so a load costs about the same with or
-//! without a journal.
+//! - `file.rs`: one owner per file, and refusing files that are not our databases;
+//! - `log.rs`: the record log, how conversations are kept (an append per write, dead rows
+//!   compacted later), with its format and invariants;
+//! - `record.rs`: how one record is packed;
+//! - `upkeep.rs`: compaction and checkpoints, in the background, in bounded steps;
+//! - `legacy.rs`: converting a file of schema version 4.
+//!
+//! Unread entries, tombstones, kept settings, the folder list, the order clock and the sync
+//! data have plain tables of their own, written in the same transaction as the records.
 
+mod file;
+mod legacy;
+mod log;
 mod options;
-mod outbox;
-mod rows;
+mod record;
+mod upkeep;
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
+use tokio::sync::Notify;
 
-use super::{ChangeSet, GroupChange, Snapshot, Store, Tombstone};
+use super::{ChangeSet, KeptSettings, Snapshot, Store, SyncRecord, Tombstone, UnreadEntry};
 use crate::error::{Error, Result};
-use rows::{
-    CONVERSATION_COLUMN_COUNT, CONVERSATION_COLUMNS, CONVERSATION_UPDATE, LOAD_SELECT, RowRef,
-    TombstoneRow, decode_entry, encode_entry, from_sql, to_sql,
-};
+use crate::model::{ConversationId, GroupType, ReceiveOption};
+use file::OwnerLock;
+use log::{RECORD_INSERT, RecordLog};
+use upkeep::{Activity, COMPACT_STEP, Work};
 
 pub use options::{SqliteStoreOptions, Synchronous};
 
 /// The migrations compiled into the crate.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 32_000 / CONVERSATION_COLUMN_COUNT;
-
-/// Records in the journal from which an idle writer folds it (below, a fold would cost more
-/// than it saves; a close folds whatever is left).
-const FOLD_WHEN_IDLE: usize = 64;
-
-/// Records folded per step while idle (whole entries, so a step may take up to one entry
-/// more): a write that arrives meanwhile waits for the step. A step rewrites about one table
-/// page per conversation until it covers a good part of the table, so bigger steps cost less
-/// per record.
-const FOLD_STEP: usize = 4_096;
-
-/// Records folded per step when the journal is full (writes never pause) and at close.
-const FOLD_STEP_LARGE: usize = 131_072;
-
-/// Records the journal may hold: above it, a commit first folds a step (the journal, and with it
-/// the file's size and the work of a load, stay bounded under writes that never pause).
-pub(crate) const JOURNAL_LIMIT: usize = 262_144;
+/// Bound parameters per statement, well under SQLite's 32,766.
+const BINDS_PER_STATEMENT: usize = 30_000;
 
 /// SQLite's primary result codes this store tells apart.
 const SQLITE_CORRUPT: i32 = 11;
@@ -81,13 +66,29 @@ fn db_error(err: sqlx::Error) -> Error {
     Error::store(err)
 }
 
+/// SQLite stores signed 64-bit integers; u64 values keep their bits.
+fn to_sql(v: u64) -> i64 {
+    v as i64
+}
+
+fn from_sql(v: i64) -> u64 {
+    v as u64
+}
+
+fn small(what: &str, v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::CorruptDatabase(format!("{what} out of range: {v}")))
+}
+
 /// A [`Store`] in a SQLite database file (or in memory).
+///
+/// A file is held by one store at a time: opening a file that another store holds, in this
+/// process or another, fails at once with [`Error::StoreInUse`] and leaves it untouched (see
+/// [`SqliteStoreOptions::open`] for what else is refused). Clones share the same store.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), timconv::Error> {
-/// use timconv::{ConversationId, ConversationManager};
-/// use timconv::store::SqliteStore;
+/// use timconv::{ConversationId, ConversationManager, SqliteStore};
 ///
 /// let dir = std::env::temp_dir().join(format!("timconv-sqlite-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).map_err(timconv::Error::store)?;
@@ -98,6 +99,10 @@ fn db_error(err: sqlx::Error) -> Error {
 ///     .open()
 ///     .await?;
 /// manager.create_conversation(&ConversationId::c2c("alice")?).await?;
+///
+/// // One owner at a time.
+/// let second = SqliteStore::open(&path).await;
+/// assert!(matches!(second, Err(timconv::Error::StoreInUse { .. })));
 /// manager.shutdown().await?;
 ///
 /// // Everything is still there after a restart.
@@ -110,9 +115,23 @@ fn db_error(err: sqlx::Error) -> Error {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    /// Records (upserted or deleted conversations) in the journal, not folded yet.
-    journaled: Arc<AtomicUsize>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: Option<PathBuf>,
+    /// The one connection that writes (`None` once closed). A fair lock: commits and upkeep
+    /// steps take it in the order they asked.
+    conn: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// The connection that checkpoints the WAL, beside the writer (files only).
+    checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    log: Mutex<RecordLog>,
+    activity: Mutex<Activity>,
+    /// Wakes the upkeep task after each commit.
+    signal: Arc<Notify>,
+    closed: AtomicBool,
+    owner: Mutex<Option<OwnerLock>>,
 }
 
 impl SqliteStore {
@@ -144,8 +163,10 @@ impl SqliteStore {
     /// # Errors
     /// [`Error::CorruptDatabase`] with SQLite's findings, or the error that stopped the check.
     pub async fn check_integrity(&self) -> Result<()> {
+        let mut conn = self.inner.conn.lock().await;
+        let conn = conn.as_mut().ok_or(Error::Closed)?;
         let findings: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db_error)?;
         if findings.len() == 1 && findings[0] == "ok" {
@@ -156,224 +177,331 @@ impl SqliteStore {
     }
 
     async fn open_with(options: SqliteStoreOptions) -> Result<Self> {
-        let connect = match &options.filename {
+        let synchronous = match options.synchronous {
+            Synchronous::Normal => SqliteSynchronous::Normal,
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Extra => SqliteSynchronous::Extra,
+        };
+        let (connect, owner) = match &options.filename {
             Some(path) => {
-                prepare_file(path, &options).await?;
-                SqliteConnectOptions::new()
+                let owner = file::prepare(path, &options).await?;
+                let connect = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(false)
-                    .journal_mode(SqliteJournalMode::Wal)
+                    .journal_mode(SqliteJournalMode::Wal);
+                (connect, Some(owner))
             }
-            None => SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_error)?,
+            None => (
+                SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_error)?,
+                None,
+            ),
         };
-        let connect = connect
-            .synchronous(match options.synchronous {
-                Synchronous::Normal => SqliteSynchronous::Normal,
-                Synchronous::Full => SqliteSynchronous::Full,
-                Synchronous::Extra => SqliteSynchronous::Extra,
-            })
-            // A group commit touches many pages: keep them cached (32 MiB) instead of reading
-            // them back, and checkpoint the WAL every 16k pages rather than inside most commits.
+        // Commits append a few pages each; checkpoints run on their own connection, so the
+        // writer never checkpoints inside a commit. The cache holds what compaction and a
+        // burst touch (32 MiB).
+        let writer = connect
+            .clone()
+            .synchronous(synchronous)
             .pragma("cache_size", "-32768")
-            .pragma("wal_autocheckpoint", "16384");
-        // One connection: the manager has one writer, and reads are served from its index.
-        // It never idles out, which also keeps an in-memory database alive.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(connect)
-            .await
-            .map_err(db_error)?;
-        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            .pragma("wal_autocheckpoint", "0");
+        let mut conn = writer.connect().await.map_err(db_error)?;
+        MIGRATOR.run(&mut conn).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
             other => Error::store(other),
         })?;
-        let journaled: i64 =
-            sqlx::query_scalar("SELECT COALESCE(SUM(records), 0) FROM conversation_log")
-                .fetch_one(&pool)
-                .await
-                .map_err(db_error)?;
+        legacy::convert(&mut conn).await?;
+        // Where new rows start, before any load: above every row and every tombstone.
+        let above: i64 = sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM records), 0), \
+                        COALESCE((SELECT MAX(deleted_seq) FROM tombstones), 0))",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db_error)?;
+        let checkpointer = match &options.filename {
+            Some(_) => Some(
+                connect
+                    .synchronous(synchronous)
+                    .pragma("cache_size", "-1024")
+                    .connect()
+                    .await
+                    .map_err(db_error)?,
+            ),
+            None => None,
+        };
         tracing::debug!(
             path = ?options.filename,
             synchronous = options.synchronous.pragma(),
-            journaled,
             "sqlite store open"
         );
-        Ok(Self {
-            pool,
-            journaled: Arc::new(AtomicUsize::new(usize::try_from(journaled).unwrap_or(0))),
-        })
+        let signal = Arc::new(Notify::new());
+        let inner = Arc::new(Inner {
+            path: options.filename.clone(),
+            conn: tokio::sync::Mutex::new(Some(conn)),
+            checkpointer: tokio::sync::Mutex::new(checkpointer),
+            log: Mutex::new(RecordLog::loading(above)),
+            activity: Mutex::new(Activity::default()),
+            signal: Arc::clone(&signal),
+            closed: AtomicBool::new(false),
+            owner: Mutex::new(owner),
+        });
+        tokio::spawn(upkeep::run(Arc::downgrade(&inner), signal));
+        Ok(Self { inner })
+    }
+}
+
+/// A row of `tombstones` as read.
+#[derive(sqlx::FromRow)]
+struct TombstoneRow {
+    id: String,
+    last_position: i64,
+    last_server_time: i64,
+    last_seq: i64,
+    clear_messages: bool,
+    deleted_seq: i64,
+}
+
+fn parse_id(text: &str, what: &str) -> Result<ConversationId> {
+    text.parse()
+        .map_err(|e| Error::CorruptDatabase(format!("{what} id {text:?}: {e}")))
+}
+
+impl Inner {
+    fn log(&self) -> MutexGuard<'_, RecordLog> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records in the journal, not folded into `conversations` yet.
-    fn journaled(&self) -> usize {
-        self.journaled.load(Ordering::Acquire)
+    fn activity(&self) -> MutexGuard<'_, Activity> {
+        self.activity.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn load_snapshot(&self) -> Result<Snapshot> {
-        // The journal first: the newest entry of a conversation replaces its row.
-        let entries: Vec<Vec<u8>> =
-            sqlx::query_scalar("SELECT entry FROM conversation_log ORDER BY seq")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-        // Each journaled conversation's newest state (`None`: deleted), and where it is.
-        let mut journaled: HashMap<&str, usize> = HashMap::new();
-        let mut newest: Vec<Option<RowRef<'_>>> = Vec::new();
-        for entry in &entries {
-            let entry = decode_entry(entry)?;
-            let states = entry
-                .deletes
-                .into_iter()
-                .map(|id| (id, None))
-                .chain(entry.upserts.into_iter().map(|row| (row.id, Some(row))));
-            for (id, state) in states {
-                match journaled.get(id) {
-                    Some(&n) => newest[n] = state,
-                    None => {
-                        journaled.insert(id, newest.len());
-                        newest.push(state);
-                    }
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn next_work(&self) -> Work {
+        let (live, dead) = {
+            let log = self.log();
+            (log.live(), log.dead())
+        };
+        upkeep::next_work(live, dead, &self.activity(), Instant::now())
+    }
+
+    async fn load(&self) -> Result<Snapshot> {
+        let mut guard = self.conn.lock().await;
+        let conn = guard.as_mut().ok_or(Error::Closed)?;
+        let mut snapshot = Snapshot::default();
+        let rows: Vec<TombstoneRow> = sqlx::query_as(
+            "SELECT id, last_position, last_server_time, last_seq, clear_messages, deleted_seq \
+             FROM tombstones",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let mut deleted_at = std::collections::HashMap::with_capacity(rows.len());
+        let mut above = 0;
+        for row in rows {
+            let id = parse_id(&row.id, "tombstone")?;
+            above = above.max(row.deleted_seq);
+            deleted_at.insert(id.clone(), row.deleted_seq);
+            snapshot.tombstones.push(Tombstone::new(
+                id,
+                [
+                    from_sql(row.last_position),
+                    from_sql(row.last_server_time),
+                    from_sql(row.last_seq),
+                ],
+                row.clear_messages,
+            ));
+        }
+        // Newest rows first: the first row of a conversation is its state; the rest are dead
+        // and not decoded. Rows are decoded here while sqlx's thread steps through the table.
+        let mut log = RecordLog::loading(above);
+        {
+            let mut rows = sqlx::query_as::<_, (i64, String, Vec<u8>)>(
+                "SELECT seq, id, record FROM records ORDER BY seq DESC",
+            )
+            .fetch(&mut *conn);
+            while let Some((seq, id, bytes)) = rows.try_next().await.map_err(db_error)? {
+                let id = parse_id(&id, "record")?;
+                let deleted_seq = deleted_at.get(&id).copied().unwrap_or(0);
+                if log.loaded(&id, seq, deleted_seq) {
+                    snapshot
+                        .conversations
+                        .push(Arc::new(record::decode(id, &bytes)?));
                 }
             }
         }
-        let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT conversation_id, group_name FROM conversation_group_members \
-             ORDER BY conversation_id, position",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        for (conversation, group) in rows {
-            members.entry(conversation).or_default().push(group);
-        }
-        let capacity: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM conversations")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-        let mut conversations =
-            Vec::with_capacity(usize::try_from(capacity).unwrap_or(0).min(1 << 24));
-        // Rows are decoded as sqlx's connection thread steps through the table (in parallel),
-        // straight from its copies of the values. sqlx's copies are freed afterwards, on a
-        // blocking thread: freeing them here would contend with the connection thread's
-        // allocations for SQLite's allocator lock on every value.
-        let mut read = Vec::with_capacity(conversations.capacity());
-        // Journaled records are decoded between table rows (one per row), while the connection
-        // thread steps: the rows they replace are not decoded at all.
-        let mut pending = newest.into_iter().flatten();
-        let mut rows = sqlx::query(LOAD_SELECT).fetch(&self.pool);
-        while let Some(sql_row) = rows.try_next().await.map_err(db_error)? {
-            let row = RowRef::from_sql_row(&sql_row)?;
-            if journaled.is_empty() || !journaled.contains_key(row.id) {
-                let groups = if members.is_empty() {
-                    Vec::new()
-                } else {
-                    members.remove(row.id).unwrap_or_default()
-                };
-                conversations.push(row.into_stored(groups)?);
-            }
-            read.push(sql_row);
-            if let Some(row) = pending.next() {
-                conversations.push(row.into_stored_with_groups()?);
-            }
-        }
-        drop(rows);
-        free_elsewhere(read);
-        for row in pending {
-            conversations.push(row.into_stored_with_groups()?);
-        }
-        let tombstones = sqlx::query_as::<_, TombstoneRow>(
-            "SELECT id, last_position, last_server_time, last_seq, clear_messages FROM tombstones",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(TombstoneRow::into_tombstone)
-        .collect::<Result<Vec<Tombstone>>>()?;
-        let groups: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM conversation_groups ORDER BY position")
-                .fetch_all(&self.pool)
+        let rows: Vec<(i64, String, String, i64)> =
+            sqlx::query_as("SELECT id, conversation, message_key, position FROM unread_entries")
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(db_error)?;
+        for (id, conversation, key, position) in rows {
+            snapshot.unread.push(UnreadEntry::new(
+                from_sql(id),
+                parse_id(&conversation, "unread entry")?,
+                key,
+                from_sql(position),
+            ));
+        }
+        let rows: Vec<(String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, receive_option, group_type FROM kept_settings")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        for (id, receive_option, group_type) in rows {
+            snapshot.settings.push(KeptSettings::new(
+                parse_id(&id, "kept settings")?,
+                ReceiveOption::from_u32(small("receive option", receive_option)?),
+                group_type
+                    .map(|g| small("group type", g).map(GroupType::from_u32))
+                    .transpose()?,
+            ));
+        }
+        snapshot.folders = sqlx::query_scalar("SELECT name FROM folders ORDER BY position")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
         let order_clock: Option<i64> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'order_clock'")
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_error)?;
-        let (outbox, bookmark) = outbox::load(&self.pool).await?;
-        Ok(Snapshot {
-            conversations,
-            tombstones,
-            groups,
-            order_clock: order_clock.map_or(0, from_sql),
-            outbox,
-            bookmark,
-        })
+        snapshot.order_clock = order_clock.map_or(0, from_sql);
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT key, value FROM sync_records ORDER BY key")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        snapshot.sync_records = rows
+            .into_iter()
+            .map(|(key, value)| SyncRecord::new(from_sql(key), value))
+            .collect();
+        // By key as an unsigned number (SQL ordered them as signed ones).
+        snapshot.sync_records.sort_by_key(|r| r.key);
+        snapshot.sync_state =
+            sqlx::query_scalar("SELECT value FROM blobs WHERE key = 'sync_state'")
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        tracing::debug!(
+            conversations = log.live(),
+            dead = log.dead(),
+            unread = snapshot.unread.len(),
+            "sqlite store loaded"
+        );
+        *self.log() = log;
+        drop(guard);
+        self.signal.notify_one();
+        Ok(snapshot)
     }
 
-    async fn commit_change(&self, change: &ChangeSet) -> Result<()> {
-        while self.journaled() >= JOURNAL_LIMIT {
-            self.fold_step(FOLD_STEP_LARGE).await?;
-        }
-        let records = change.upserts.len() + change.deletes.len();
-        let entry = if records == 0 {
-            None
-        } else {
-            Some(encode_entry(&change.deletes, &change.upserts)?)
-        };
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        for chunk in change.deletes.chunks(ROWS_PER_STATEMENT) {
+    async fn commit(&self, change: &ChangeSet) -> Result<()> {
+        // Packing the records needs no connection.
+        let records = change
+            .upserts
+            .iter()
+            .map(|c| Ok((c.id.to_string(), record::encode(c)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let bytes: usize = records.iter().map(|(id, r)| id.len() + r.len()).sum();
+        let mut guard = self.conn.lock().await;
+        let conn = guard.as_mut().ok_or(Error::Closed)?;
+        let plan = self.log().plan(change);
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
+        for chunk in change.deletes.chunks(BINDS_PER_STATEMENT / 6) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tombstones (id, last_position, last_server_time, last_seq, \
-                 clear_messages) ",
+                 clear_messages, deleted_seq) ",
             );
             q.push_values(chunk, |mut b, t| {
                 b.push_bind(t.id.to_string())
                     .push_bind(to_sql(t.last_message[0]))
                     .push_bind(to_sql(t.last_message[1]))
                     .push_bind(to_sql(t.last_message[2]))
-                    .push_bind(t.clear_messages);
+                    .push_bind(t.clear_messages)
+                    .push_bind(plan.deleted_seq);
             });
             q.push(
                 " ON CONFLICT(id) DO UPDATE SET last_position = excluded.last_position, \
                  last_server_time = excluded.last_server_time, last_seq = excluded.last_seq, \
-                 clear_messages = excluded.clear_messages",
+                 clear_messages = excluded.clear_messages, deleted_seq = excluded.deleted_seq",
             );
-            q.build().execute(&mut *tx).await.map_err(db_error)?;
-        }
-        for group in &change.groups {
-            let query = match group {
-                GroupChange::Created(name) => sqlx::query(
-                    "INSERT INTO conversation_groups (position, name) \
-                     VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM conversation_groups), ?)",
-                )
-                .bind(name),
-                GroupChange::Deleted(name) => {
-                    sqlx::query("DELETE FROM conversation_groups WHERE name = ?").bind(name)
-                }
-                GroupChange::Renamed { from, to } => {
-                    sqlx::query("UPDATE conversation_groups SET name = ? WHERE name = ?")
-                        .bind(to)
-                        .bind(from)
-                }
-            };
-            query.execute(&mut *tx).await.map_err(db_error)?;
-        }
-        if let Some(entry) = entry {
-            sqlx::query("INSERT INTO conversation_log (records, entry) VALUES (?, ?)")
-                .bind(i64::try_from(records).unwrap_or(i64::MAX))
-                .bind(entry)
+            q.build()
+                .persistent(false)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+        }
+        let mut rows = records
+            .into_iter()
+            .zip(plan.seqs.iter().copied())
+            .peekable();
+        while rows.peek().is_some() {
+            let mut q = QueryBuilder::<Sqlite>::new(RECORD_INSERT);
+            q.push_values(
+                rows.by_ref().take(BINDS_PER_STATEMENT / 3),
+                |mut b, ((id, bytes), seq)| {
+                    b.push_bind(seq).push_bind(id).push_bind(bytes);
+                },
+            );
+            q.build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        let removed: Vec<i64> = change.unread_removed.iter().map(|u| to_sql(u.id)).collect();
+        delete_in(&mut tx, "DELETE FROM unread_entries WHERE id IN ", &removed).await?;
+        for chunk in change.unread_added.chunks(BINDS_PER_STATEMENT / 4) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO unread_entries (id, conversation, message_key, position) ",
+            );
+            q.push_values(chunk, |mut b, u| {
+                b.push_bind(to_sql(u.id))
+                    .push_bind(u.conversation.to_string())
+                    .push_bind(u.key.as_str())
+                    .push_bind(to_sql(u.position));
+            });
+            q.build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for id in &change.settings_released {
+            sqlx::query("DELETE FROM kept_settings WHERE id = ?")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for s in &change.settings_kept {
+            sqlx::query(
+                "INSERT INTO kept_settings (id, receive_option, group_type) VALUES (?, ?, ?) \
+                 ON CONFLICT(id) DO UPDATE SET receive_option = excluded.receive_option, \
+                 group_type = excluded.group_type",
+            )
+            .bind(s.id.as_str())
+            .bind(i64::from(s.receive_option.as_u32()))
+            .bind(s.group_type.map(|g| i64::from(g.as_u32())))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        if let Some(folders) = &change.folders {
+            sqlx::query("DELETE FROM folders")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for (position, name) in (1_i64..).zip(folders) {
+                sqlx::query("INSERT INTO folders (position, name) VALUES (?, ?)")
+                    .bind(position)
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
         }
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('order_clock', ?) \
@@ -383,307 +511,147 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        outbox::commit(&mut tx, change).await?;
-        tx.commit().await.map_err(db_error)?;
-        self.journaled.fetch_add(records, Ordering::AcqRel);
-        Ok(())
-    }
-
-    /// Folds the oldest entries of the journal (about `step` records, whole entries)
-    /// into `conversations` in one transaction: each conversation's newest state among them is
-    /// written (or its row deleted), then the entries are removed. Returns the records left.
-    async fn fold_step(&self, step: usize) -> Result<usize> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        let sizes: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT seq, records FROM conversation_log ORDER BY seq")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        let total: usize = sizes
-            .iter()
-            .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
-            .sum();
-        let mut folded = 0;
-        let mut last = None;
-        for (seq, n) in &sizes {
-            if folded >= step {
-                break;
-            }
-            folded += usize::try_from(*n).unwrap_or(0);
-            last = Some(*seq);
-        }
-        let Some(last) = last else {
-            tx.rollback().await.map_err(db_error)?;
-            self.journaled.store(0, Ordering::Release);
-            return Ok(0);
-        };
-        let entries: Vec<Vec<u8>> =
-            sqlx::query_scalar("SELECT entry FROM conversation_log WHERE seq <= ? ORDER BY seq")
-                .bind(last)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        // Each conversation's newest state in these entries (`None`: deleted), in the order
-        // conversations first appear (new rows are appended in the order they were written).
-        let mut states: Vec<(&str, Option<RowRef<'_>>)> = Vec::new();
-        let mut at: HashMap<&str, usize> = HashMap::new();
-        for entry in &entries {
-            let entry = decode_entry(entry)?;
-            let rows = entry
-                .deletes
-                .into_iter()
-                .map(|id| (id, None))
-                .chain(entry.upserts.into_iter().map(|row| (row.id, Some(row))));
-            for (id, state) in rows {
-                match at.get(id) {
-                    Some(&n) => states[n].1 = state,
-                    None => {
-                        at.insert(id, states.len());
-                        states.push((id, state));
-                    }
-                }
-            }
-        }
-        let (upserts, deletes): (Vec<_>, Vec<_>) =
-            states.into_iter().partition(|(_, row)| row.is_some());
-        let deleted: Vec<&str> = deletes.into_iter().map(|(id, _)| id).collect();
-        let upserts: Vec<RowRef<'_>> = upserts.into_iter().filter_map(|(_, row)| row).collect();
-        for chunk in deleted.chunks(ROWS_PER_STATEMENT) {
-            let ids = || chunk.iter().map(|id| (*id).to_owned());
-            delete_where_in(&mut tx, "DELETE FROM conversations WHERE id IN ", ids()).await?;
-            delete_where_in(
-                &mut tx,
-                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
-                ids(),
+        let sync = &change.sync;
+        let keys: Vec<i64> = sync.remove.iter().map(|k| to_sql(*k)).collect();
+        delete_in(&mut tx, "DELETE FROM sync_records WHERE key IN ", &keys).await?;
+        for r in &sync.put {
+            sqlx::query(
+                "INSERT INTO sync_records (key, value) VALUES (?, ?) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             )
-            .await?;
-        }
-        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO conversations (");
-            q.push(CONVERSATION_COLUMNS).push(") VALUES ");
-            for (n, row) in chunk.iter().enumerate() {
-                if n > 0 {
-                    q.push(", ");
-                }
-                q.push("(");
-                let mut b = q.separated(", ");
-                row.bind(&mut b)?;
-                q.push(")");
-            }
-            q.push(" ON CONFLICT(id) DO UPDATE SET ")
-                .push(CONVERSATION_UPDATE);
-            q.build().execute(&mut *tx).await.map_err(db_error)?;
-            delete_where_in(
-                &mut tx,
-                "DELETE FROM conversation_group_members WHERE conversation_id IN ",
-                chunk.iter().map(|row| row.id.to_owned()),
-            )
-            .await?;
-            let members: Vec<(&str, &str, i64)> = chunk
-                .iter()
-                .flat_map(|row| row.groups.iter().zip(0_i64..).map(|(g, n)| (row.id, *g, n)))
-                .collect();
-            for members in members.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO conversation_group_members (conversation_id, group_name, position) ",
-                );
-                q.push_values(members, |mut b, (id, group, position)| {
-                    b.push_bind((*id).to_owned())
-                        .push_bind((*group).to_owned())
-                        .push_bind(*position);
-                });
-                q.build().execute(&mut *tx).await.map_err(db_error)?;
-            }
-        }
-        sqlx::query("DELETE FROM conversation_log WHERE seq <= ?")
-            .bind(last)
+            .bind(to_sql(r.key))
+            .bind(r.value.as_slice())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        }
+        if let Some(state) = &sync.state {
+            sqlx::query(
+                "INSERT INTO blobs (key, value) VALUES ('sync_state', ?) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(state.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
-        let left = total.saturating_sub(folded);
-        self.journaled.store(left, Ordering::Release);
-        tracing::trace!(folded, left, "sqlite journal folded");
-        Ok(left)
+        self.log().commit(plan);
+        drop(guard);
+        {
+            let mut activity = self.activity();
+            activity.last_commit = Some(Instant::now());
+            activity.unchecked += bytes;
+        }
+        self.signal.notify_one();
+        Ok(())
     }
 
-    /// Folds the whole journal into `conversations`.
-    async fn fold_all(&self) -> Result<()> {
-        while self.journaled() > 0 {
-            self.fold_step(FOLD_STEP_LARGE).await?;
+    /// Deletes up to [`COMPACT_STEP`] of the oldest dead rows in one transaction; how many.
+    async fn compact_step(&self) -> Result<usize> {
+        let mut guard = self.conn.lock().await;
+        let Some(conn) = guard.as_mut() else {
+            return Ok(0);
+        };
+        let batch = self.log().oldest_dead(COMPACT_STEP);
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
+        delete_in(&mut tx, "DELETE FROM records WHERE seq IN ", &batch).await?;
+        tx.commit().await.map_err(db_error)?;
+        self.log().forget(&batch);
+        self.activity().unchecked += batch.len() * 64;
+        tracing::trace!(rows = batch.len(), "sqlite records compacted");
+        Ok(batch.len())
+    }
+
+    /// Copies the WAL back into the database file, beside the writer.
+    async fn checkpoint(&self) -> Result<()> {
+        self.activity().unchecked = 0;
+        let mut checkpointer = self.checkpointer.lock().await;
+        if let Some(conn) = checkpointer.as_mut() {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
         }
         Ok(())
     }
-}
 
-/// Drops `values` on a blocking thread of the runtime (inline outside one).
-fn free_elsewhere<T: Send + 'static>(values: Vec<T>) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(values))),
-        Err(_) => drop(values),
+    /// Finishes the upkeep, checkpoints the whole WAL and closes both connections; releases the
+    /// file. A second call does nothing.
+    async fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.signal.notify_one();
+        let mut result = Ok(());
+        loop {
+            match self.compact_step().await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(err) => {
+                    result = Err(err);
+                    break;
+                }
+            }
+        }
+        if let Some(conn) = self.checkpointer.lock().await.take() {
+            let _ = conn.close().await;
+        }
+        if let Some(mut conn) = self.conn.lock().await.take() {
+            if self.path.is_some() && result.is_ok() {
+                result = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+                    .map_err(db_error);
+            }
+            let closed = conn.close().await.map_err(db_error);
+            result = result.and(closed);
+        }
+        self.owner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        result
     }
 }
 
-/// Runs `statement` followed by `(?, ?, …)` over `ids`.
-async fn delete_where_in(
+/// Runs `statement` followed by `(?, ?, …)` over `keys`, in statements of bounded size.
+async fn delete_in(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     statement: &'static str,
-    ids: impl Iterator<Item = String>,
+    keys: &[i64],
 ) -> Result<()> {
-    let mut q = QueryBuilder::<Sqlite>::new(statement);
-    q.push("(");
-    let mut list = q.separated(", ");
-    let mut any = false;
-    for id in ids {
-        list.push_bind(id);
-        any = true;
+    for chunk in keys.chunks(BINDS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(statement);
+        q.push("(");
+        let mut list = q.separated(", ");
+        for key in chunk {
+            list.push_bind(*key);
+        }
+        q.push(")");
+        q.build()
+            .persistent(false)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
     }
-    if !any {
-        return Ok(());
-    }
-    q.push(")");
-    q.build().execute(&mut **tx).await.map_err(db_error)?;
     Ok(())
-}
-
-/// Creates a missing database file with the configured permissions, or checks an existing one
-/// without writing to it: it must be a SQLite database of a schema this crate knows.
-async fn prepare_file(path: &Path, options: &SqliteStoreOptions) -> Result<()> {
-    match std::fs::metadata(path) {
-        Ok(_) => check_existing(path).await,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && options.create_if_missing => {
-            create_file(path, options.permissions)
-        }
-        Err(e) => Err(Error::store(e)),
-    }
-}
-
-#[cfg(unix)]
-fn create_file(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map(drop)
-        .map_err(Error::store)
-}
-
-#[cfg(not(unix))]
-fn create_file(path: &Path, _mode: u32) -> Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map(drop)
-        .map_err(Error::store)
-}
-
-/// Reads an existing file read-only: a clear error if it is not a database, if it is another
-/// application's database, or if a newer version of this crate wrote it. Nothing is written,
-/// so a refused file stays as it was — except that a transaction interrupted by a crash is
-/// rolled back first, as SQLite itself would on the next write.
-async fn check_existing(path: &Path) -> Result<()> {
-    match probe(path).await {
-        Err(e) if is_hot_journal(&e) => {
-            roll_back_interrupted_transaction(path).await?;
-            probe(path).await.map_err(db_error)?
-        }
-        other => other.map_err(db_error)?,
-    }
-}
-
-/// `SQLITE_READONLY_ROLLBACK`: a read-only connection met a journal it would have to roll back.
-fn is_hot_journal(err: &sqlx::Error) -> bool {
-    const SQLITE_READONLY_ROLLBACK: &str = "776";
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(SQLITE_READONLY_ROLLBACK))
-}
-
-/// Opens the file read-write once, so SQLite rolls back the transaction a crash left half-done
-/// (for instance while the file was being created): the file returns to its last commit.
-async fn roll_back_interrupted_transaction(path: &Path) -> Result<()> {
-    tracing::info!(?path, "rolling back a transaction interrupted by a crash");
-    let options = SqliteConnectOptions::new().filename(path);
-    let mut conn = sqlx::ConnectOptions::connect(&options)
-        .await
-        .map_err(db_error)?;
-    let read = sqlx::query("SELECT COUNT(*) FROM sqlite_master")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(db_error);
-    let _ = sqlx::Connection::close(conn).await;
-    read.map(drop)
-}
-
-/// The verdict on an existing file from a read-only look (outer error: the look failed).
-async fn probe(path: &Path) -> std::result::Result<Result<()>, sqlx::Error> {
-    let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    let mut conn = sqlx::ConnectOptions::connect(&options).await?;
-    let verdict = async {
-        let has_migrations: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        if has_migrations == 0 {
-            // A new, empty file becomes a store; somebody else's database is left alone.
-            let tables: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
-                    .fetch_one(&mut conn)
-                    .await?;
-            return Ok(if tables > 0 {
-                Err(Error::CorruptDatabase(
-                    "not a timconv database: it holds tables but no timconv schema".into(),
-                ))
-            } else {
-                Ok(())
-            });
-        }
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&mut conn)
-                .await?;
-        let supported = SqliteStore::schema_version();
-        Ok(match found {
-            Some(found) if found > supported => Err(Error::UnsupportedSchema { found, supported }),
-            _ => Ok(()),
-        })
-    }
-    .await;
-    let _ = sqlx::Connection::close(conn).await;
-    verdict
 }
 
 impl Store for SqliteStore {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot>> {
-        self.load_snapshot().boxed()
+        self.inner.load().boxed()
     }
 
     fn commit<'a>(&'a self, change: &'a ChangeSet) -> BoxFuture<'a, Result<()>> {
-        self.commit_change(change).boxed()
-    }
-
-    fn idle(&self) -> BoxFuture<'_, Result<bool>> {
-        async move {
-            if self.journaled() < FOLD_WHEN_IDLE {
-                return Ok(false);
-            }
-            Ok(self.fold_step(FOLD_STEP).await? >= FOLD_WHEN_IDLE)
-        }
-        .boxed()
+        self.inner.commit(change).boxed()
     }
 
     fn close(&self) -> BoxFuture<'_, Result<()>> {
-        async move {
-            let folded = self.fold_all().await;
-            self.pool.close().await;
-            folded
-        }
-        .boxed()
+        self.inner.close().boxed()
     }
 }

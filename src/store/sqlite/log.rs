@@ -1,0 +1,196 @@
+//! The record log: how the SQLite store keeps conversations.
+//!
+//! **Format** (schema version 5): `records(seq INTEGER PRIMARY KEY, id TEXT, record BLOB)`.
+//! A commit appends the new state of every conversation it writes as a row with a fresh `seq`
+//! (one more than any `seq` used before, in the order of the commit's upserts), `record` being
+//! the packed record of [`record`](super::record). Deleting a conversation stores its tombstone
+//! with `deleted_seq`, the highest `seq` allocated before the deleting commit's own rows.
+//!
+//! **What a row means.** A conversation's state is its row with the highest `seq`, unless that
+//! `seq` is at or below its tombstone's `deleted_seq`: then it is not in the list. Every other
+//! row is **dead**.
+//!
+//! **Invariants.**
+//! 1. `seq`s only grow, across commits and restarts: the next `seq` is above every row's and
+//!    every tombstone's `deleted_seq`, so a new row is never mistaken for a deleted one.
+//! 2. Deleting dead rows changes nothing [`load`](RecordLog::loaded) returns. Compaction may
+//!    therefore delete any of them, at any time, in steps of any size, and a crash between
+//!    steps loses nothing.
+//! 3. In memory, [`RecordLog`] names the newest row of each live conversation and every dead
+//!    row still in the table; it is rebuilt from the table at load and kept by each commit.
+//!
+//! Writing a conversation is so an append, wherever its row was: a burst of messages to
+//! conversations scattered over the file writes a few sequential pages per commit instead of
+//! one random page per conversation. The price is the dead rows: compaction deletes them,
+//! oldest first, in bounded steps between commits (see `upkeep.rs`). Oldest first, because the
+//! oldest rows are the densest in dead ones, so a step rewrites few pages per row it deletes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::model::ConversationId;
+use crate::store::ChangeSet;
+
+/// The start of the multi-row insert of record rows: `(seq, id, record)` values follow.
+pub(super) const RECORD_INSERT: &str = "INSERT INTO records (seq, id, record) ";
+
+/// What the store knows of the `records` table.
+#[derive(Debug)]
+pub(super) struct RecordLog {
+    /// The newest row of each live conversation.
+    current: HashMap<ConversationId, i64>,
+    /// The other rows still in the table.
+    dead: BTreeSet<i64>,
+    /// The `seq` of the next row.
+    next_seq: i64,
+}
+
+/// The rows a commit adds, planned before its transaction and recorded after it.
+#[derive(Debug)]
+pub(super) struct Appended {
+    /// The `seq` of each upsert, in the change's order.
+    pub(super) seqs: Vec<i64>,
+    /// The tombstones' `deleted_seq`.
+    pub(super) deleted_seq: i64,
+    ids: Vec<ConversationId>,
+    deleted: Vec<ConversationId>,
+}
+
+impl RecordLog {
+    /// A log being loaded: rows are fed newest first to [`loaded`](Self::loaded).
+    pub(super) fn loading(above: i64) -> Self {
+        Self {
+            current: HashMap::new(),
+            dead: BTreeSet::new(),
+            next_seq: above.saturating_add(1),
+        }
+    }
+
+    /// Whether the row `seq` of `id`, fed newest first, is the conversation's state: not if a
+    /// newer row was fed before it, nor if `deleted_seq` (its tombstone's) covers it.
+    pub(super) fn loaded(&mut self, id: &ConversationId, seq: i64, deleted_seq: i64) -> bool {
+        self.next_seq = self.next_seq.max(seq.saturating_add(1));
+        if seq <= deleted_seq || self.current.contains_key(id) {
+            self.dead.insert(seq);
+            return false;
+        }
+        self.current.insert(id.clone(), seq);
+        true
+    }
+
+    pub(super) fn live(&self) -> usize {
+        self.current.len()
+    }
+
+    pub(super) fn dead(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// Plans the rows of `change`.
+    pub(super) fn plan(&self, change: &ChangeSet) -> Appended {
+        let first = self.next_seq;
+        Appended {
+            seqs: (first..).take(change.upserts.len()).collect(),
+            deleted_seq: first - 1,
+            ids: change.upserts.iter().map(|c| c.id.clone()).collect(),
+            deleted: change.deletes.iter().map(|t| t.id.clone()).collect(),
+        }
+    }
+
+    /// Records a committed plan: the rows it replaced, and those of the conversations it
+    /// deleted, are dead now.
+    pub(super) fn commit(&mut self, plan: Appended) {
+        for id in &plan.deleted {
+            if let Some(old) = self.current.remove(id) {
+                self.dead.insert(old);
+            }
+        }
+        for (id, seq) in plan.ids.into_iter().zip(plan.seqs) {
+            self.next_seq = self.next_seq.max(seq + 1);
+            if let Some(old) = self.current.insert(id, seq) {
+                self.dead.insert(old);
+            }
+        }
+        self.next_seq = self.next_seq.max(plan.deleted_seq + 1);
+    }
+
+    /// The oldest dead rows, at most `max`.
+    pub(super) fn oldest_dead(&self, max: usize) -> Vec<i64> {
+        self.dead.iter().take(max).copied().collect()
+    }
+
+    /// Forgets dead rows once they are deleted from the table.
+    pub(super) fn forget(&mut self, seqs: &[i64]) {
+        for seq in seqs {
+            self.dead.remove(seq);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::Conversation;
+    use crate::store::Tombstone;
+
+    fn id(s: &str) -> ConversationId {
+        s.parse().expect("valid id")
+    }
+
+    fn upserting(ids: &[&str]) -> ChangeSet {
+        ChangeSet {
+            upserts: ids
+                .iter()
+                .map(|s| Arc::new(Conversation::new(id(s))))
+                .collect(),
+            ..ChangeSet::default()
+        }
+    }
+
+    #[test]
+    fn rewrites_and_deletes_leave_dead_rows_oldest_first() {
+        let mut log = RecordLog::loading(0);
+        let first = log.plan(&upserting(&["c2c_a", "c2c_b"]));
+        assert_eq!(first.seqs, [1, 2]);
+        log.commit(first);
+        let again = log.plan(&upserting(&["c2c_b"]));
+        assert_eq!(again.seqs, [3]);
+        log.commit(again);
+        let mut delete = upserting(&["c2c_a"]);
+        delete.deletes = vec![Tombstone::new(id("c2c_a"), [0; 3], false)];
+        let plan = log.plan(&delete);
+        assert_eq!(
+            plan.deleted_seq, 3,
+            "covers every row before the commit's own"
+        );
+        assert_eq!(
+            plan.seqs,
+            [4],
+            "a conversation deleted and recreated in one change"
+        );
+        log.commit(plan);
+        assert_eq!((log.live(), log.dead()), (2, 2));
+        assert_eq!(log.oldest_dead(10), [1, 2]);
+        log.forget(&[1]);
+        assert_eq!(log.oldest_dead(10), [2]);
+    }
+
+    #[test]
+    fn loading_keeps_the_newest_row_unless_deleted_after_it() {
+        let mut log = RecordLog::loading(0);
+        // Fed newest first: b's row 5, a's row 4 (deleted at 4), a's row 2, b's row 1.
+        assert!(log.loaded(&id("c2c_b"), 5, 0));
+        assert!(!log.loaded(&id("c2c_a"), 4, 4));
+        assert!(!log.loaded(&id("c2c_a"), 2, 4));
+        assert!(!log.loaded(&id("c2c_b"), 1, 0));
+        assert_eq!((log.live(), log.dead()), (1, 3));
+        assert_eq!(log.plan(&upserting(&["c2c_a"])).seqs, [6]);
+    }
+
+    #[test]
+    fn seqs_stay_above_a_tombstone_whose_rows_are_gone() {
+        let log = RecordLog::loading(9);
+        assert_eq!(log.plan(&upserting(&["c2c_a"])).seqs, [10]);
+    }
+}
