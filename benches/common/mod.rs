@@ -15,6 +15,8 @@
 //! - a short text last message (`"see you tomorrow"`) and a short display name on each.
 #![allow(dead_code)]
 
+pub mod api_account;
+
 use std::sync::Arc;
 
 use timconv::store::{Snapshot, UnreadEntry};

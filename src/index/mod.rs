@@ -77,25 +77,46 @@ impl Index {
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect();
-        let mut unread: HashMap<ConversationId, UnreadSet> = HashMap::new();
+        let n = snapshot.conversations.len();
+        index.rows.reserve_exact(n);
+        index.by_id.reserve(n);
+        for record in snapshot.conversations {
+            let slot = u32::try_from(index.rows.len()).unwrap_or(u32::MAX);
+            index.by_id.insert(record.id.clone(), slot);
+            index.rows.push(Some(Row {
+                record,
+                unread: None,
+                demoted_at: 0,
+                demoted_from: 0,
+            }));
+        }
         for entry in snapshot.unread {
             index.next_unread_id = index.next_unread_id.max(entry.id.saturating_add(1));
-            unread
-                .entry(entry.conversation.clone())
-                .or_default()
-                .insert(&entry);
+            // An entry of a conversation that is not in the list counts nowhere.
+            if let Some(row) = index.row_mut(&entry.conversation) {
+                row.unread.get_or_insert_default().insert(&entry);
+            }
         }
-        for mut record in snapshot.conversations {
-            let set = unread.remove(&record.id).filter(|s| !s.is_empty());
-            let count = set.as_ref().map_or(0, |s| s.len() as u64);
-            if record.unread_count != count {
+        for row in index.rows.iter_mut().flatten() {
+            let count = row.unread.as_ref().map_or(0, |s| s.len() as u64);
+            if row.record.unread_count != count {
                 // The count is the entries' number: a record says otherwise only if it was
                 // written by hand. Unique at load, so this does not copy.
-                Arc::make_mut(&mut record).unread_count = count;
+                Arc::make_mut(&mut row.record).unread_count = count;
             }
-            index.order_clock = index.order_clock.max(record.order_key);
-            index.insert_row(record, set.map(Box::new));
+            let c = &row.record;
+            index.order_clock = index.order_clock.max(c.order_key);
+            index.pinned += usize::from(c.is_pinned);
+            index.decorated += usize::from(c.is_decorated());
+            index.counters.update(None, Some(c));
         }
+        index.sets = OrderSets::build(
+            index
+                .rows
+                .iter()
+                .zip(0..)
+                .filter_map(|(row, slot)| row.as_ref().map(|r| (slot, &*r.record))),
+        );
         index.counters.publish_loaded();
         index
     }

@@ -71,6 +71,34 @@ fn remove_from<K: std::hash::Hash + Eq>(
 }
 
 impl OrderSets {
+    /// The sets of many rows at once: each set is built from its sorted keys, not by as many
+    /// inserts (much faster for the whole account at open).
+    pub(crate) fn build<'a>(rows: impl Iterator<Item = (u32, &'a Conversation)>) -> Self {
+        let mut all = Vec::new();
+        let mut cells: [Vec<Key>; CELLS] = Default::default();
+        let mut marks: HashMap<u32, [Vec<Key>; CELLS]> = HashMap::new();
+        let mut groups: HashMap<String, [Vec<Key>; CELLS]> = HashMap::new();
+        for (slot, c) in rows {
+            let key = (c.sort_key(), slot);
+            let cell = cell_of(c);
+            all.push(key);
+            cells[cell].push(key);
+            for bit in c.marks.each_bit() {
+                marks.entry(bit.trailing_zeros()).or_default()[cell].push(key);
+            }
+            for g in &c.groups {
+                groups.entry(g.clone()).or_default()[cell].push(key);
+            }
+        }
+        let sets = |cells: [Vec<Key>; CELLS]| cells.map(BTreeSet::from_iter);
+        Self {
+            all: BTreeSet::from_iter(all),
+            cells: sets(cells),
+            marks: marks.into_iter().map(|(k, v)| (k, sets(v))).collect(),
+            groups: groups.into_iter().map(|(k, v)| (k, sets(v))).collect(),
+        }
+    }
+
     pub(crate) fn insert(&mut self, slot: u32, c: &Conversation) {
         let key = (c.sort_key(), slot);
         let cell = cell_of(c);

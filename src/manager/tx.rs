@@ -377,6 +377,7 @@ impl<'a> Tx<'a> {
             // Some committed entries were removed by this change: look at the rest.
             Some(d) if !d.removed.is_empty() => self.index.unread(id).and_then(|s| {
                 s.through(id, None)
+                    .into_iter()
                     .filter(|e| !d.removed_ids.contains(&e.id))
                     .map(|e| e.position)
                     .max()

@@ -78,14 +78,15 @@ pub(super) async fn convert(conn: &mut SqliteConnection) -> Result<()> {
     let converted = records.len();
     let mut unread_id: i64 = 0;
     for (chunk_start, chunk) in records.chunks(2_000).enumerate() {
+        let base = i64::try_from(chunk_start * 2_000).unwrap_or(i64::MAX);
         let encoded = chunk
             .iter()
-            .map(|(c, _)| Ok((c.id.to_string(), record::encode(c)?)))
+            .zip(1..)
+            .map(|((c, _), n)| Ok((base + n, c.id.to_string(), record::encode(base + n, c)?)))
             .collect::<Result<Vec<_>>>()?;
-        let base = i64::try_from(chunk_start * 2_000).unwrap_or(i64::MAX);
         let mut q = QueryBuilder::<Sqlite>::new(RECORD_INSERT);
-        q.push_values(encoded.into_iter().zip(1..), |mut b, ((id, bytes), n)| {
-            b.push_bind(base + n).push_bind(id).push_bind(bytes);
+        q.push_values(encoded, |mut b, (seq, id, bytes)| {
+            b.push_bind(seq).push_bind(id).push_bind(bytes);
         });
         q.build().execute(&mut *tx).await.map_err(db_error)?;
         let unread: Vec<(i64, String, &str, i64)> = chunk

@@ -15,6 +15,7 @@
 
 mod file;
 mod legacy;
+mod load;
 mod log;
 mod options;
 mod record;
@@ -26,15 +27,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
-use futures::{FutureExt, TryStreamExt};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
 use tokio::sync::Notify;
 
-use super::{ChangeSet, KeptSettings, Snapshot, Store, SyncRecord, Tombstone, UnreadEntry};
+use super::{ChangeSet, Snapshot, Store};
 use crate::error::{Error, Result};
-use crate::model::{ConversationId, GroupType, ReceiveOption};
+use crate::model::ConversationId;
 use file::OwnerLock;
 use log::{RECORD_INSERT, RecordLog};
 use upkeep::{Activity, COMPACT_STEP, Work};
@@ -252,7 +253,7 @@ impl SqliteStore {
 
 /// A row of `tombstones` as read.
 #[derive(sqlx::FromRow)]
-struct TombstoneRow {
+pub(super) struct TombstoneRow {
     id: String,
     last_position: i64,
     last_server_time: i64,
@@ -288,103 +289,23 @@ impl Inner {
     }
 
     async fn load(&self) -> Result<Snapshot> {
+        // Held throughout: no commit or upkeep step runs during a load.
         let mut guard = self.conn.lock().await;
-        let conn = guard.as_mut().ok_or(Error::Closed)?;
-        let mut snapshot = Snapshot::default();
-        let rows: Vec<TombstoneRow> = sqlx::query_as(
-            "SELECT id, last_position, last_server_time, last_seq, clear_messages, deleted_seq \
-             FROM tombstones",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let mut deleted_at = std::collections::HashMap::with_capacity(rows.len());
-        let mut above = 0;
-        for row in rows {
-            let id = parse_id(&row.id, "tombstone")?;
-            above = above.max(row.deleted_seq);
-            deleted_at.insert(id.clone(), row.deleted_seq);
-            snapshot.tombstones.push(Tombstone::new(
-                id,
-                [
-                    from_sql(row.last_position),
-                    from_sql(row.last_server_time),
-                    from_sql(row.last_seq),
-                ],
-                row.clear_messages,
-            ));
-        }
-        // Newest rows first: the first row of a conversation is its state; the rest are dead
-        // and not decoded. Rows are decoded here while sqlx's thread steps through the table.
-        let mut log = RecordLog::loading(above);
-        {
-            let mut rows = sqlx::query_as::<_, (i64, String, Vec<u8>)>(
-                "SELECT seq, id, record FROM records ORDER BY seq DESC",
-            )
-            .fetch(&mut *conn);
-            while let Some((seq, id, bytes)) = rows.try_next().await.map_err(db_error)? {
-                let id = parse_id(&id, "record")?;
-                let deleted_seq = deleted_at.get(&id).copied().unwrap_or(0);
-                if log.loaded(&id, seq, deleted_seq) {
-                    snapshot
-                        .conversations
-                        .push(Arc::new(record::decode(id, &bytes)?));
-                }
+        let writer = guard.as_mut().ok_or(Error::Closed)?;
+        let (snapshot, log) = match &self.path {
+            Some(path) => {
+                let mut reader = SqliteConnectOptions::new()
+                    .filename(path)
+                    .read_only(true)
+                    .connect()
+                    .await
+                    .map_err(db_error)?;
+                let read = load::read(&mut reader).await;
+                let _ = reader.close().await;
+                read?
             }
-        }
-        let rows: Vec<(i64, String, String, i64)> =
-            sqlx::query_as("SELECT id, conversation, message_key, position FROM unread_entries")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        for (id, conversation, key, position) in rows {
-            snapshot.unread.push(UnreadEntry::new(
-                from_sql(id),
-                parse_id(&conversation, "unread entry")?,
-                key,
-                from_sql(position),
-            ));
-        }
-        let rows: Vec<(String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, receive_option, group_type FROM kept_settings")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        for (id, receive_option, group_type) in rows {
-            snapshot.settings.push(KeptSettings::new(
-                parse_id(&id, "kept settings")?,
-                ReceiveOption::from_u32(small("receive option", receive_option)?),
-                group_type
-                    .map(|g| small("group type", g).map(GroupType::from_u32))
-                    .transpose()?,
-            ));
-        }
-        snapshot.folders = sqlx::query_scalar("SELECT name FROM folders ORDER BY position")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        let order_clock: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'order_clock'")
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        snapshot.order_clock = order_clock.map_or(0, from_sql);
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT key, value FROM sync_records ORDER BY key")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        snapshot.sync_records = rows
-            .into_iter()
-            .map(|(key, value)| SyncRecord::new(from_sql(key), value))
-            .collect();
-        // By key as an unsigned number (SQL ordered them as signed ones).
-        snapshot.sync_records.sort_by_key(|r| r.key);
-        snapshot.sync_state =
-            sqlx::query_scalar("SELECT value FROM blobs WHERE key = 'sync_state'")
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
+            None => load::read(writer).await?,
+        };
         tracing::debug!(
             conversations = log.live(),
             dead = log.dead(),
@@ -398,16 +319,18 @@ impl Inner {
     }
 
     async fn commit(&self, change: &ChangeSet) -> Result<()> {
-        // Packing the records needs no connection.
+        // Commits come one at a time (the contract), so the rows can be planned and packed
+        // before taking the connection, which upkeep may be using.
+        let plan = self.log().plan(change);
         let records = change
             .upserts
             .iter()
-            .map(|c| Ok((c.id.to_string(), record::encode(c)?)))
+            .zip(&plan.seqs)
+            .map(|(c, &seq)| Ok((c.id.to_string(), record::encode(seq, c)?)))
             .collect::<Result<Vec<_>>>()?;
         let bytes: usize = records.iter().map(|(id, r)| id.len() + r.len()).sum();
         let mut guard = self.conn.lock().await;
         let conn = guard.as_mut().ok_or(Error::Closed)?;
-        let plan = self.log().plan(change);
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
         for chunk in change.deletes.chunks(BINDS_PER_STATEMENT / 6) {
             let mut q = QueryBuilder::<Sqlite>::new(

@@ -1,8 +1,10 @@
 //! How one conversation record is packed into a `records.record` value.
 //!
-//! Format 1: the byte `1`, then a [postcard](https://docs.rs/postcard) encoding of
+//! Format 1: the byte `1`; the row's `seq` (8 bytes, little-endian); the conversation ID
+//! (a varint length, then UTF-8); then a [postcard](https://docs.rs/postcard) encoding of
 //! [`RecordV1`] (varint integers, length-prefixed strings and byte strings, fields in
-//! declaration order), and nothing after it. The last message and the draft are kept as their
+//! declaration order), and nothing after it. The `seq` and ID repeat the row's columns, so that
+//! a load reads one value per row and tells dead rows apart without decoding them. The last message and the draft are kept as their
 //! JSON text (every key the message had, unknown ones included), since a message's elements
 //! are free-form JSON. The unread entries behind the unread count are rows of their own.
 //!
@@ -88,11 +90,11 @@ fn to_json(value: &impl Serialize) -> Result<String> {
         .map_err(|e| Error::Internal(format!("encoding a record payload: {e}")))
 }
 
-/// Packs a record.
+/// Packs a record for the row `seq`.
 ///
 /// # Errors
 /// [`Error::Internal`] if its message cannot be encoded as JSON (never expected).
-pub(super) fn encode(c: &Conversation) -> Result<Vec<u8>> {
+pub(super) fn encode(seq: i64, c: &Conversation) -> Result<Vec<u8>> {
     let record = RecordV1 {
         show_name: Cow::Borrowed(&c.show_name),
         face_url: Cow::Borrowed(&c.face_url),
@@ -119,21 +121,44 @@ pub(super) fn encode(c: &Conversation) -> Result<Vec<u8>> {
             .map(Cow::Owned),
         draft: c.draft.as_deref().map(to_json).transpose()?.map(Cow::Owned),
     };
-    postcard::to_extend(&record, vec![FORMAT])
-        .map_err(|e| Error::Internal(format!("packing the record of {}: {e}", c.id)))
+    let id = c.id.as_str();
+    let mut bytes = Vec::with_capacity(16 + id.len() + 256);
+    bytes.push(FORMAT);
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    let bytes = postcard::to_extend(id, bytes)
+        .and_then(|bytes| postcard::to_extend(&record, bytes))
+        .map_err(|e| Error::Internal(format!("packing the record of {}: {e}", c.id)))?;
+    Ok(bytes)
 }
 
-/// Unpacks the record of conversation `id` (its `records.id`, already parsed).
+/// A packed record's row `seq`, its conversation ID and the rest, without decoding the rest.
 ///
 /// # Errors
 /// [`Error::CorruptDatabase`] for bytes [`encode`] did not write.
-pub(super) fn decode(id: ConversationId, bytes: &[u8]) -> Result<Conversation> {
-    let name = id.as_str();
+pub(super) fn header(bytes: &[u8]) -> Result<(i64, &str, &[u8])> {
     let body = match bytes.split_first() {
         Some((&FORMAT, body)) => body,
-        Some((format, _)) => return Err(corrupt(name, format!("unknown format {format}"))),
-        None => return Err(corrupt(name, "empty")),
+        Some((format, _)) => {
+            return Err(Error::CorruptDatabase(format!(
+                "a record of unknown format {format}"
+            )));
+        }
+        None => return Err(Error::CorruptDatabase("an empty record".into())),
     };
+    let (seq, body) = body
+        .split_first_chunk::<8>()
+        .ok_or_else(|| Error::CorruptDatabase("a truncated record".into()))?;
+    let (id, body): (&str, &[u8]) = postcard::take_from_bytes(body)
+        .map_err(|e| Error::CorruptDatabase(format!("a record's ID: {e}")))?;
+    Ok((i64::from_le_bytes(*seq), id, body))
+}
+
+/// Unpacks the rest of a record (after its [`header`]) of conversation `id`.
+///
+/// # Errors
+/// [`Error::CorruptDatabase`] for bytes [`encode`] did not write.
+pub(super) fn decode(id: ConversationId, body: &[u8]) -> Result<Conversation> {
+    let name = id.as_str();
     let (r, rest): (RecordV1<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| corrupt(name, e))?;
     if !rest.is_empty() {
@@ -212,55 +237,77 @@ mod tests {
         c
     }
 
+    /// Header and body of `bytes`, the body decoded for the ID the header names.
+    fn unpack(bytes: &[u8]) -> Result<(i64, Conversation)> {
+        let (seq, id, body) = header(bytes)?;
+        let id: ConversationId = id
+            .parse()
+            .map_err(|e| Error::CorruptDatabase(format!("{e}")))?;
+        Ok((seq, decode(id, body)?))
+    }
+
     #[test]
     fn records_round_trip() -> Result<()> {
-        for c in [rich(), Conversation::new("c2c_b".parse()?)] {
-            let bytes = encode(&c)?;
+        for (seq, c) in [(7, rich()), (i64::MAX, Conversation::new("c2c_b".parse()?))] {
+            let bytes = encode(seq, &c)?;
             assert_eq!(bytes[0], FORMAT);
-            assert_eq!(decode(c.id.clone(), &bytes)?, c);
+            assert_eq!(unpack(&bytes)?, (seq, c));
         }
         Ok(())
     }
 
     #[test]
     fn damaged_records_are_corrupt_not_panics() -> Result<()> {
-        let c = rich();
-        let bytes = encode(&c)?;
+        let bytes = encode(3, &rich())?;
         for cut in 0..bytes.len() {
             assert!(matches!(
-                decode(c.id.clone(), &bytes[..cut]),
+                unpack(&bytes[..cut]),
                 Err(Error::CorruptDatabase(_))
             ));
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(decode(c.id.clone(), &longer).is_err(), "trailing bytes");
+        assert!(unpack(&longer).is_err(), "trailing bytes");
         let mut other = bytes;
         other[0] = 2;
-        assert!(decode(c.id.clone(), &other).is_err(), "unknown format");
+        assert!(unpack(&other).is_err(), "unknown format");
         Ok(())
     }
 
     proptest! {
-        /// Arbitrary bytes decode to a record or to a corrupt-database error: never a panic.
+        /// Arbitrary bytes unpack to a record or to a corrupt-database error: never a panic.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let id: ConversationId = "c2c_x".parse().expect("valid id");
-            match decode(id.clone(), &bytes) {
-                Ok(c) => prop_assert_eq!(decode(id, &encode(&c).expect("encodes"))
-                    .expect("round trip"), c),
+            match unpack(&bytes) {
+                Ok((seq, c)) => prop_assert_eq!(
+                    unpack(&encode(seq, &c).expect("encodes")).expect("round trip"),
+                    (seq, c)
+                ),
                 Err(e) => prop_assert!(matches!(e, Error::CorruptDatabase(_))),
+            }
+        }
+
+        /// Arbitrary bytes after a valid header never panic either.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut bytes = encode(1, &Conversation::new("c2c_x".parse().expect("valid id")))
+                .expect("encodes");
+            let (_, _, old) = header(&bytes).expect("a header");
+            let keep = bytes.len() - old.len();
+            bytes.truncate(keep);
+            bytes.extend_from_slice(&body);
+            if let Err(e) = unpack(&bytes) {
+                prop_assert!(matches!(e, Error::CorruptDatabase(_)));
             }
         }
 
         /// Mutating one byte of a valid record never panics either.
         #[test]
         fn flipped_bytes_never_panic(at in 0usize..400, value in any::<u8>()) {
-            let c = rich();
-            let mut bytes = encode(&c).expect("encodes");
+            let mut bytes = encode(5, &rich()).expect("encodes");
             let at = at % bytes.len();
             bytes[at] = value;
-            let _ = decode(c.id.clone(), &bytes);
+            let _ = unpack(&bytes);
         }
     }
 }
