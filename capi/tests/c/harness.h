@@ -16,6 +16,10 @@
 #ifndef TIMCONV_TEST_HARNESS_H_
 #define TIMCONV_TEST_HARNESS_H_
 
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -189,6 +193,14 @@ static inline int harness_finish(void) {
     printf("%d passed, %d failed\n", harness_checks - harness_failures, harness_failures);
     fflush(stdout);
     return harness_failures == 0 ? 0 : 1;
+}
+
+/* Sleeps `ms` milliseconds. */
+static inline void sleep_ms(long ms) {
+    struct timespec t;
+    t.tv_sec = ms / 1000;
+    t.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&t, NULL);
 }
 
 /* A JSON config naming `dir` as the data directory. */

@@ -21,8 +21,38 @@ pub fn lib_dir() -> PathBuf {
     dir
 }
 
-fn crate_dir() -> PathBuf {
+pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A source named relative to `tests/c/`, or to the crate (`examples/…`).
+fn source_path(source: &str) -> PathBuf {
+    if source.starts_with("examples/") {
+        crate_dir().join(source)
+    } else {
+        crate_dir().join("tests/c").join(source)
+    }
+}
+
+/// Whether `lang`'s compiler accepts `flags` (compiling and linking a trivial program).
+pub fn compiler_accepts(lang: Lang, flags: &[&str]) -> bool {
+    let dir = scratch_dir(&format!(
+        "probe-{}",
+        flags.join("").replace(['-', '=', ' '], "")
+    ));
+    let source = dir.join(if lang == Lang::C {
+        "probe.c"
+    } else {
+        "probe.cpp"
+    });
+    std::fs::write(&source, "int main(void) { return 0; }\n").expect("a probe source");
+    compiler(lang)
+        .args(flags)
+        .arg(&source)
+        .arg("-o")
+        .arg(dir.join("probe"))
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A fresh, empty directory for one test.
@@ -122,9 +152,10 @@ impl Program {
             .arg("-I")
             .arg(crate_dir().join("tests/c"));
         for source in sources {
-            cc.arg(crate_dir().join("tests/c").join(source));
+            cc.arg(source_path(source));
         }
-        cc.arg("-o").arg(&path);
+        // Whatever `extra` said about the language of the sources, the rest are libraries.
+        cc.arg("-x").arg("none").arg("-o").arg(&path);
         match link {
             Link::Shared => {
                 cc.arg("-L").arg(&lib).arg("-ltimconv_c");
@@ -148,6 +179,22 @@ impl Program {
     /// Runs the program; it must exit 0. Returns its records.
     pub fn run(&self, args: &[&OsStr]) -> Vec<Record> {
         self.run_with_env(args, &[])
+    }
+
+    /// Runs the program and returns its whole standard output (it must exit 0).
+    pub fn output(&self, args: &[&OsStr]) -> String {
+        let output = Command::new(&self.path)
+            .args(args)
+            .output()
+            .expect("the program runs");
+        assert!(
+            output.status.success(),
+            "{} failed ({}):\n{}",
+            self.path.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// As [`run`](Self::run), with environment variables set.
