@@ -82,7 +82,8 @@ typedef enum TIMReceiveMessageOpt TIMReceiveMessageOpt;
  * user_data:   the pointer given to the call, untouched.
  *
  * Called on the library's callback thread, never inside the call that started it; the strings
- * are valid until the callback returns.
+ * are valid until the callback returns. A callback must return normally (no C++ exception may
+ * leave it); the next callback waits for it.
  */
 typedef void (*TIMCommCallback)(int32_t code, const char* desc, const char* json_params,
                                 const void* user_data);

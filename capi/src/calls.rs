@@ -10,7 +10,8 @@ use timconv::ConversationManager;
 use crate::codes::{Failure, Outcome, TIM_ERR_NOTLOGIN, TIM_ERR_SDKUNINIT, TIM_SUCC};
 use crate::delivery::Reply;
 use crate::ffi::TIMCommCallback;
-use crate::sdk::{self, Core};
+use crate::sdk;
+use crate::session::Core;
 
 /// Accepts a call that needs the logged-in user and answers through `cb`.
 ///

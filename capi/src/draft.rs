@@ -26,11 +26,13 @@ pub unsafe extern "C" fn TIMConvSetDraft(
             let conv_id = unsafe { text(conv_id) }?.to_owned();
             // SAFETY: the function's contract.
             let draft: Draft = object(unsafe { text(json_draft_param) }?)?;
-            Ok(move |core: std::sync::Arc<crate::sdk::Core>| async move {
-                let id = legacy_id(&conv_id, conv_type)?;
-                manager(&core)?.set_draft(&id, draft).await?;
-                Ok(String::new())
-            })
+            Ok(
+                move |core: std::sync::Arc<crate::session::Core>| async move {
+                    let id = legacy_id(&conv_id, conv_type)?;
+                    manager(&core)?.set_draft(&id, draft).await?;
+                    Ok(String::new())
+                },
+            )
         })
     })
 }
@@ -45,11 +47,13 @@ pub unsafe extern "C" fn TIMConvCancelDraft(conv_id: *const c_char, conv_type: c
         blocking(|| {
             // SAFETY: the function's contract.
             let conv_id = unsafe { text(conv_id) }?.to_owned();
-            Ok(move |core: std::sync::Arc<crate::sdk::Core>| async move {
-                let id = legacy_id(&conv_id, conv_type)?;
-                manager(&core)?.cancel_draft(&id).await?;
-                Ok(String::new())
-            })
+            Ok(
+                move |core: std::sync::Arc<crate::session::Core>| async move {
+                    let id = legacy_id(&conv_id, conv_type)?;
+                    manager(&core)?.cancel_draft(&id).await?;
+                    Ok(String::new())
+                },
+            )
         })
     })
 }

@@ -4,9 +4,10 @@ use std::ffi::{c_char, c_int, c_void};
 use std::path::PathBuf;
 
 use crate::codes::{TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC};
+use crate::data_dir::{Config, default_data_dir};
 use crate::ffi::{TIMCommCallback, entry, optional_text, text};
 use crate::input::{SdkConfig, object};
-use crate::sdk::{self, Config, InitError, default_data_dir};
+use crate::sdk::{self, InitError};
 
 /// Initialises the library for app `sdk_app_id`; `json_sdk_config` (NULL or `""` for the
 /// defaults) may name the data directory with `sdk_config_config_file_path`.

@@ -6,6 +6,7 @@
 mod calls;
 mod codes;
 mod conversation;
+mod data_dir;
 mod decoration;
 mod delivery;
 mod draft;
@@ -16,6 +17,7 @@ mod init;
 mod input;
 mod listeners;
 mod sdk;
+mod session;
 mod unread;
 
 pub use codes::{

@@ -9,7 +9,7 @@ use crate::calls::{blocking, with_manager};
 use crate::codes::{Failure, Outcome};
 use crate::ffi::{TIMCommCallback, entry, text};
 use crate::input::object;
-use crate::sdk::Core;
+use crate::session::Core;
 
 /// `GetTotalUnreadNumberResult`: `{"conv_get_total_unread_message_count_result_unread_count": n}`.
 fn unread_result(count: u64) -> Outcome {
