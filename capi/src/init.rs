@@ -26,6 +26,14 @@ pub unsafe extern "C" fn TIMInit(sdk_app_id: u64, json_sdk_config: *const c_char
             },
             Err(code) => return code,
         };
+        if config.log_file_path.is_some() || config.main_thread_id.is_some() {
+            tracing::debug!(
+                log_file_path = ?config.log_file_path,
+                main_thread_id = ?config.main_thread_id,
+                "SdkConfig keys without effect here: logs go through tracing, callbacks run on \
+                 the callback thread"
+            );
+        }
         let data_dir = config
             .config_file_path
             .filter(|path| !path.is_empty())

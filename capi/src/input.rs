@@ -97,11 +97,9 @@ pub(crate) struct SdkConfig {
     pub(crate) config_file_path: Option<String>,
     /// Accepted for compatibility; logs go through `tracing`.
     #[serde(rename = "sdk_config_log_file_path", default)]
-    #[allow(dead_code)]
     pub(crate) log_file_path: Option<String>,
     /// Accepted for compatibility; callbacks run on the callback thread.
     #[serde(rename = "sdk_config_main_thread_id", default)]
-    #[allow(dead_code)]
     pub(crate) main_thread_id: Option<u64>,
 }
 
