@@ -12,7 +12,7 @@
  * comes back untouched. A NULL cb is allowed: the call is carried out and nothing is reported.
  *
  * At once (returned): TIM_ERR_SDKUNINIT before TIMInit, TIM_ERR_NOTLOGIN before TIMLogin,
- * TIM_ERR_PARAM for a NULL pointer or text that is not UTF-8, TIM_ERR_JSON for a JSON
+ * TIM_ERR_PARAM for a NULL pointer, text that is not UTF-8 or text over 16 MiB, TIM_ERR_JSON for a JSON
  * parameter that is not JSON or not of the documented shape. Everything else is the
  * callback's code: ERR_INVALID_PARAMETERS (6017) for values the operation refuses (a malformed
  * conversation ID, a type that names no conversation, reserved mark bits, count 0, custom data
