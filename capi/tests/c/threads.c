@@ -195,7 +195,15 @@ int main(int argc, char** argv) {
     /* 3. TIMUninit racing calls from other threads. */
     first = harness_count;
     for (i = 0; i < 4; i++) pthread_create(&threads[i], NULL, racer, (void*)(intptr_t)i);
-    sleep_ms(30);
+    /* Uninitialise once the racers are well under way (however loaded the machine is). */
+    for (i = 0; i < 30000; i++) {
+        int under_way;
+        pthread_mutex_lock(&harness_lock);
+        under_way = race_accepted >= 100;
+        pthread_mutex_unlock(&harness_lock);
+        if (under_way) break;
+        sleep_ms(1);
+    }
     check(TIMUninit() == TIM_SUCC, "uninit while calls race");
     /* Every call accepted before TIMUninit returned has had its callback. */
     pthread_mutex_lock(&harness_lock);
