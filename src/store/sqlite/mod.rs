@@ -206,10 +206,16 @@ impl SqliteStore {
             .pragma("cache_size", "-32768")
             .pragma("wal_autocheckpoint", "0");
         let mut conn = writer.connect().await.map_err(db_error)?;
-        MIGRATOR.run(&mut conn).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
-            other => Error::store(other),
-        })?;
+        // `run_direct` is what `run` calls once it holds a connection; called on a connection
+        // directly it keeps the open future `Send` (sqlx's `Acquire` bound is not general
+        // enough for that, sqlx's own comment says).
+        MIGRATOR
+            .run_direct(None, &mut conn, false)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
+                other => Error::store(other),
+            })?;
         legacy::convert(&mut conn).await?;
         // Where new rows start, before any load: above every row and every tombstone.
         let above: i64 = sqlx::query_scalar(
