@@ -22,6 +22,7 @@
 
 pub mod account;
 pub mod loopback;
+pub mod network;
 mod wire;
 
 use futures::future::BoxFuture;
