@@ -137,7 +137,7 @@
 //! disconnect drops the connection.
 
 mod device;
-mod faults;
+pub(crate) mod faults;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
