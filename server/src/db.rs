@@ -220,13 +220,13 @@ impl Db {
     }
 
     /// Applies a push from `device` of `user`. Returns the answer and, if anything changed,
-    /// the user's version after it.
+    /// the user's versions before and after it.
     pub async fn push(
         &self,
         user: &str,
         device: &str,
         ops: &[PendingOperation],
-    ) -> Result<(PushResponse, Option<u64>), DbError> {
+    ) -> Result<(PushResponse, Option<(u64, u64)>), DbError> {
         let needs = Account::needs(ops);
         transaction!(self, |tx| {
             async {
@@ -254,11 +254,12 @@ impl Db {
                 let changes = account.take_changes();
                 save(&mut tx, user, &account, row.operations, &changes).await?;
                 let version = account.head().version;
+                let from = row.head.version;
                 if changed {
-                    self.notify(&mut tx, user, Some(device), version, None)
+                    self.notify(&mut tx, user, Some(device), (from, version), None)
                         .await?;
                 }
-                Ok::<_, DbError>((response, changed.then_some(version)))
+                Ok::<_, DbError>((response, changed.then_some((from, version))))
             }
             .await
         })
@@ -322,14 +323,14 @@ impl Db {
         })
     }
 
-    /// The server receives `message` for `user` in `conversation`. Returns the user's version
-    /// after it if it was stored (`None`: a duplicate or stale message, ignored).
+    /// The server receives `message` for `user` in `conversation`. Returns the user's versions
+    /// before and after it if it was stored (`None`: a duplicate or stale message, ignored).
     pub async fn deliver(
         &self,
         user: &str,
         conversation: &ConversationId,
         message: &Message,
-    ) -> Result<Option<u64>, DbError> {
+    ) -> Result<Option<(u64, u64)>, DbError> {
         transaction!(self, |tx| {
             async {
                 let row = load_head(&mut tx, user).await?;
@@ -351,9 +352,10 @@ impl Db {
                     conversation: conversation.clone(),
                     message: message.clone(),
                 };
-                self.notify(&mut tx, user, None, version, Some(event))
+                let versions = (row.head.version, version);
+                self.notify(&mut tx, user, None, versions, Some(event))
                     .await?;
-                Ok::<_, DbError>(Some(version))
+                Ok::<_, DbError>(Some(versions))
             }
             .await
         })
@@ -361,7 +363,7 @@ impl Db {
 
     /// Forgets `user`'s change history up to now: older bookmarks get `too_far_behind`, and
     /// tombstones are dropped. An administrative operation: it reads the whole account.
-    pub async fn forget_history(&self, user: &str) -> Result<u64, DbError> {
+    pub async fn forget_history(&self, user: &str) -> Result<(u64, u64), DbError> {
         transaction!(self, |tx| {
             async {
                 let row = load_head(&mut tx, user).await?;
@@ -383,8 +385,9 @@ impl Db {
                 let changes = account.take_changes();
                 save(&mut tx, user, &account, row.operations, &changes).await?;
                 let version = account.head().version;
-                self.notify(&mut tx, user, None, version, None).await?;
-                Ok::<_, DbError>(version)
+                let versions = (row.head.version, version);
+                self.notify(&mut tx, user, None, versions, None).await?;
+                Ok::<_, DbError>(versions)
             }
             .await
         })
@@ -434,13 +437,13 @@ impl Db {
         tx: &mut AnyConnection,
         user: &str,
         device: Option<&str>,
-        version: u64,
+        versions: (u64, u64),
         event: Option<timconv::transport::ServerEvent>,
     ) -> Result<(), DbError> {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let payload = Notice::new(self.process, user, device, version, event).to_payload();
+        let payload = Notice::new(self.process, user, device, versions, event).to_payload();
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
@@ -464,9 +467,11 @@ async fn load_head(tx: &mut AnyConnection, user: &str) -> Result<HeadRow, DbErro
          operations, groups_json FROM users WHERE user_id = $1",
     )
     .bind(user)
-    .fetch_optional(&mut *tx)
+    // Read to the end: a statement left part-way keeps SQLite's read snapshot open on the
+    // connection after the transaction, and later reads would not see other processes' writes.
+    .fetch_all(&mut *tx)
     .await?;
-    let Some(r) = row else {
+    let Some(r) = row.first() else {
         return Ok(HeadRow {
             head: Head::default(),
             operations: 0,

@@ -41,6 +41,8 @@ pub(crate) struct Notice {
     /// The device that made it (not told again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) device: Option<String>,
+    /// The user's version before it.
+    pub(crate) from: u64,
     /// The user's version after it.
     pub(crate) version: u64,
     /// What to send (a delivered message); `None`: "changed".
@@ -53,13 +55,14 @@ impl Notice {
         process: u64,
         user: &str,
         device: Option<&str>,
-        version: u64,
+        (from, version): (u64, u64),
         event: Option<ServerEvent>,
     ) -> Self {
         Self {
             process,
             user: user.to_owned(),
             device: device.map(str::to_owned),
+            from,
             version,
             event,
         }
@@ -156,14 +159,25 @@ impl Hub {
         }
     }
 
-    /// Sends `event` to `user`'s devices connected here, except `except`, and records that
-    /// they know of `version`. A device whose queue is full is disconnected.
-    pub fn publish(&self, user: &str, except: Option<&str>, version: u64, event: &ServerEvent) {
+    /// Sends `event` to `user`'s devices connected here, except `except`, about a change
+    /// that took the user's version from `from` to `to`. If this process had told its
+    /// devices of everything up to `from`, they now know of everything up to `to`; otherwise
+    /// a change made elsewhere lies between, and the next poll still reports it. A device
+    /// whose queue is full is disconnected.
+    pub fn publish(
+        &self,
+        user: &str,
+        except: Option<&str>,
+        (from, to): (u64, u64),
+        event: &ServerEvent,
+    ) {
         let mut users = self.lock();
         let Some(links) = users.get_mut(user) else {
             return;
         };
-        links.seen = links.seen.max(version);
+        if links.seen >= from {
+            links.seen = links.seen.max(to);
+        }
         links.connections.retain(|c| {
             if except == Some(c.device.as_str()) {
                 return true;
@@ -183,7 +197,7 @@ impl Hub {
     pub fn observe(&self, user: &str, version: u64) {
         let newer = self.lock().get(user).is_some_and(|l| version > l.seen);
         if newer {
-            self.publish(user, None, version, &ServerEvent::Changed);
+            self.publish(user, None, (0, version), &ServerEvent::Changed);
         }
     }
 
@@ -287,7 +301,7 @@ fn relay(hub: &Hub, process: u64, payload: &str) {
     hub.publish(
         &notice.user,
         notice.device.as_deref(),
-        notice.version,
+        (notice.from, notice.version),
         &event,
     );
 }
@@ -302,7 +316,7 @@ mod tests {
         let mut phone = hub.subscribe("alice", "phone", 0);
         let mut laptop = hub.subscribe("alice", "laptop", 0);
         let mut bob = hub.subscribe("bob", "phone", 0);
-        hub.publish("alice", Some("phone"), 1, &ServerEvent::Changed);
+        hub.publish("alice", Some("phone"), (0, 1), &ServerEvent::Changed);
         assert_eq!(laptop.events.recv().await, Some(ServerEvent::Changed));
         assert!(phone.events.try_recv().is_err());
         assert!(bob.events.try_recv().is_err());
@@ -311,8 +325,16 @@ mod tests {
         assert!(laptop.events.try_recv().is_err());
         hub.observe("alice", 2);
         assert_eq!(phone.events.recv().await, Some(ServerEvent::Changed));
+        // A change from 5 to 6 here does not cover the one from 2 to 5 made elsewhere.
+        hub.publish("alice", Some("phone"), (5, 6), &ServerEvent::Changed);
+        assert_eq!(laptop.events.recv().await, Some(ServerEvent::Changed));
+        hub.observe("alice", 6);
+        assert_eq!(phone.events.recv().await, Some(ServerEvent::Changed));
+        assert_eq!(laptop.events.recv().await, Some(ServerEvent::Changed));
+        hub.observe("alice", 6);
+        assert!(phone.events.try_recv().is_err());
         // A device connecting again ends its previous stream.
-        let _again = hub.subscribe("alice", "phone", 2);
+        let _again = hub.subscribe("alice", "phone", 6);
         assert_eq!(phone.events.recv().await, None);
         drop(laptop);
         assert_eq!(hub.connections(), 2);
@@ -325,13 +347,13 @@ mod tests {
         relay(
             &hub,
             7,
-            &Notice::new(7, "alice", None, 3, None).to_payload(),
+            &Notice::new(7, "alice", None, (2, 3), None).to_payload(),
         );
         assert!(laptop.events.try_recv().is_err());
         relay(
             &hub,
             7,
-            &Notice::new(8, "alice", None, 3, None).to_payload(),
+            &Notice::new(8, "alice", None, (2, 3), None).to_payload(),
         );
         assert_eq!(laptop.events.try_recv().ok(), Some(ServerEvent::Changed));
         relay(&hub, 7, "not json");

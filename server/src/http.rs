@@ -414,11 +414,11 @@ async fn forget_history(State(app): State<Arc<App>>, headers: HeaderMap, body: B
     admin(&app, &headers)?;
     let request: UserRequest = read(&app, &headers, body).await?;
     check_user(&request.user)?;
-    let version = app.db.forget_history(&request.user).await?;
+    let versions = app.db.forget_history(&request.user).await?;
     app.hub
-        .publish(&request.user, None, version, &ServerEvent::Changed);
+        .publish(&request.user, None, versions, &ServerEvent::Changed);
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({"version": version}),
+        &serde_json::json!({"version": versions.1}),
     ))
 }
