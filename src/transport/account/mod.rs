@@ -201,8 +201,8 @@ pub struct Bump {
 /// What an account changed since the last [`Account::take_changes`]: what a store writes back.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Conversations whose record changed, in the order first changed: `None` for one that
-    /// is unknown again (its row, if any, goes).
+    /// Conversations whose record changed, in the order first changed; one that
+    /// [`Account::record`] no longer has is unknown again (its row, if any, goes).
     pub conversations: Vec<ConversationId>,
     /// Versions given out, in order.
     pub bumps: Vec<Bump>,

@@ -1,5 +1,5 @@
 //! Sync over a network: the HTTP and WebSocket protocol of `timconv-server`, and (with the
-//! `network` feature) [`NetworkTransport`], a [`Transport`](super::Transport) that speaks it.
+//! `network` feature) `NetworkTransport`, a [`Transport`](super::Transport) that speaks it.
 //!
 //! The protocol carries the wire types of [`transport`](super) as JSON, unchanged:
 //!
