@@ -8,8 +8,9 @@ use futures::stream::BoxStream;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::backoff::Backoff;
 use super::reconcile;
-use super::{SyncOptions, SyncStatus};
+use super::{Outbox, SyncOptions, SyncStatus};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::manager::{ConversationManager, WeakManager};
@@ -25,6 +26,162 @@ pub(crate) enum Control {
     Stop,
 }
 
+/// Where the sync task stands between two wake-ups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Work may be due: open the event stream if it is closed, then run a cycle (a pull is
+    /// due, or a caller asked) or push what waits.
+    Ready,
+    /// Nothing to do until something wakes the task: a local change, a request, a server
+    /// event, or the poll timer.
+    Idle,
+    /// The last attempt failed (or the event stream would not open): wait until `until`.
+    /// Only a caller's request cuts it short; hints and local changes are noted meanwhile.
+    BackingOff {
+        /// When to try again.
+        until: Instant,
+    },
+}
+
+/// What a [`State::Ready`] step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// Push, then pull.
+    Cycle,
+    /// Push only: operations wait and no pull is due.
+    Push,
+    /// Nothing is due.
+    Nothing,
+}
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The work (if any) succeeded.
+    Done,
+    /// It failed; `disconnected`: the connection dropped, so the event stream is gone too.
+    Failed { disconnected: bool },
+}
+
+/// The sync task's state machine: the [`State`], what is due, and the pacing. Its methods are
+/// the transitions; the task performs the I/O they ask for.
+#[derive(Debug)]
+struct Machine {
+    state: State,
+    /// A pull is due: at start, after reconnecting, on a hint, after a failure, on the poll.
+    pull_due: bool,
+    /// The next pull must be a full resync (the server refused a whole push).
+    full_due: bool,
+    backoff: Backoff,
+    poll_interval: Option<Duration>,
+    /// When to pull without a hint (hints can be lost with a connection).
+    poll_at: Option<Instant>,
+}
+
+impl Machine {
+    fn new(options: &SyncOptions) -> Self {
+        let seed = options.backoff_jitter.then(super::new_session);
+        Self {
+            state: State::Ready,
+            pull_due: true,
+            full_due: false,
+            backoff: Backoff::new(options.initial_backoff, options.max_backoff, seed),
+            poll_interval: options.poll_interval,
+            poll_at: options.poll_interval.map(after),
+        }
+    }
+
+    /// Whether to act now: when ready, or backing off with a caller waiting.
+    fn may_act(&self, asked: bool) -> bool {
+        match self.state {
+            State::Ready => true,
+            State::Idle => false,
+            State::BackingOff { .. } => asked,
+        }
+    }
+
+    /// The event stream just opened: whatever was missed meanwhile is pulled.
+    fn connected(&mut self) {
+        self.pull_due = true;
+    }
+
+    fn work(&self, asked: bool, pending: bool) -> Work {
+        if self.pull_due || self.full_due || asked {
+            Work::Cycle
+        } else if pending {
+            Work::Push
+        } else {
+            Work::Nothing
+        }
+    }
+
+    /// After a step: `streaming` says whether the event stream is open.
+    fn finished(&mut self, work: Work, outcome: Outcome, streaming: bool) {
+        match outcome {
+            Outcome::Done if work == Work::Nothing && streaming => self.state = State::Idle,
+            Outcome::Done if work == Work::Nothing => self.back_off(),
+            Outcome::Done => {
+                if work == Work::Cycle {
+                    self.pull_due = false;
+                    self.poll_at = self.poll_interval.map(after);
+                }
+                if streaming {
+                    self.backoff.reset();
+                    self.state = State::Idle;
+                } else {
+                    // Calls work but the push stream does not: try it again later.
+                    self.back_off();
+                }
+            }
+            Outcome::Failed { .. } => {
+                self.pull_due = true;
+                self.back_off();
+            }
+        }
+    }
+
+    fn back_off(&mut self) {
+        self.state = State::BackingOff {
+            until: after(self.backoff.next_wait()),
+        };
+    }
+
+    /// Something happened that may make work due (`request`: a caller asked, which also
+    /// ends a backoff).
+    fn wake(&mut self, request: bool) {
+        match self.state {
+            State::Idle => self.state = State::Ready,
+            State::BackingOff { .. } if request => self.state = State::Ready,
+            State::Ready | State::BackingOff { .. } => {}
+        }
+    }
+
+    /// A hint, or the event stream ending: a pull is due.
+    fn hinted(&mut self) {
+        self.pull_due = true;
+        self.wake(false);
+    }
+
+    fn retry_at(&self) -> Option<Instant> {
+        match self.state {
+            State::BackingOff { until } => Some(until),
+            State::Ready | State::Idle => None,
+        }
+    }
+
+    fn backoff_over(&mut self) {
+        if matches!(self.state, State::BackingOff { .. }) {
+            self.state = State::Ready;
+        }
+    }
+
+    /// The poll timer fired (it does not run while backing off).
+    fn poll(&mut self) {
+        self.poll_at = self.poll_interval.map(after);
+        self.hinted();
+    }
+}
+
 /// The sync task. It holds the manager weakly and stops when every handle is gone, on
 /// [`Control::Stop`], or when the manager is closed.
 pub(crate) async fn run(
@@ -35,96 +192,74 @@ pub(crate) async fn run(
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut events: Option<BoxStream<'static, ServerEvent>> = None;
-    // Pull on start.
-    let mut pull_due = true;
-    let mut full_due = false;
     let mut waiters: Vec<oneshot::Sender<Result<()>>> = Vec::new();
-    let mut backoff = options.initial_backoff;
-    let mut retry_at: Option<Instant> = None;
-    // A pull now and then even when the server says nothing: its hints can be lost.
-    let mut poll_at = options.poll_interval.map(after);
+    let mut machine = Machine::new(&options);
     loop {
         let Some(mgr) = manager.upgrade() else { break };
         if mgr.is_closed() {
             break;
         }
         let asked = !waiters.is_empty();
-        let waiting = retry_at.is_some_and(|at| Instant::now() < at);
-        let mut unconnected = false;
-        let outcome = if waiting && !asked {
-            None
-        } else {
+        if machine.may_act(asked) {
             if events.is_none() {
                 match transport.connect().await {
                     Ok(stream) => {
                         events = Some(stream);
-                        pull_due = true;
+                        machine.connected();
                     }
-                    Err(err) => {
-                        tracing::debug!(error = %err, "sync: cannot connect");
-                        unconnected = true;
+                    Err(err) => tracing::debug!(error = %err, "sync: cannot connect"),
+                }
+            }
+            let work = machine.work(asked, mgr.pending_operations() > 0);
+            let result = match work {
+                Work::Cycle => {
+                    cycle(&mgr, transport.as_ref(), &options, &mut machine.full_due).await
+                }
+                Work::Push => {
+                    push_all(&mgr, transport.as_ref(), &options, &mut machine.full_due).await
+                }
+                Work::Nothing => Ok(()),
+            };
+            let outcome = match result {
+                Ok(()) => {
+                    for w in waiters.drain(..) {
+                        let _ = w.send(Ok(()));
                     }
+                    Outcome::Done
                 }
-            }
-            if pull_due || full_due || asked {
-                Some(cycle(&mgr, transport.as_ref(), &options, &mut full_due).await)
-            } else if mgr.pending_operations() > 0 {
-                Some(push_all(&mgr, transport.as_ref(), &options, &mut full_due).await)
-            } else {
-                None
-            }
-        };
-        match outcome {
-            Some(Ok(())) if unconnected => {
-                // Calls work but the push stream does not: try it again later.
-                pull_due = false;
-                retry_at = Some(after(backoff));
-                backoff = backoff.saturating_mul(2).min(options.max_backoff);
-                for w in waiters.drain(..) {
-                    let _ = w.send(Ok(()));
+                Err(Error::Closed) => break,
+                Err(err) => {
+                    // A push between cycles that fails shows too (a cycle's failure is set).
+                    mgr.set_sync_status(SyncStatus::Failed {
+                        code: err.code(),
+                        message: err.to_string(),
+                    });
+                    tracing::debug!(error = %err, "sync failed; will retry");
+                    let disconnected = matches!(
+                        &err,
+                        Error::Sync(e) if e.code == crate::ErrorCode::NetworkDisconnected
+                    );
+                    if disconnected {
+                        events = None;
+                    }
+                    for w in waiters.drain(..) {
+                        let _ = w.send(Err(err.clone()));
+                    }
+                    Outcome::Failed { disconnected }
                 }
-            }
-            Some(Ok(())) => {
-                if pull_due || asked {
-                    poll_at = options.poll_interval.map(after);
-                }
-                pull_due = false;
-                backoff = options.initial_backoff;
-                retry_at = None;
-                for w in waiters.drain(..) {
-                    let _ = w.send(Ok(()));
-                }
-            }
-            Some(Err(Error::Closed)) => break,
-            Some(Err(err)) => {
-                // A push between cycles that fails shows too (a cycle's failure is set already).
-                mgr.set_sync_status(SyncStatus::Failed {
-                    code: err.code(),
-                    message: err.to_string(),
-                });
-                tracing::debug!(error = %err, retry_in = ?backoff, "sync failed; will retry");
-                if matches!(&err, Error::Sync(e) if e.code == crate::ErrorCode::NetworkDisconnected)
-                {
-                    events = None;
-                }
-                pull_due = true;
-                retry_at = Some(after(backoff));
-                backoff = backoff.saturating_mul(2).min(options.max_backoff);
-                for w in waiters.drain(..) {
-                    let _ = w.send(Err(err.clone()));
-                }
-            }
-            None if unconnected => {
-                retry_at = Some(after(backoff));
-                backoff = backoff.saturating_mul(2).min(options.max_backoff);
-            }
-            None => {}
+            };
+            machine.finished(work, outcome, events.is_some());
         }
         drop(mgr);
+        let retry_at = machine.retry_at();
+        let poll_at = machine.poll_at;
         tokio::select! {
-            () = wake.notified() => {}
+            () = wake.notified() => machine.wake(false),
             request = control.recv() => match request {
-                Some(Control::Sync(reply)) => waiters.push(reply),
+                Some(Control::Sync(reply)) => {
+                    waiters.push(reply);
+                    machine.wake(true);
+                }
                 Some(Control::Stop) | None => break,
             },
             event = next_event(&mut events) => match event {
@@ -136,24 +271,27 @@ pub(crate) async fn run(
                         }
                         tracing::warn!(error = %err, "sync: a pushed message was refused");
                     }
+                    machine.wake(false);
                 }
-                Some(ServerEvent::Changed) => pull_due = true,
+                Some(ServerEvent::Changed) => machine.hinted(),
                 None => {
                     events = None;
-                    pull_due = true;
+                    machine.hinted();
                 }
             },
-            () = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
-            () = sleep_until(poll_at), if poll_at.is_some() && retry_at.is_none() => {
-                pull_due = true;
-                poll_at = options.poll_interval.map(after);
-            }
+            () = sleep_until(retry_at), if retry_at.is_some() => machine.backoff_over(),
+            () = sleep_until(poll_at), if poll_at.is_some() && retry_at.is_none() => machine.poll(),
         }
     }
     for w in waiters {
         let _ = w.send(Err(Error::Closed));
     }
     tracing::debug!("sync task stopped");
+}
+
+/// Reads the committed outbox (operations waiting, and the bookmark).
+fn outbox<T>(mgr: &ConversationManager, read: impl FnOnce(&Outbox) -> T) -> T {
+    read(&mgr.shared().lock_outbox())
 }
 
 /// The instant `wait` from now (a year at most, so that no setting overflows the clock).
@@ -217,8 +355,7 @@ async fn push_all(
     full_due: &mut bool,
 ) -> Result<()> {
     loop {
-        let batch: Vec<PendingOperation> =
-            mgr.shared().lock_outbox().first(options.push_batch_size);
+        let batch: Vec<PendingOperation> = outbox(mgr, |o| o.first(options.push_batch_size));
         if batch.is_empty() {
             return Ok(());
         }
@@ -259,7 +396,7 @@ async fn pull_all(
     options: &SyncOptions,
     full_due: &mut bool,
 ) -> Result<()> {
-    let bookmark = mgr.shared().lock_outbox().bookmark().cloned();
+    let bookmark = outbox(mgr, |o| o.bookmark().cloned());
     let clock = mgr.shared().read_index().order_clock();
     let mut since: Option<Bookmark> = if *full_due { None } else { bookmark };
     let mut full = since.is_none();
@@ -331,5 +468,78 @@ async fn pull_all(
             tokio::join!(write, transport.pull(since.clone(), options.pull_page_size));
         written?;
         answer = next?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine::new(&SyncOptions::default().backoff_jitter(false))
+    }
+
+    #[test]
+    fn starts_ready_to_pull_and_idles_after_a_cycle() {
+        let mut m = machine();
+        assert!(m.may_act(false));
+        assert_eq!(m.work(false, false), Work::Cycle);
+        m.finished(Work::Cycle, Outcome::Done, true);
+        assert_eq!(m.state, State::Idle);
+        assert!(!m.may_act(false));
+        assert_eq!(
+            m.work(false, true),
+            Work::Push,
+            "a local change pushes only"
+        );
+        m.hinted();
+        assert_eq!(m.state, State::Ready);
+        assert_eq!(m.work(false, false), Work::Cycle);
+    }
+
+    #[test]
+    fn a_failure_backs_off_longer_each_time_until_a_success() {
+        let mut m = machine();
+        // The wait the next failure would get.
+        let upcoming = |m: &Machine| m.backoff.clone().next_wait();
+        let ms = Duration::from_millis;
+        m.finished(Work::Cycle, Outcome::Failed { disconnected: true }, false);
+        assert!(m.retry_at().is_some());
+        assert_eq!(upcoming(&m), ms(400));
+        assert!(
+            !m.may_act(false) && m.may_act(true),
+            "only a request cuts it short"
+        );
+        m.wake(false);
+        assert!(matches!(m.state, State::BackingOff { .. }));
+        m.backoff_over();
+        m.finished(
+            Work::Cycle,
+            Outcome::Failed {
+                disconnected: false,
+            },
+            true,
+        );
+        assert_eq!(upcoming(&m), ms(800));
+        assert!(m.pull_due);
+        m.backoff_over();
+        m.finished(Work::Cycle, Outcome::Done, true);
+        assert_eq!(m.state, State::Idle);
+        assert_eq!(upcoming(&m), ms(200), "a success resets it");
+    }
+
+    #[test]
+    fn without_an_event_stream_it_retries_the_connection_later() {
+        let mut m = machine();
+        m.finished(Work::Cycle, Outcome::Done, false);
+        assert!(matches!(m.state, State::BackingOff { .. }));
+        assert!(!m.pull_due, "the cycle itself succeeded");
+        m.backoff_over();
+        m.connected();
+        assert_eq!(
+            m.work(false, false),
+            Work::Cycle,
+            "a new stream pulls what it missed"
+        );
     }
 }

@@ -26,6 +26,7 @@
 //! roaming state as "server state + the operations still waiting". docs/SYNC.md has the
 //! whole contract.
 
+mod backoff;
 mod engine;
 pub(crate) mod outbox;
 pub(crate) mod reconcile;
@@ -45,10 +46,14 @@ pub struct SyncOptions {
     pub pull_page_size: usize,
     /// Most operations per push (default 100).
     pub push_batch_size: usize,
-    /// First wait before retrying after a failure (default 200 ms); doubled per failure.
+    /// First wait before retrying after a failure (default 200 ms); doubled per failure in a
+    /// row.
     pub initial_backoff: Duration,
     /// Longest wait between retries (default 30 s).
     pub max_backoff: Duration,
+    /// Draw each wait from its upper half at random (default `true`), so that devices that
+    /// failed together do not retry in step; `false` for exact, replayable waits.
+    pub backoff_jitter: bool,
     /// How long the task waits, without any server hint, before pulling anyway (default five
     /// minutes; `None`: only on hints, reconnects and requests). Hints can be lost with a
     /// dropped connection; this bounds how stale a quiet device gets.
@@ -62,6 +67,7 @@ impl Default for SyncOptions {
             push_batch_size: 100,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            backoff_jitter: true,
             poll_interval: Some(Duration::from_secs(300)),
         }
     }
@@ -86,6 +92,13 @@ impl SyncOptions {
     #[must_use]
     pub fn poll_interval(mut self, every: Option<Duration>) -> Self {
         self.poll_interval = every;
+        self
+    }
+
+    /// Sets [`backoff_jitter`](Self::backoff_jitter).
+    #[must_use]
+    pub fn backoff_jitter(mut self, jitter: bool) -> Self {
+        self.backoff_jitter = jitter;
         self
     }
 

@@ -20,7 +20,9 @@
 //! can send them as JSON unchanged. docs/SYNC.md describes the contract a server keeps.
 //! [`loopback`] is the reference server, in memory, used by tests and examples.
 
+pub mod account;
 pub mod loopback;
+pub mod network;
 mod wire;
 
 use futures::future::BoxFuture;

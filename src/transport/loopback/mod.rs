@@ -137,7 +137,7 @@
 //! disconnect drops the connection.
 
 mod device;
-mod faults;
+pub(crate) mod faults;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,7 +153,7 @@ use crate::transport::{
 use device::Device;
 pub use device::LoopbackTransport;
 pub use faults::Faults;
-use server::Account;
+use server::UserAccount;
 
 /// An in-memory, authoritative sync server for any number of users, each with any number of
 /// devices. Cheap to clone: clones share the server.
@@ -171,7 +171,7 @@ struct Inner {
 
 /// One user's account and devices.
 struct User {
-    account: Account,
+    account: UserAccount,
     devices: BTreeMap<String, Arc<Device>>,
 }
 
@@ -236,7 +236,7 @@ impl LoopbackServer {
     fn with_user<T>(&self, user: &str, f: impl FnOnce(&mut User) -> T) -> T {
         let mut users = self.users();
         let entry = users.entry(user.to_owned()).or_insert_with(|| User {
-            account: Account::new(self.inner.limits),
+            account: UserAccount::new(self.inner.limits),
             devices: BTreeMap::new(),
         });
         f(entry)

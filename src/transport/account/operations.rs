@@ -1,4 +1,4 @@
-//! What each pushed operation does to the account: its checks (all made before anything
+//! What each pushed operation does to an account: its checks (all made before anything
 //! changes, so that a rejected operation changes nothing) and its effect.
 
 use std::collections::HashSet;
@@ -83,12 +83,8 @@ impl Account {
             .get(id)
             .is_some_and(|r| r.alive && r.pinned);
         if pinned && !already {
-            let count = self
-                .conversations
-                .values()
-                .filter(|r| r.alive && r.pinned)
-                .count();
-            if count >= self.limits.max_pinned {
+            let count = self.head.pinned;
+            if count >= self.limits.max_pinned as u64 {
                 return Err(reject(
                     ErrorCode::TooManyPinned,
                     format!("{count} conversations are pinned already"),
@@ -142,12 +138,8 @@ impl Account {
         if fresh.is_empty() {
             return Ok(());
         }
-        let now = self
-            .conversations
-            .values()
-            .filter(|r| r.decorated())
-            .count();
-        if now + fresh.len() > self.limits.max_decorated {
+        let now = self.head.decorated;
+        if now.saturating_add(fresh.len() as u64) > self.limits.max_decorated as u64 {
             return Err(reject(
                 ErrorCode::TooManyDecorated,
                 format!(
@@ -246,7 +238,8 @@ impl Account {
     }
 
     fn existing_group(&self, name: &str) -> Result<u64, Rejection> {
-        self.group_id(name)
+        self.head
+            .group_id(name)
             .ok_or_else(|| reject(ErrorCode::GroupNotFound, format!("no group {name:?}")))
     }
 
@@ -271,6 +264,7 @@ impl Account {
         }
     }
 
+    /// The loaded members of `group` (every member, when the request loaded them).
     pub(super) fn members_of(&self, group: u64) -> Vec<ConversationId> {
         self.conversations
             .iter()
@@ -281,24 +275,24 @@ impl Account {
 
     fn create_group(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
         self.check_group_name(name)?;
-        if self.group_id(name).is_some() {
+        if self.head.group_id(name).is_some() {
             return Err(reject(
                 ErrorCode::InvalidParameters,
                 format!("group {name:?} exists"),
             ));
         }
-        if self.groups.len() >= self.limits.max_groups {
+        if self.head.groups.len() >= self.limits.max_groups {
             return Err(reject(
                 ErrorCode::TooManyGroups,
-                format!("{} groups exist already", self.groups.len()),
+                format!("{} groups exist already", self.head.groups.len()),
             ));
         }
         self.check_batch(ids, 0)?;
         let members = self.live_members(ids);
         self.check_decorated(members.iter())?;
-        let gid = self.next_group_id;
-        self.next_group_id += 1;
-        self.groups.push(Group {
+        let gid = self.head.next_group_id;
+        self.head.next_group_id += 1;
+        self.head.groups.push(Group {
             id: gid,
             name: name.to_owned(),
         });
@@ -313,7 +307,7 @@ impl Account {
         for id in self.members_of(gid) {
             self.touch(&id).groups.retain(|g| *g != gid);
         }
-        self.groups.retain(|g| g.id != gid);
+        self.head.groups.retain(|g| g.id != gid);
         Ok(())
     }
 
@@ -323,7 +317,7 @@ impl Account {
         if from == to {
             return Ok(());
         }
-        if self.group_id(to).is_some() {
+        if self.head.group_id(to).is_some() {
             return Err(reject(
                 ErrorCode::InvalidParameters,
                 format!("group {to:?} exists"),
@@ -333,7 +327,7 @@ impl Account {
         for id in self.members_of(gid) {
             self.touch(&id);
         }
-        if let Some(g) = self.groups.iter_mut().find(|g| g.id == gid) {
+        if let Some(g) = self.head.groups.iter_mut().find(|g| g.id == gid) {
             g.name = to.to_owned();
         }
         self.step_renames.push(GroupRename {

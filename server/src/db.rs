@@ -1,0 +1,690 @@
+//! The database: each user's [`Head`], one row per conversation with its place in the version
+//! log, group memberships, renames and remembered operation outcomes (`migrations/`).
+//!
+//! Every request is one serializable transaction, retried when the database reports a
+//! serialization conflict (PostgreSQL's 40001, or SQLite's busy codes). A push loads the
+//! user's head, the rows of the conversations it names (and, for a group-wide operation, the
+//! members of the user's groups, which the decoration limit bounds), and the remembered
+//! outcomes of its operation IDs; it applies the shared rules of
+//! [`timconv::transport::account`] and writes back the rows they changed. It never reads the
+//! rest of the account. A pull reads the head and the next rows of the version log, whose view
+//! was stored when they were written.
+//!
+//! The SQL keeps to what PostgreSQL-compatible distributed databases also run: explicit
+//! `BIGINT`, `INSERT .. ON CONFLICT`, `SERIALIZABLE`, no advisory locks (the migrator's lock is
+//! off, and every migration is idempotent).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
+use timconv::transport::account::{
+    Account, Changes, Head, PullItem, PullStart, pull_page, pull_start,
+};
+use timconv::transport::{
+    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
+    RemoteChange, TransportError,
+};
+use timconv::{ConversationId, Limits, Message};
+
+use crate::hints::Notice;
+
+/// The channel of PostgreSQL notifications that carry hints between server processes.
+pub(crate) const CHANNEL: &str = "timconv_hints";
+
+/// How often a conflicting transaction is tried again before the request fails (503).
+const MAX_ATTEMPTS: u32 = 30;
+
+/// Most values bound in one `IN (...)` list (SQLite allows 32,766 in all).
+const CHUNK: usize = 500;
+
+/// The schema's migrations (one set: the SQL is the same for both databases).
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (or a compatible database): many server processes over one database.
+    Postgres,
+    /// SQLite: one file, the embedded default.
+    Sqlite,
+}
+
+/// A failed database call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The driver failed (connection, SQL, constraint).
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not decode.
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
+    /// The URL names no supported database.
+    #[error("unsupported database URL {0:?} (expected postgres://… or sqlite:…)")]
+    UnsupportedUrl(String),
+    /// The request was refused by the rules (a bad bookmark).
+    #[error(transparent)]
+    Refused(TransportError),
+}
+
+impl DbError {
+    /// A serialization conflict or a busy database: the same transaction may succeed again.
+    fn is_conflict(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => matches!(
+                e.code().as_deref(),
+                Some("40001" | "40P01" | "5" | "6" | "261" | "517")
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what}: {err}"))
+}
+
+fn to_i64(n: u64) -> Result<i64, DbError> {
+    i64::try_from(n).map_err(|_| DbError::Corrupt(format!("{n} does not fit a BIGINT")))
+}
+
+fn to_u64(n: i64) -> Result<u64, DbError> {
+    u64::try_from(n).map_err(|_| DbError::Corrupt(format!("negative counter {n}")))
+}
+
+/// Runs `$body` (which uses `&mut $tx`) in a transaction, retried on conflicts.
+macro_rules! transaction {
+    ($db:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut $tx = $db.begin().await?;
+            let result = $body;
+            let result = match result {
+                Ok(value) => $tx.commit().await.map(|()| value).map_err(DbError::from),
+                Err(err) => {
+                    let _ = $tx.rollback().await;
+                    Err(err)
+                }
+            };
+            match result {
+                Err(err) if err.is_conflict() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(error = %err, attempt, "transaction conflict; retrying");
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 3))
+                        .await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// The database of a server process. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    limits: Limits,
+    process: u64,
+}
+
+/// A user's head row, with the driver's own counter.
+struct HeadRow {
+    head: Head,
+    operations: u64,
+}
+
+impl Db {
+    /// Connects to `url` (`postgres://…` or `sqlite:…`) and brings the schema up to date.
+    /// `process` identifies this server process in the hints it sends.
+    pub async fn connect(url: &str, limits: Limits, process: u64) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = match backend {
+            // One connection: SQLite has one writer anyway, and an in-memory database is
+            // private to its connection.
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
+        };
+        let mut migrator = migrator();
+        migrator.set_locking(false);
+        // Two processes starting at once may both try to record a migration; the second
+        // finds it done when it tries again.
+        if let Err(first) = migrator.run(&pool).await {
+            tracing::debug!(error = %first, "migrating failed once; trying again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            migrator.run(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            backend,
+            limits,
+            process,
+        })
+    }
+
+    /// Which database this is.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The limits the rules enforce.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Any>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            tx.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Applies a push from `device` of `user`. Returns the answer and, if anything changed,
+    /// the user's versions before and after it.
+    pub async fn push(
+        &self,
+        user: &str,
+        device: &str,
+        ops: &[PendingOperation],
+    ) -> Result<(PushResponse, Option<(u64, u64)>), DbError> {
+        let needs = Account::needs(ops);
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let mut account = Account::new(self.limits, row.head.clone());
+                load_records(&mut tx, user, &needs.conversations, &mut account).await?;
+                if needs.group_members {
+                    let members: Vec<String> =
+                        sqlx::query("SELECT DISTINCT conv_id FROM memberships WHERE user_id = $1")
+                            .bind(user)
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .iter()
+                            .map(|r| r.try_get::<String, _>(0))
+                            .collect::<Result<_, _>>()?;
+                    let missing: Vec<ConversationId> = members
+                        .iter()
+                        .filter_map(|m| m.parse::<ConversationId>().ok())
+                        .filter(|id| account.record(id).is_none())
+                        .collect();
+                    load_records(&mut tx, user, &missing, &mut account).await?;
+                }
+                let remembered = load_outcomes(&mut tx, user, &needs.outcomes).await?;
+                let (response, changed) = account.push(ops, &remembered);
+                let changes = account.take_changes();
+                save(&mut tx, user, &account, row.operations, &changes).await?;
+                let version = account.head().version;
+                let from = row.head.version;
+                if changed {
+                    self.notify(&mut tx, user, Some(device), (from, version), None)
+                        .await?;
+                }
+                Ok::<_, DbError>((response, changed.then_some((from, version))))
+            }
+            .await
+        })
+    }
+
+    /// One page of `user`'s changes after `since` (everything when `None`).
+    pub async fn pull(
+        &self,
+        user: &str,
+        since: Option<&Bookmark>,
+        limit: usize,
+    ) -> Result<PullResponse, DbError> {
+        let limit = limit.max(1);
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let head = row.head;
+                let start = pull_start(&head, since).map_err(DbError::Refused)?;
+                let PullStart::From { version, full } = start else {
+                    return Ok(PullResponse::TooFarBehind);
+                };
+                let sql = if full {
+                    "SELECT version, view_json FROM conversations \
+                     WHERE user_id = $1 AND version >= $2 AND live = 1 \
+                     ORDER BY version LIMIT $3"
+                } else {
+                    "SELECT version, view_json FROM conversations \
+                     WHERE user_id = $1 AND version >= $2 AND visible = 1 \
+                     ORDER BY version LIMIT $3"
+                };
+                let rows = sqlx::query(sql)
+                    .bind(user)
+                    .bind(to_i64(version)?)
+                    .bind(to_i64(limit as u64 + 1)?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut items = Vec::with_capacity(rows.len() + 1);
+                for r in &rows {
+                    let v = to_u64(r.try_get::<i64, _>(0)?)?;
+                    let view: Option<String> = r.try_get(1)?;
+                    let view = view.ok_or_else(|| corrupt("view", "missing"))?;
+                    let change: RemoteChange =
+                        serde_json::from_str(&view).map_err(|e| corrupt("view", e))?;
+                    items.push((v, PullItem::Conversation(change)));
+                }
+                if head.groups_version >= version {
+                    let at = items.partition_point(|(v, _)| *v < head.groups_version);
+                    items.insert(at, (head.groups_version, PullItem::Groups));
+                }
+                let renames = if full {
+                    Vec::new()
+                } else {
+                    load_renames(&mut tx, user, version).await?
+                };
+                Ok::<_, DbError>(
+                    pull_page(&head, start, limit, items, &renames)
+                        .map_or(PullResponse::TooFarBehind, PullResponse::Page),
+                )
+            }
+            .await
+        })
+    }
+
+    /// The server receives `message` for `user` in `conversation`. Returns the user's versions
+    /// before and after it if it was stored (`None`: a duplicate or stale message, ignored).
+    pub async fn deliver(
+        &self,
+        user: &str,
+        conversation: &ConversationId,
+        message: &Message,
+    ) -> Result<Option<(u64, u64)>, DbError> {
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let mut account = Account::new(self.limits, row.head.clone());
+                load_records(
+                    &mut tx,
+                    user,
+                    std::slice::from_ref(conversation),
+                    &mut account,
+                )
+                .await?;
+                if !account.deliver(conversation, message.clone()) {
+                    return Ok(None);
+                }
+                let changes = account.take_changes();
+                save(&mut tx, user, &account, row.operations, &changes).await?;
+                let version = account.head().version;
+                let event = timconv::transport::ServerEvent::Message {
+                    conversation: conversation.clone(),
+                    message: message.clone(),
+                };
+                let versions = (row.head.version, version);
+                self.notify(&mut tx, user, None, versions, Some(event))
+                    .await?;
+                Ok::<_, DbError>(Some(versions))
+            }
+            .await
+        })
+    }
+
+    /// Forgets `user`'s change history up to now: older bookmarks get `too_far_behind`, and
+    /// tombstones are dropped. An administrative operation: it reads the whole account.
+    pub async fn forget_history(&self, user: &str) -> Result<(u64, u64), DbError> {
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let mut account = Account::new(self.limits, row.head.clone());
+                let rows = sqlx::query(
+                    "SELECT conv_id, record_json FROM conversations WHERE user_id = $1",
+                )
+                .bind(user)
+                .fetch_all(&mut *tx)
+                .await?;
+                for r in &rows {
+                    add_record(
+                        &mut account,
+                        &r.try_get::<String, _>(0)?,
+                        &r.try_get::<String, _>(1)?,
+                    )?;
+                }
+                account.forget_history();
+                let changes = account.take_changes();
+                save(&mut tx, user, &account, row.operations, &changes).await?;
+                let version = account.head().version;
+                let versions = (row.head.version, version);
+                self.notify(&mut tx, user, None, versions, None).await?;
+                Ok::<_, DbError>(versions)
+            }
+            .await
+        })
+    }
+
+    /// Every operation outcome remembered for `user`, in the order received.
+    pub async fn outcomes(&self, user: &str) -> Result<Vec<(OpId, OpOutcome)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT op_id, outcome_json FROM operations WHERE user_id = $1 ORDER BY seq",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let outcome: String = r.try_get(1)?;
+                let outcome = serde_json::from_str(&outcome).map_err(|e| corrupt("outcome", e))?;
+                Ok((OpId(id), outcome))
+            })
+            .collect()
+    }
+
+    /// The current versions of `users` (users the database does not know are left out).
+    pub async fn versions(&self, users: &[String]) -> Result<Vec<(String, u64)>, DbError> {
+        let mut out = Vec::with_capacity(users.len());
+        for chunk in users.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT user_id, version FROM users WHERE user_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for u in chunk {
+                query = query.bind(u.as_str());
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push((r.try_get(0)?, to_u64(r.try_get::<i64, _>(1)?)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends a hint to the other server processes, delivered when the transaction commits
+    /// (PostgreSQL only; other processes over SQLite learn of changes by polling).
+    async fn notify(
+        &self,
+        tx: &mut AnyConnection,
+        user: &str,
+        device: Option<&str>,
+        versions: (u64, u64),
+        event: Option<timconv::transport::ServerEvent>,
+    ) -> Result<(), DbError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let payload = Notice::new(self.process, user, device, versions, event).to_payload();
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `$from, $from+1, …`, `n` of them.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn load_head(tx: &mut AnyConnection, user: &str) -> Result<HeadRow, DbError> {
+    let row = sqlx::query(
+        "SELECT version, history_floor, groups_version, next_group_id, pinned, decorated, \
+         operations, groups_json FROM users WHERE user_id = $1",
+    )
+    .bind(user)
+    // Read to the end: a statement left part-way keeps SQLite's read snapshot open on the
+    // connection after the transaction, and later reads would not see other processes' writes.
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(r) = row.first() else {
+        return Ok(HeadRow {
+            head: Head::default(),
+            operations: 0,
+        });
+    };
+    let groups: String = r.try_get(7)?;
+    Ok(HeadRow {
+        head: Head {
+            version: to_u64(r.try_get(0)?)?,
+            history_floor: to_u64(r.try_get(1)?)?,
+            groups_version: to_u64(r.try_get(2)?)?,
+            next_group_id: to_u64(r.try_get(3)?)?,
+            pinned: to_u64(r.try_get(4)?)?,
+            decorated: to_u64(r.try_get(5)?)?,
+            groups: serde_json::from_str(&groups).map_err(|e| corrupt("groups", e))?,
+        },
+        operations: to_u64(r.try_get(6)?)?,
+    })
+}
+
+fn add_record(account: &mut Account, id: &str, json: &str) -> Result<(), DbError> {
+    let id = id
+        .parse::<ConversationId>()
+        .map_err(|e| corrupt("conversation ID", e))?;
+    let record = serde_json::from_str(json).map_err(|e| corrupt("record", e))?;
+    account.load(id, record);
+    Ok(())
+}
+
+async fn load_records(
+    tx: &mut AnyConnection,
+    user: &str,
+    ids: &[ConversationId],
+    account: &mut Account,
+) -> Result<(), DbError> {
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT conv_id, record_json FROM conversations \
+             WHERE user_id = $1 AND conv_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(user);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for r in query.fetch_all(&mut *tx).await? {
+            add_record(
+                account,
+                &r.try_get::<String, _>(0)?,
+                &r.try_get::<String, _>(1)?,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn load_outcomes(
+    tx: &mut AnyConnection,
+    user: &str,
+    ids: &[OpId],
+) -> Result<HashMap<OpId, OpOutcome>, DbError> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT op_id, outcome_json FROM operations WHERE user_id = $1 AND op_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(user);
+        for id in chunk {
+            query = query.bind(id.0.as_str());
+        }
+        for r in query.fetch_all(&mut *tx).await? {
+            let outcome: String = r.try_get(1)?;
+            let outcome = serde_json::from_str(&outcome).map_err(|e| corrupt("outcome", e))?;
+            out.insert(OpId(r.try_get(0)?), outcome);
+        }
+    }
+    Ok(out)
+}
+
+async fn load_renames(
+    tx: &mut AnyConnection,
+    user: &str,
+    from: u64,
+) -> Result<Vec<(u64, GroupRename)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT version, from_name, to_name FROM renames \
+         WHERE user_id = $1 AND version >= $2 ORDER BY version, seq",
+    )
+    .bind(user)
+    .bind(to_i64(from)?)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                to_u64(r.try_get(0)?)?,
+                GroupRename {
+                    from: r.try_get(1)?,
+                    to: r.try_get(2)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Writes back what a request changed: the head, the changed rows, renames and outcomes.
+async fn save(
+    tx: &mut AnyConnection,
+    user: &str,
+    account: &Account,
+    operations: u64,
+    changes: &Changes,
+) -> Result<(), DbError> {
+    let head = account.head();
+    let groups = serde_json::to_string(&head.groups).map_err(|e| corrupt("groups", e))?;
+    sqlx::query(
+        "INSERT INTO users (user_id, version, history_floor, groups_version, next_group_id, \
+         pinned, decorated, operations, groups_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, \
+         history_floor = excluded.history_floor, groups_version = excluded.groups_version, \
+         next_group_id = excluded.next_group_id, pinned = excluded.pinned, \
+         decorated = excluded.decorated, operations = excluded.operations, \
+         groups_json = excluded.groups_json",
+    )
+    .bind(user)
+    .bind(to_i64(head.version)?)
+    .bind(to_i64(head.history_floor)?)
+    .bind(to_i64(head.groups_version)?)
+    .bind(to_i64(head.next_group_id)?)
+    .bind(to_i64(head.pinned)?)
+    .bind(to_i64(head.decorated)?)
+    .bind(to_i64(operations + changes.outcomes.len() as u64)?)
+    .bind(groups)
+    .execute(&mut *tx)
+    .await?;
+    for id in &changes.conversations {
+        sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND conv_id = $2")
+            .bind(user)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let Some(record) = account.record(id) else {
+            sqlx::query("DELETE FROM conversations WHERE user_id = $1 AND conv_id = $2")
+                .bind(user)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            continue;
+        };
+        let json = serde_json::to_string(record).map_err(|e| corrupt("record", e))?;
+        let view = match account.view(id) {
+            Some(v) => Some(serde_json::to_string(&v).map_err(|e| corrupt("view", e))?),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO conversations (user_id, conv_id, version, visible, live, record_json, \
+             view_json) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (user_id, conv_id) DO UPDATE SET version = excluded.version, \
+             visible = excluded.visible, live = excluded.live, \
+             record_json = excluded.record_json, view_json = excluded.view_json",
+        )
+        .bind(user)
+        .bind(id.as_str())
+        .bind(to_i64(record.version())?)
+        .bind(i64::from(record.is_visible()))
+        .bind(i64::from(record.is_alive()))
+        .bind(json)
+        .bind(view)
+        .execute(&mut *tx)
+        .await?;
+        for gid in record.group_ids() {
+            sqlx::query(
+                "INSERT INTO memberships (user_id, group_id, conv_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(user)
+            .bind(to_i64(*gid)?)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    if changes.renames_forgotten {
+        sqlx::query("DELETE FROM renames WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (seq, (version, rename)) in changes.renames.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO renames (user_id, version, seq, from_name, to_name) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user)
+        .bind(to_i64(*version)?)
+        .bind(to_i64(seq as u64)?)
+        .bind(rename.from.as_str())
+        .bind(rename.to.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (n, (id, outcome)) in changes.outcomes.iter().enumerate() {
+        let json = serde_json::to_string(outcome).map_err(|e| corrupt("outcome", e))?;
+        sqlx::query(
+            "INSERT INTO operations (user_id, op_id, seq, outcome_json) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user)
+        .bind(id.0.as_str())
+        .bind(to_i64(operations + n as u64)?)
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
