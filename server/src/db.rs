@@ -23,7 +23,7 @@ use timconv::transport::account::{
     Account, Changes, Head, PullItem, PullStart, pull_page, pull_start,
 };
 use timconv::transport::{
-    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
+    Bookmark, FolderRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
     RemoteChange, TransportError,
 };
 use timconv::{ConversationId, Limits, Message};
@@ -486,7 +486,7 @@ async fn load_head(tx: &mut AnyConnection, user: &str) -> Result<HeadRow, DbErro
             next_group_id: to_u64(r.try_get(3)?)?,
             pinned: to_u64(r.try_get(4)?)?,
             decorated: to_u64(r.try_get(5)?)?,
-            groups: serde_json::from_str(&groups).map_err(|e| corrupt("groups", e))?,
+            folders: serde_json::from_str(&groups).map_err(|e| corrupt("groups", e))?,
         },
         operations: to_u64(r.try_get(6)?)?,
     })
@@ -556,7 +556,7 @@ async fn load_renames(
     tx: &mut AnyConnection,
     user: &str,
     from: u64,
-) -> Result<Vec<(u64, GroupRename)>, DbError> {
+) -> Result<Vec<(u64, FolderRename)>, DbError> {
     let rows = sqlx::query(
         "SELECT version, from_name, to_name FROM renames \
          WHERE user_id = $1 AND version >= $2 ORDER BY version, seq",
@@ -569,7 +569,7 @@ async fn load_renames(
         .map(|r| {
             Ok((
                 to_u64(r.try_get(0)?)?,
-                GroupRename {
+                FolderRename {
                     from: r.try_get(1)?,
                     to: r.try_get(2)?,
                 },
@@ -587,7 +587,7 @@ async fn save(
     changes: &Changes,
 ) -> Result<(), DbError> {
     let head = account.head();
-    let groups = serde_json::to_string(&head.groups).map_err(|e| corrupt("groups", e))?;
+    let groups = serde_json::to_string(&head.folders).map_err(|e| corrupt("groups", e))?;
     sqlx::query(
         "INSERT INTO users (user_id, version, history_floor, groups_version, next_group_id, \
          pinned, decorated, operations, groups_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \

@@ -84,6 +84,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
     if let Err(err) = &closed {
         tracing::warn!(error = %err, "closing the store failed");
     }
+    shared.closed.send_replace(true);
     if let Some(reply) = shutdown {
         let _ = reply.send(closed);
     }

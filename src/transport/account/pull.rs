@@ -4,7 +4,7 @@
 
 use super::Head;
 use crate::error::ErrorCode;
-use crate::transport::{Bookmark, GroupRename, PullPage, RemoteChange, TransportError};
+use crate::transport::{Bookmark, FolderRename, PullPage, RemoteChange, TransportError};
 
 /// Where a pull starts in the version log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn pull_page(
     start: PullStart,
     limit: usize,
     items: impl IntoIterator<Item = (u64, PullItem)>,
-    renames: &[(u64, GroupRename)],
+    renames: &[(u64, FolderRename)],
 ) -> Option<PullPage> {
     let PullStart::From {
         version: start,
@@ -84,7 +84,7 @@ pub fn pull_page(
             continue;
         }
         let change = match item {
-            PullItem::Groups => RemoteChange::Groups {
+            PullItem::Groups => RemoteChange::Folders {
                 names: head.group_names(),
                 // Renames since the bookmark; a full pull starts from nothing to rename.
                 renamed: if full {
