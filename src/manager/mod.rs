@@ -4,13 +4,14 @@
 //! (see `writer.rs`): validate, compute the change, commit it to the store, apply it to the
 //! index, publish events — in that order, one change at a time. Each domain has its own file:
 //! `messages.rs`, `pin.rs`, `marks.rs`, `custom_data.rs`, `drafts.rs`, `groups.rs`,
-//! `unread.rs`, `delete.rs`, `list.rs`.
+//! `unread.rs`, `delete.rs`, `list.rs`, `live.rs`.
 
 mod custom_data;
 mod delete;
 mod drafts;
 pub(crate) mod groups;
 mod list;
+mod live;
 mod marks;
 pub(crate) mod messages;
 mod pin;
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) sync_wake: Option<Arc<Notify>>,
     /// Where sync stands; set by the sync task.
     pub(crate) sync_status: watch::Sender<SyncStatus>,
+    /// Live lists and conversation watches, updated by the writer with the index.
+    pub(crate) live: crate::live::Registry,
 }
 
 impl Shared {
@@ -266,6 +269,7 @@ impl ManagerBuilder {
             } else {
                 SyncStatus::Disabled
             }),
+            live: crate::live::Registry::default(),
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
