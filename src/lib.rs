@@ -7,6 +7,7 @@ pub mod filter;
 mod folders;
 mod index;
 pub mod limits;
+pub mod live;
 pub(crate) mod manager;
 pub mod model;
 pub mod outcome;

@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod api_account;
+pub mod plain_sqlite;
 
 use std::sync::Arc;
 

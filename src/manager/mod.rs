@@ -4,13 +4,14 @@
 //! (see `writer.rs`): validate, compute the change, commit it to the store, apply it to the
 //! index, publish events — in that order, one change at a time. Each domain has its own file:
 //! `messages.rs`, `settings.rs`, `pin.rs`, `marks.rs`, `custom_data.rs`, `drafts.rs`,
-//! `folders.rs`, `unread.rs`, `delete.rs`, `list.rs`.
+//! `folders.rs`, `unread.rs`, `delete.rs`, `list.rs`, `live.rs`.
 
 mod custom_data;
 mod delete;
 mod drafts;
 pub(crate) mod folders;
 mod list;
+mod live;
 mod marks;
 pub(crate) mod messages;
 mod pin;
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     /// Set by the writer when it has stopped: every stream ends after what was published
     /// before.
     pub(crate) closed: watch::Sender<bool>,
+    /// Live lists and conversation watches, updated by the writer with the index.
+    pub(crate) live: crate::live::Registry,
 }
 
 impl Shared {
@@ -318,6 +321,7 @@ impl ManagerBuilder {
                 SyncStatus::Disabled
             }),
             closed: watch::Sender::new(false),
+            live: crate::live::Registry::default(),
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));

@@ -30,20 +30,20 @@ use crate::common::{
 };
 
 /// The conversation pool: four C2C, four group.
-const PEERS: [&str; 8] = [
+pub(crate) const PEERS: [&str; 8] = [
     "c2c_u0", "c2c_u1", "c2c_u2", "c2c_u3", "group_g0", "group_g1", "group_g2", "group_g3",
 ];
 
 /// Conversation-group names; the last is one byte over the 32-byte limit.
-const GROUP_NAMES: [&str; 5] = ["a", "b", "c", "d", "this-name-is-33-bytes-long-oops!!"];
+pub(crate) const GROUP_NAMES: [&str; 5] = ["a", "b", "c", "d", "this-name-is-33-bytes-long-oops!!"];
 
 /// Mark arguments: the four named marks, two extension marks, a combination, a reserved bit
 /// (refused) and no bit at all (refused).
-const MARKS: [u64; 9] = [0x1, 0x2, 0x4, 0x8, 1 << 32, 1 << 63, 0x1 | 0x4, 1 << 8, 0];
+pub(crate) const MARKS: [u64; 9] = [0x1, 0x2, 0x4, 0x8, 1 << 32, 1 << 63, 0x1 | 0x4, 1 << 8, 0];
 
 const AT_ALL: &str = "__kImSDK_MesssageAtALL__";
 
-fn limits() -> Limits {
+pub(crate) fn limits() -> Limits {
     Limits::default()
         .with_max_pinned(3)
         .with_max_groups(3)
@@ -51,7 +51,7 @@ fn limits() -> Limits {
         .with_max_batch(3)
 }
 
-fn conv_id(i: usize) -> ConversationId {
+pub(crate) fn conv_id(i: usize) -> ConversationId {
     PEERS[i].parse().expect("pool IDs are valid")
 }
 
@@ -60,7 +60,7 @@ fn conv_ids(v: &[usize]) -> Vec<ConversationId> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum At {
+pub(crate) enum At {
     Nobody,
     Me,
     All,
@@ -68,7 +68,7 @@ enum At {
 }
 
 #[derive(Debug, Clone)]
-enum Target {
+pub(crate) enum Target {
     One(usize),
     AllC2c,
     AllGroups,
@@ -79,7 +79,7 @@ enum Target {
 /// ingest of an ID fixes its content, later ones redeliver that same message (their other
 /// fields are ignored), which is how duplicates are exercised.
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Ingest {
         conv: usize,
         msg: u8,
@@ -169,7 +169,7 @@ fn clean_position() -> impl Strategy<Value = u64> {
     prop_oneof![1 => Just(0u64), 2 => 1..=45u64]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let ingest = (
         conv(),
         0..6u8,
@@ -263,7 +263,7 @@ impl Life {
 
 /// The reference model of SPEC §6 (unread), §8 (delete and tombstones) and §4 (activation).
 #[derive(Debug, Default)]
-struct Model {
+pub(crate) struct Model {
     lives: HashMap<ConversationId, Life>,
     /// Conversations deleted at least once: the position of the newest message they had
     /// before their last delete (in any earlier life too; 0 without one). A tombstone outlives
@@ -404,7 +404,7 @@ impl Model {
 }
 
 /// What a step did, for the checks that follow it.
-struct Effect {
+pub(crate) struct Effect {
     /// The call failed as a whole: nothing may have changed.
     failed: bool,
     /// The conversation the step activated (moved to the top of its section), if any.
@@ -492,7 +492,7 @@ fn check_outcomes(
     Ok(())
 }
 
-fn build_message(
+pub(crate) fn build_message(
     conv: usize,
     msg_id: &str,
     from_self: bool,
@@ -532,7 +532,7 @@ fn at_type(m: &Message) -> Option<GroupAtType> {
 }
 
 /// Runs one step: the call, its own postconditions, and the model's update.
-async fn step(
+pub(crate) async fn step(
     manager: &ConversationManager,
     model: &mut Model,
     sent: &mut HashMap<String, Message>,
@@ -972,9 +972,9 @@ async fn step(
 
 /// Which checks run after each step.
 #[derive(Debug, Clone, Copy)]
-struct Checks {
+pub(crate) struct Checks {
     /// Compare with the reference model and check activation.
-    model: bool,
+    pub(crate) model: bool,
 }
 
 /// Order keys only move for the activated conversation, which then has the largest one;
