@@ -9,6 +9,7 @@ mod crash;
 mod golden;
 mod live;
 mod loopback;
+mod owner;
 mod paging;
 mod properties;
 mod sqlite;
