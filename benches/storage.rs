@@ -6,8 +6,9 @@
 //!    or 100,000 unread messages: messages per second, and the ratio to 0.
 //! 2. **Sustained ingest**, counting all deferred work: from the first message until the
 //!    store has nothing left to do (shutdown returns: dead rows compacted, WAL checkpointed):
-//!    100,000 and 400,000 messages queued at once, and 100,000 by 8 tasks that each await
-//!    their ingests one by one.
+//!    100,000 and 400,000 messages queued at once, 100,000 by 8 tasks that each await
+//!    their ingests one by one, and 100,000 through `ingest_messages` in awaited batches (one
+//!    task with batches of 1,000 and of 10,000, and 8 tasks with batches of 500).
 //! 3. **Write latency**: single writes (`set_draft`, one every 2 ms) during and for 2 s after
 //!    a burst of 100,000 and of 400,000 messages; p50 / p99 / max. The store is wrapped to
 //!    time its commits, whose longest one bounds what a write waits behind upkeep. And the
@@ -221,6 +222,55 @@ fn sustained(rt: &tokio::runtime::Runtime, account: &Path, dir: &Path) {
         );
     });
     remove_database(&path);
+    for (tasks_n, batch) in [(1, 1_000), (1, 10_000), (8, 500)] {
+        let path = fresh(account, dir, "sustained.db");
+        rt.block_on(batched(&path, tasks_n, batch));
+        remove_database(&path);
+    }
+}
+
+/// 100,000 messages through `ingest_messages` by `tasks_n` tasks, each awaiting batches of
+/// `batch` one after another; counted until shutdown returns.
+async fn batched(path: &Path, tasks_n: usize, batch: usize) {
+    let (m, commits) = open(path).await;
+    let count = 100_000;
+    let mut per_task: Vec<Vec<(ConversationId, Message)>> = vec![Vec::new(); tasks_n];
+    for (k, message) in burst(count, 20_000_000).into_iter().enumerate() {
+        per_task[k % tasks_n].push(message);
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for messages in per_task {
+        let m = m.clone();
+        tasks.spawn(async move {
+            let mut waits = Vec::new();
+            let mut messages = messages.into_iter().peekable();
+            while messages.peek().is_some() {
+                let chunk: Vec<_> = messages.by_ref().take(batch).collect();
+                let asked = Instant::now();
+                let results = m.ingest_messages(chunk).await.expect("a batch");
+                waits.push(asked.elapsed());
+                assert!(results.iter().all(Result::is_ok), "every message accepted");
+            }
+            waits
+        });
+    }
+    let mut waits = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        waits.extend(done.expect("a task"));
+    }
+    let acked = start.elapsed();
+    m.shutdown().await.expect("shutdown");
+    let settled = start.elapsed();
+    let commits = commits.lock().expect("commits").len();
+    println!(
+        "- {count} by {tasks_n} task(s) awaiting `ingest_messages` batches of {batch}: acknowledged in {:.2} s ({:.0}/s); everything done in {:.2} s: **{:.0}/s** ({commits} commits; each batch's wait {})",
+        acked.as_secs_f64(),
+        count as f64 / acked.as_secs_f64(),
+        settled.as_secs_f64(),
+        count as f64 / settled.as_secs_f64(),
+        percentiles(waits)
+    );
 }
 
 fn latency(rt: &tokio::runtime::Runtime, account: &Path, dir: &Path) {

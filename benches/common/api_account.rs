@@ -122,6 +122,7 @@ pub async fn build_memory(n: usize) -> ConversationManager {
     use timconv::{ConversationType, MarkFlags, ReceiveOption};
 
     let manager = ConversationManager::builder()
+        .in_memory()
         .self_user_id("me")
         .open()
         .await
