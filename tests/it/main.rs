@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary.
 
+mod api;
 mod bad_input;
 mod behaviour;
 mod common;
@@ -7,6 +8,7 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod golden;
+mod lifecycle;
 mod live;
 mod loopback;
 mod paging;
