@@ -13,6 +13,7 @@ mod live;
 mod loopback;
 mod paging;
 mod properties;
+mod serde_forms;
 mod sqlite;
 mod sync;
 mod sync_bad_server;
