@@ -119,6 +119,21 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+impl std::str::FromStr for ErrorCode {
+    type Err = Error;
+
+    /// Reads a code's number back.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (6017) for text that is not the number of a known code.
+    fn from_str(text: &str) -> Result<Self> {
+        text.parse()
+            .ok()
+            .and_then(ErrorCode::from_i32)
+            .ok_or_else(|| crate::text::unknown("error code", text))
+    }
+}
+
 /// Everything that can go wrong in `timconv`.
 ///
 /// Match on the variant for the precise cause, or call [`Error::code`] for the SDK's numeric

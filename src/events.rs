@@ -144,6 +144,11 @@ pub enum Event {
     },
 }
 
+crate::text::text_forms!(FolderRemovalReason, "folder removal reason" {
+    ByUser => "by_user",
+    Evicted => "evicted",
+});
+
 impl serde::Serialize for FolderRemovalReason {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u32(self.as_u32())

@@ -15,6 +15,7 @@ pub mod paging;
 pub mod store;
 mod streams;
 pub mod sync;
+mod text;
 pub mod transport;
 
 pub use error::{Error, ErrorCode, Result};

@@ -24,6 +24,11 @@ pub enum MessageHistory {
     Clear,
 }
 
+crate::text::text_forms!(MessageHistory, "message history choice" {
+    Keep => "keep",
+    Clear => "clear",
+});
+
 impl MessageHistory {
     fn clears(self) -> bool {
         self == MessageHistory::Clear

@@ -34,6 +34,15 @@ pub enum IngestOutcome {
     Stale,
 }
 
+crate::text::text_forms!(IngestOutcome, "ingest outcome" {
+    Created => "created",
+    Updated => "updated",
+    Replaced => "replaced",
+    Duplicate => "duplicate",
+    Unchanged => "unchanged",
+    Stale => "stale",
+});
+
 impl ConversationManager {
     /// Records a message sent or received in conversation `id`.
     ///

@@ -45,6 +45,27 @@ impl CleanTarget {
     }
 }
 
+/// As the C API names it: `"c2c"`, `"group"`, `""` (every conversation) or the conversation ID.
+impl std::fmt::Display for CleanTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CleanTarget::Conversation(id) => write!(f, "{id}"),
+            CleanTarget::AllC2c => f.write_str("c2c"),
+            CleanTarget::AllGroups => f.write_str("group"),
+            CleanTarget::All => Ok(()),
+        }
+    }
+}
+
+impl std::str::FromStr for CleanTarget {
+    type Err = Error;
+
+    /// As [`CleanTarget::parse`].
+    fn from_str(text: &str) -> Result<Self> {
+        Self::parse(text)
+    }
+}
+
 impl From<ConversationId> for CleanTarget {
     fn from(id: ConversationId) -> Self {
         CleanTarget::Conversation(id)

@@ -21,3 +21,4 @@ mod sync_groups;
 mod sync_properties;
 mod sync_resync;
 mod sync_status;
+mod text_forms;
