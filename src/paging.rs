@@ -111,8 +111,8 @@ impl Fnv {
     }
 
     /// A value behind a tag saying whether it is present, so that absent and zero differ.
-    fn field(self, value: Option<&[u8]>) -> Self {
-        match value {
+    fn field(self, value: Option<&(impl AsRef<[u8]> + ?Sized)>) -> Self {
+        match value.map(AsRef::as_ref) {
             None => self.bytes(&[0]),
             Some(v) => self
                 .bytes(&[1])
@@ -124,25 +124,23 @@ impl Fnv {
 
 /// What identifies a filter's list, the same in every process and version of this format.
 fn fingerprint(filter: &ConversationFilter) -> u64 {
-    let flag = |b: Option<bool>| b.map(|b| [u8::from(b)]);
+    let flag = |b: bool| [u8::from(b)];
     Fnv::new()
         .field(
             filter
-                .conv_type
+                .type_criterion()
                 .map(|t| t.as_u32().to_le_bytes())
-                .as_ref()
-                .map(|b| &b[..]),
+                .as_ref(),
         )
         .field(
             filter
-                .mark
+                .mark_criterion()
                 .map(|m| m.bits().to_le_bytes())
-                .as_ref()
-                .map(|b| &b[..]),
+                .as_ref(),
         )
-        .field(filter.folder.as_deref().map(str::as_bytes))
-        .field(flag(filter.has_unread).as_ref().map(|b| &b[..]))
-        .field(flag(filter.has_at_info).as_ref().map(|b| &b[..]))
+        .field(filter.folder_criterion().map(str::as_bytes))
+        .field(filter.unread_criterion().map(flag).as_ref())
+        .field(filter.at_info_criterion().map(flag).as_ref())
         .0
 }
 

@@ -193,3 +193,37 @@ async fn open_with_a_path_knows_who_is_mentioned() {
     assert_eq!(conv.group_at_info[0].at_type, timconv::GroupAtType::AtMe);
     m.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_write_dropped_after_it_was_submitted_is_made() {
+    use futures::FutureExt;
+    let (m, ids) = with(&["c2c_a", "c2c_b"]).await;
+    let mut events = m.events();
+    // Never polled: never submitted, nothing happens.
+    drop(m.pin(&ids[0]));
+    // Polled once, then dropped before its answer: made all the same.
+    assert!(m.pin(&ids[1]).now_or_never().is_none());
+    assert!(m.mark(&ids[1], MarkFlags::STAR).now_or_never().is_none());
+    // A later write is applied after them.
+    m.create_conversation(&id("c2c_c")).await.unwrap();
+    assert!(!m.get(&ids[0]).unwrap().is_pinned);
+    let b = m.get(&ids[1]).unwrap();
+    assert!(b.is_pinned && b.marks.contains(MarkFlags::STAR));
+    // Their events were published, as for an awaited write (writes queued together may
+    // share one commit, so one update may carry both).
+    let mut shown = false;
+    while let Some(Some(Ok(event))) = futures::StreamExt::next(&mut events).now_or_never() {
+        if let timconv::Event::Updated(convs) = event {
+            shown |= convs
+                .iter()
+                .any(|c| c.id == ids[1] && c.is_pinned && c.marks.contains(MarkFlags::STAR));
+        }
+    }
+    assert!(shown);
+    // A write refused by its checks is not submitted either.
+    assert!(
+        m.mark(Vec::<ConversationId>::new(), MarkFlags::STAR)
+            .now_or_never()
+            .is_some_and(|r| r.is_err())
+    );
+}
