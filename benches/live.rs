@@ -54,10 +54,18 @@ fn live_keys() -> Vec<(ConversationFilter, u32)> {
                 for has_at_info in [None, Some(false)] {
                     for mark in [None, Some(MarkFlags::STAR)] {
                         let mut f = ConversationFilter::new();
-                        f.conv_type = conv_type;
-                        f.has_unread = has_unread;
-                        f.has_at_info = has_at_info;
-                        f.mark = mark;
+                        if let Some(t) = conv_type {
+                            f = f.conv_type(t);
+                        }
+                        if let Some(u) = has_unread {
+                            f = f.has_unread(u);
+                        }
+                        if let Some(a) = has_at_info {
+                            f = f.has_at_info(a);
+                        }
+                        if let Some(m) = mark {
+                            f = f.mark(m);
+                        }
                         keys.push((f, size));
                     }
                 }

@@ -97,9 +97,40 @@ impl ErrorCode {
     }
 }
 
+/// As its number.
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_i32(self.as_i32())
+    }
+}
+
+/// From its number; a number this version does not know is refused.
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let code = i32::deserialize(d)?;
+        ErrorCode::from_i32(code)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code {code}")))
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.as_i32())
+    }
+}
+
+impl std::str::FromStr for ErrorCode {
+    type Err = Error;
+
+    /// Reads a code's number back.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (6017) for text that is not the number of a known code.
+    fn from_str(text: &str) -> Result<Self> {
+        text.parse()
+            .ok()
+            .and_then(ErrorCode::from_i32)
+            .ok_or_else(|| crate::text::unknown("error code", text))
     }
 }
 
@@ -242,6 +273,10 @@ pub enum Error {
     /// Sync was asked for, but the manager has no transport (it works local-only).
     #[error("no sync transport is configured")]
     SyncUnavailable,
+    /// A list cursor that cannot be used: its text was altered or is of an unknown format, or
+    /// it walks the list of another filter (see [`Cursor`](crate::Cursor)).
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
 }
 
 impl Error {
@@ -253,7 +288,8 @@ impl Error {
             | Error::InvalidParameter(_)
             | Error::ReservedMarkBits(_)
             | Error::CustomDataTooLarge { .. }
-            | Error::FolderAlreadyExists(_) => ErrorCode::InvalidParameters,
+            | Error::FolderAlreadyExists(_)
+            | Error::InvalidCursor(_) => ErrorCode::InvalidParameters,
             Error::ConversationNotFound(_) => ErrorCode::InvalidConversation,
             Error::BatchSize { .. } => ErrorCode::BatchSize,
             Error::TooManyPinned { .. } => ErrorCode::TooManyPinned,

@@ -18,7 +18,7 @@ use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationId};
 use crate::streams::{Ending, broadcast_items};
 
-/// Why conversations left a folder.
+/// Why conversations left a folder. Serialises as its C API number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FolderRemovalReason {
@@ -40,7 +40,21 @@ impl FolderRemovalReason {
 }
 
 /// Something that happened to the conversation list.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialises (and deserialises) as `{"event": <name>, "data": <fields>}`, the name in
+/// snake case (`"added"`, `"sync_failed"`, ...), conversations in their C API form:
+///
+/// ```
+/// use timconv::{ConversationId, Event};
+///
+/// let event = Event::Deleted(vec![ConversationId::c2c("alice")?]);
+/// let json = serde_json::to_string(&event)?;
+/// assert_eq!(json, r#"{"event":"deleted","data":["c2c_alice"]}"#);
+/// assert_eq!(serde_json::from_str::<Event>(&json)?, event);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// New conversations (`kTIMConvEvent_Add`), with their state (shared records).
@@ -128,6 +142,29 @@ pub enum Event {
         /// The conversations moved.
         conversations: Vec<ConversationId>,
     },
+}
+
+crate::text::text_forms!(FolderRemovalReason, "folder removal reason" {
+    ByUser => "by_user",
+    Evicted => "evicted",
+});
+
+impl serde::Serialize for FolderRemovalReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.as_u32())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FolderRemovalReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u32::deserialize(d)? {
+            0 => Ok(FolderRemovalReason::ByUser),
+            1 => Ok(FolderRemovalReason::Evicted),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown folder removal reason {other}"
+            ))),
+        }
+    }
 }
 
 impl Event {

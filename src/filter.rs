@@ -7,6 +7,10 @@ use crate::model::{Conversation, ConversationType, MarkFlags};
 
 /// Which conversations a list, a count or a watch covers.
 ///
+/// Built with its builder methods ([`conv_type`](Self::conv_type), [`mark`](Self::mark), ...)
+/// and read with its getters ([`type_criterion`](Self::type_criterion), ...); its fields are
+/// private so that criteria can be added without breaking callers.
+///
 /// Every criterion is optional: **absent means "do not filter on this"**, which is different
 /// from a present zero value (`mark(MarkFlags::empty())` selects conversations with *no* mark,
 /// `group("")` those in *no* group). Criteria combine with AND. Serialises with the exact keys of
@@ -30,7 +34,7 @@ pub struct ConversationFilter {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub conv_type: Option<ConversationType>,
+    conv_type: Option<ConversationType>,
     /// Conversations having any of these marks; empty marks select conversations with no mark.
     #[serde(
         rename = "conversation_list_filter_mark_type",
@@ -39,28 +43,28 @@ pub struct ConversationFilter {
         serialize_with = "ser_marks",
         deserialize_with = "de_marks"
     )]
-    pub mark: Option<MarkFlags>,
+    mark: Option<MarkFlags>,
     /// Members of this folder; `""` selects conversations in no folder.
     #[serde(
         rename = "conversation_list_filter_conversation_group",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub folder: Option<String>,
+    folder: Option<String>,
     /// `true`: unread count > 0; `false`: unread count = 0.
     #[serde(
         rename = "conversation_list_filter_has_unread_count",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub has_unread: Option<bool>,
+    has_unread: Option<bool>,
     /// `true`: has @ info; `false`: has none.
     #[serde(
         rename = "conversation_list_filter_has_group_at_info",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub has_at_info: Option<bool>,
+    has_at_info: Option<bool>,
 }
 
 fn ser_marks<S: Serializer>(marks: &Option<MarkFlags>, s: S) -> Result<S::Ok, S::Error> {
@@ -95,7 +99,7 @@ impl ConversationFilter {
         self
     }
 
-    /// Members of group `name`; `""` means "in no group".
+    /// Members of folder `name`; `""` means "in no folder".
     #[must_use]
     pub fn folder(mut self, name: impl Into<String>) -> Self {
         self.folder = Some(name.into());
@@ -114,6 +118,36 @@ impl ConversationFilter {
     pub fn has_at_info(mut self, yes: bool) -> Self {
         self.has_at_info = Some(yes);
         self
+    }
+
+    /// The type criterion, if any.
+    #[must_use]
+    pub fn type_criterion(&self) -> Option<ConversationType> {
+        self.conv_type
+    }
+
+    /// The mark criterion, if any (empty marks: "with no mark").
+    #[must_use]
+    pub fn mark_criterion(&self) -> Option<MarkFlags> {
+        self.mark
+    }
+
+    /// The folder criterion, if any (`""`: "in no folder").
+    #[must_use]
+    pub fn folder_criterion(&self) -> Option<&str> {
+        self.folder.as_deref()
+    }
+
+    /// The unread criterion, if any: `true` with unread messages, `false` without.
+    #[must_use]
+    pub fn unread_criterion(&self) -> Option<bool> {
+        self.has_unread
+    }
+
+    /// The @ info criterion, if any: `true` with pending @ info, `false` without.
+    #[must_use]
+    pub fn at_info_criterion(&self) -> Option<bool> {
+        self.has_at_info
     }
 
     /// Checks the filter's values.
@@ -232,9 +266,9 @@ mod tests {
         let f: ConversationFilter = serde_json::from_str(
             r#"{"conversation_list_filter_mark_type":0,"conversation_list_filter_conversation_group":""}"#,
         )?;
-        assert_eq!(f.mark, Some(MarkFlags::empty()));
-        assert_eq!(f.folder.as_deref(), Some(""));
-        assert_eq!(f.conv_type, None);
+        assert_eq!(f.mark_criterion(), Some(MarkFlags::empty()));
+        assert_eq!(f.folder_criterion(), Some(""));
+        assert_eq!(f.type_criterion(), None);
         assert_eq!(serde_json::to_string(&ConversationFilter::new())?, "{}");
         Ok(())
     }

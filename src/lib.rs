@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod cancellation;
 pub mod error;
 pub mod events;
 pub mod filter;
@@ -12,15 +13,18 @@ pub(crate) mod manager;
 pub mod model;
 pub mod outcome;
 pub mod paging;
+mod rng;
 pub mod store;
 mod streams;
 pub mod sync;
+mod text;
 pub mod transport;
 
 pub use error::{Error, ErrorCode, Result};
 pub use events::{Event, EventStream, FolderRemovalReason, Lagged};
 pub use filter::ConversationFilter;
 pub use limits::Limits;
+pub use live::{ConversationWatch, LiveList};
 pub use manager::{
     CleanTarget, ConversationManager, IngestOutcome, ManagerBuilder, MessageHistory, Profile,
     ReadUpTo, UnreadStream,

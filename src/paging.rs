@@ -1,4 +1,4 @@
-//! Keyset paging over the ordered list (SPEC §4, DESIGN property 3).
+//! Keyset paging over the ordered list.
 //!
 //! A [`Cursor`] names a position in the list order (pinned first, then order key descending),
 //! not an offset. Walking a list that changes between pages therefore returns no conversation
@@ -7,27 +7,53 @@
 //! cursor remembers when its walk started, and the walk skips a conversation that moved down
 //! since then from at or above the cursor, because it was already returned (or it moved, which
 //! excuses missing it).
+//!
+//! A cursor can be kept and sent as text (its [`Display`](std::fmt::Display) form, and its
+//! serde form) and read back with [`FromStr`]: the walk then goes on where it stood, with the
+//! same guarantees, after a restart too (the manager's clock of changes keeps counting up
+//! across restarts). The text is checked when it is read back: a cursor that was altered, or
+//! of a format this version does not know, is refused with [`Error::InvalidCursor`] (6017), and
+//! so is a cursor given to the list of another filter than the one it walks.
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::{Error, Result};
 use crate::filter::ConversationFilter;
 use crate::index::Index;
 use crate::model::Conversation;
 
 /// Where a list walk stands. [`Cursor::START`] (the default) begins at the top.
 ///
+/// A cursor belongs to the list of one filter: [`list`](crate::ConversationManager::list)
+/// refuses it for another filter with [`Error::InvalidCursor`] (6017). It can be stored and read
+/// back as text (see the [module docs](self)):
+///
+/// ```
+/// use timconv::Cursor;
+///
+/// let text = Cursor::START.to_string();
+/// assert_eq!(text.parse::<Cursor>()?, Cursor::START);
+/// assert_eq!("tc1.garbage".parse::<Cursor>().unwrap_err().code().as_i32(), 6017);
+/// # Ok::<(), timconv::Error>(())
+/// ```
+///
 /// For code written against the C API, [`Page::next_seq`] and [`Cursor::from_next_seq`]
 /// convert to and from its `u64` `next_seq`. That form carries the position only: it keeps
-/// every guarantee except skipping conversations unpinned during the walk.
+/// every guarantee except skipping conversations unpinned during the walk, and it is accepted
+/// for any filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Cursor {
     /// Sort key of the last conversation returned; `None` = the top.
     after: Option<u64>,
     /// Index version when the walk's first page was read.
     walk_started: u64,
+    /// Fingerprint of the filter whose list this walks; `None`: any (the top, a `next_seq`).
+    filter: Option<u64>,
 }
 
 impl Cursor {
@@ -35,6 +61,7 @@ impl Cursor {
     pub const START: Cursor = Cursor {
         after: None,
         walk_started: 0,
+        filter: None,
     };
 
     /// A cursor from the C API's `next_seq` (0 = the top).
@@ -43,6 +70,7 @@ impl Cursor {
         Cursor {
             after: (next_seq != 0).then_some(next_seq),
             walk_started: u64::MAX,
+            filter: None,
         }
     }
 
@@ -51,13 +79,170 @@ impl Cursor {
     pub fn is_start(&self) -> bool {
         self.after.is_none()
     }
+
+    /// Checks that this cursor walks `filter`'s list.
+    pub(crate) fn check_filter(&self, filter: &ConversationFilter) -> Result<()> {
+        match self.filter {
+            Some(walks) if walks != fingerprint(filter) => Err(Error::InvalidCursor(
+                "the cursor walks the list of another filter".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The text form's format: its first field. Another format is refused.
+const FORMAT: &str = "tc1";
+
+/// FNV-1a, 64 bits: a hash that is the same in every build and version (the standard
+/// library's is not promised to be), for the fingerprints and checks the text form carries.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn bytes(mut self, bytes: &[u8]) -> Self {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+
+    /// A value behind a tag saying whether it is present, so that absent and zero differ.
+    fn field(self, value: Option<&(impl AsRef<[u8]> + ?Sized)>) -> Self {
+        match value.map(AsRef::as_ref) {
+            None => self.bytes(&[0]),
+            Some(v) => self
+                .bytes(&[1])
+                .bytes(&(v.len() as u64).to_le_bytes())
+                .bytes(v),
+        }
+    }
+}
+
+/// What identifies a filter's list, the same in every process and version of this format.
+fn fingerprint(filter: &ConversationFilter) -> u64 {
+    let flag = |b: bool| [u8::from(b)];
+    Fnv::new()
+        .field(
+            filter
+                .type_criterion()
+                .map(|t| t.as_u32().to_le_bytes())
+                .as_ref(),
+        )
+        .field(
+            filter
+                .mark_criterion()
+                .map(|m| m.bits().to_le_bytes())
+                .as_ref(),
+        )
+        .field(filter.folder_criterion().map(str::as_bytes))
+        .field(filter.unread_criterion().map(flag).as_ref())
+        .field(filter.at_info_criterion().map(flag).as_ref())
+        .0
+}
+
+/// The check of a text form's fields.
+fn check(fields: &str) -> u64 {
+    Fnv::new()
+        .bytes(b"timconv cursor\0")
+        .bytes(fields.as_bytes())
+        .0
+}
+
+fn hex_or_dash(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:016x}"))
+}
+
+fn parse_hex(field: &str) -> Option<u64> {
+    if field.len() != 16
+        || !field
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    u64::from_str_radix(field, 16).ok()
+}
+
+fn parse_hex_or_dash(field: &str) -> Option<Option<u64>> {
+    if field == "-" {
+        Some(None)
+    } else {
+        parse_hex(field).map(Some)
+    }
+}
+
+/// `tc1.<after>.<walk started>.<filter>.<check>`: hexadecimal fields, `-` for an absent one.
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields = format!(
+            "{FORMAT}.{}.{:016x}.{}",
+            hex_or_dash(self.after),
+            self.walk_started,
+            hex_or_dash(self.filter)
+        );
+        write!(f, "{fields}.{:016x}", check(&fields))
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = Error;
+
+    /// Reads a cursor's text form back.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] (6017) for text that is not a cursor of this format, or was
+    /// altered.
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = |why: &str| Error::InvalidCursor(why.to_owned());
+        let (fields, sum) = text
+            .rsplit_once('.')
+            .ok_or_else(|| invalid("not a cursor"))?;
+        let parts: Vec<&str> = fields.split('.').collect();
+        let [format, after, walk_started, filter] = parts[..] else {
+            return Err(invalid("not a cursor"));
+        };
+        if format != FORMAT {
+            return Err(invalid("a cursor of an unknown format"));
+        }
+        if parse_hex(sum) != Some(check(fields)) {
+            return Err(invalid("the cursor was altered"));
+        }
+        let malformed = || invalid("a malformed cursor");
+        Ok(Cursor {
+            after: parse_hex_or_dash(after).ok_or_else(malformed)?,
+            walk_started: parse_hex(walk_started).ok_or_else(malformed)?,
+            filter: parse_hex_or_dash(filter).ok_or_else(malformed)?,
+        })
+    }
+}
+
+/// As its text form.
+impl Serialize for Cursor {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// From its text form, refusing one that was altered.
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// One page of a list walk.
 ///
 /// Serialises as the C API's `TIMConversationListResult`
 /// (`conversation_list_result_conv_list`, `conversation_list_result_next_seq`,
-/// `conversation_list_result_is_finished`).
+/// `conversation_list_result_is_finished`), and deserialises from it. That form carries the
+/// next cursor as a `next_seq`, the position only: a page read back continues with
+/// [`Cursor::from_next_seq`]. To resume a walk with every guarantee, keep
+/// [`next_cursor`](Self::next_cursor) itself, which serialises whole.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page {
@@ -78,12 +263,33 @@ impl Page {
 }
 
 impl Serialize for Page {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(3))?;
         map.serialize_entry("conversation_list_result_conv_list", &self.conversations)?;
         map.serialize_entry("conversation_list_result_next_seq", &self.next_seq())?;
         map.serialize_entry("conversation_list_result_is_finished", &self.is_finished)?;
         map.end()
+    }
+}
+
+/// The C API's form of a page, read back.
+#[derive(Deserialize)]
+struct PageWire {
+    conversation_list_result_conv_list: Vec<Arc<Conversation>>,
+    #[serde(default)]
+    conversation_list_result_next_seq: u64,
+    #[serde(default)]
+    conversation_list_result_is_finished: bool,
+}
+
+impl<'de> Deserialize<'de> for Page {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let w = PageWire::deserialize(d)?;
+        Ok(Page {
+            conversations: w.conversation_list_result_conv_list,
+            next_cursor: Cursor::from_next_seq(w.conversation_list_result_next_seq),
+            is_finished: w.conversation_list_result_is_finished,
+        })
     }
 }
 
@@ -128,6 +334,7 @@ pub(crate) fn read_page(
         next_cursor: Cursor {
             after: last,
             walk_started,
+            filter: Some(fingerprint(filter)),
         },
         is_finished,
     }

@@ -257,10 +257,18 @@ pub fn watched_filters(count: usize) -> Vec<ConversationFilter> {
                             break 'all;
                         }
                         let mut f = ConversationFilter::new().folder(group);
-                        f.conv_type = conv_type;
-                        f.has_unread = unread;
-                        f.has_at_info = at;
-                        f.mark = mark;
+                        if let Some(t) = conv_type {
+                            f = f.conv_type(t);
+                        }
+                        if let Some(u) = unread {
+                            f = f.has_unread(u);
+                        }
+                        if let Some(a) = at {
+                            f = f.has_at_info(a);
+                        }
+                        if let Some(m) = mark {
+                            f = f.mark(m);
+                        }
                         out.push(f);
                     }
                 }

@@ -100,14 +100,14 @@ impl PlainSqlite {
 /// numbers and the benches' own folder names).
 pub fn first_page_sql(filter: &ConversationFilter, count: u32) -> String {
     let mut conditions = Vec::new();
-    if let Some(t) = filter.conv_type {
+    if let Some(t) = filter.type_criterion() {
         let t = match t {
             ConversationType::C2c | ConversationType::Group => t.as_u32(),
             _ => u32::MAX,
         };
         conditions.push(format!("conv_type = {t}"));
     }
-    if let Some(m) = filter.mark {
+    if let Some(m) = filter.mark_criterion() {
         let bits = i64::from_ne_bytes(m.bits().to_ne_bytes());
         conditions.push(if m.is_empty() {
             "marks = 0".to_owned()
@@ -115,17 +115,17 @@ pub fn first_page_sql(filter: &ConversationFilter, count: u32) -> String {
             format!("(marks & {bits}) != 0")
         });
     }
-    if let Some(g) = filter.folder.as_deref() {
+    if let Some(g) = filter.folder_criterion() {
         conditions.push(if g.is_empty() {
             "folders = ''".to_owned()
         } else {
             format!("folders LIKE '%,{g},%'")
         });
     }
-    if let Some(u) = filter.has_unread {
+    if let Some(u) = filter.unread_criterion() {
         conditions.push(if u { "unread > 0" } else { "unread = 0" }.to_owned());
     }
-    if let Some(a) = filter.has_at_info {
+    if let Some(a) = filter.at_info_criterion() {
         conditions.push(format!("has_at = {}", i64::from(a)));
     }
     let filter = if conditions.is_empty() {

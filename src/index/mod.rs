@@ -228,13 +228,10 @@ impl Index {
     /// Unread over `filter` by a walk of its candidate rows (used when it is not subscribed).
     /// Only rows with unread contribute, so the walk keeps to the cells that have some.
     pub(crate) fn recount(&self, filter: &ConversationFilter) -> u64 {
-        if filter.has_unread == Some(false) {
+        if filter.unread_criterion() == Some(false) {
             return 0;
         }
-        let with_unread = ConversationFilter {
-            has_unread: Some(true),
-            ..filter.clone()
-        };
+        let with_unread = filter.clone().has_unread(true);
         self.matching(&with_unread)
             .map(|c| c.counted_unread())
             .sum()

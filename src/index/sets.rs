@@ -34,15 +34,19 @@ fn cell_of(c: &Conversation) -> usize {
 /// Whether rows of `cell` satisfy the filter's type / unread / @ criteria.
 fn cell_accepts(cell: usize, filter: &ConversationFilter) -> bool {
     let is_group = cell & 1 != 0;
-    let type_ok = match filter.conv_type {
+    let type_ok = match filter.type_criterion() {
         None => true,
         Some(ConversationType::C2c) => !is_group,
         Some(ConversationType::Group) => is_group,
         Some(_) => false,
     };
     type_ok
-        && filter.has_unread.is_none_or(|u| u == (cell & 2 != 0))
-        && filter.has_at_info.is_none_or(|a| a == (cell & 4 != 0))
+        && filter
+            .unread_criterion()
+            .is_none_or(|u| u == (cell & 2 != 0))
+        && filter
+            .at_info_criterion()
+            .is_none_or(|a| a == (cell & 4 != 0))
 }
 
 #[derive(Debug, Default)]
@@ -173,7 +177,7 @@ impl OrderSets {
                 best = sets;
             }
         };
-        if let Some(m) = filter.mark
+        if let Some(m) = filter.mark_criterion()
             && !m.is_empty()
         {
             consider(
@@ -183,7 +187,7 @@ impl OrderSets {
                     .collect(),
             );
         }
-        if let Some(g) = filter.folder.as_deref()
+        if let Some(g) = filter.folder_criterion()
             && !g.is_empty()
         {
             consider(

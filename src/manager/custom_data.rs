@@ -16,12 +16,13 @@ impl ConversationManager {
     /// would make more than [`Limits::max_decorated`](crate::Limits::max_decorated)
     /// conversations carry marks, custom data or groups.
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::BatchSize`] (51006),
     /// [`Error::CustomDataTooLarge`] (6017) over
     /// [`Limits::max_custom_data_bytes`](crate::Limits::max_custom_data_bytes).
-    ///
-    /// Dropping the returned future does not cancel the write.
     #[tracing::instrument(skip_all, fields(bytes), err(level = "debug"))]
     pub async fn set_custom_data(
         &self,

@@ -24,6 +24,11 @@ pub enum MessageHistory {
     Clear,
 }
 
+crate::text::text_forms!(MessageHistory, "message history choice" {
+    Keep => "keep",
+    Clear => "clear",
+});
+
 impl MessageHistory {
     fn clears(self) -> bool {
         self == MessageHistory::Clear
@@ -34,7 +39,10 @@ impl ConversationManager {
     /// Deletes a conversation: it leaves every list, the totals and its folders; its unread
     /// messages go, its receive option and group type are kept for when it comes back. It
     /// comes back only when a message newer than its last one arrives (a late or replayed copy
-    /// of an older one stays deleted). Dropping the returned future does not cancel the write.
+    /// of an older one stays deleted).
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`](crate::Error::ConversationNotFound) (6004).
@@ -53,6 +61,9 @@ impl ConversationManager {
     /// Deletes up to [`Limits::max_batch`](crate::Limits::max_batch) conversations (one ID, or
     /// any collection of them), as [`delete`](Self::delete) does each, in one atomic change.
     /// One result per distinct conversation (6004 for one that does not exist).
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::BatchSize`](crate::Error::BatchSize) (51006), changing nothing.

@@ -8,6 +8,9 @@ impl ConversationManager {
     /// Sets the draft of a conversation, creating the conversation if it does not exist (a
     /// user may start writing to someone new). Activates it. Drafts never leave this device.
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// Only the store's (6019) or [`Error::Closed`](crate::Error::Closed).
     #[tracing::instrument(skip_all, fields(conversation = %id), err)]
@@ -28,6 +31,9 @@ impl ConversationManager {
 
     /// Removes the draft of a conversation. Does not activate it; without a draft, nothing
     /// changes and nothing is emitted.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`](crate::Error::ConversationNotFound) (6004).

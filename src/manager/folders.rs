@@ -56,8 +56,10 @@ impl ConversationManager {
     ///
     /// Returns one result per distinct conversation (6004 if it does not exist, 51008 past the
     /// decoration limit); the folder is created even if none could join. Emits
-    /// [`Event::FolderCreated`] with those that joined. Dropping the returned future does not
-    /// cancel the write.
+    /// [`Event::FolderCreated`] with those that joined.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::FolderNameLength`] (51011),
@@ -98,6 +100,9 @@ impl ConversationManager {
 
     /// Deletes folder `name`; its conversations stay, outside it.
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// [`Error::FolderNameLength`] (51011), [`Error::FolderNotFound`] (51009).
     #[tracing::instrument(skip_all, fields(folder = name), err(level = "debug"))]
@@ -123,6 +128,9 @@ impl ConversationManager {
 
     /// Renames folder `old_name` to `new_name`, keeping its members and its place in the list.
     /// Renaming to the same name changes nothing.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::FolderNameLength`] (51011) for either name, [`Error::FolderNotFound`] (51009),
@@ -154,6 +162,9 @@ impl ConversationManager {
     /// distinct conversation: 6004 if it does not exist, 51008 past the decoration limit;
     /// already a member is a success.
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::FolderNameLength`] (51011),
     /// [`Error::BatchSize`] (51006), [`Error::FolderNotFound`] (51009).
@@ -169,6 +180,9 @@ impl ConversationManager {
 
     /// Removes conversations from folder `name`. One result per distinct conversation: 6004 if
     /// it does not exist; not a member is a success.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::FolderNameLength`] (51011),
@@ -203,6 +217,9 @@ impl ConversationManager {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::FolderNameLength`] (51011) for either

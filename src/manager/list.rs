@@ -67,12 +67,14 @@ impl ConversationManager {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017) for `count == 0`; [`Error::ReservedMarkBits`] (6017)
-    /// for a mark criterion with reserved bits.
+    /// for a mark criterion with reserved bits; [`Error::InvalidCursor`] (6017) for a cursor
+    /// of another filter's list.
     pub fn list(&self, filter: &ConversationFilter, cursor: Cursor, count: u32) -> Result<Page> {
         if count == 0 {
             return Err(Error::InvalidParameter("count must be at least 1".into()));
         }
         filter.validate()?;
+        cursor.check_filter(filter)?;
         let count = usize::try_from(count).unwrap_or(usize::MAX);
         Ok(read_page(
             &self.shared().read_index(),

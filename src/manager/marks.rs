@@ -17,8 +17,8 @@ impl ConversationManager {
     /// no unread count and hide nothing. A conversation that has the marks already succeeds
     /// and changes nothing.
     ///
-    /// Dropping the returned future does not cancel the write: once sent to the writer it is
-    /// committed (and published) all the same.
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::BatchSize`] (51006),
@@ -35,6 +35,9 @@ impl ConversationManager {
     }
 
     /// Clears the mark bits `marks`; otherwise as [`mark`](Self::mark).
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// As [`mark`](Self::mark).

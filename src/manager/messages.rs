@@ -34,6 +34,15 @@ pub enum IngestOutcome {
     Stale,
 }
 
+crate::text::text_forms!(IngestOutcome, "ingest outcome" {
+    Created => "created",
+    Updated => "updated",
+    Replaced => "replaced",
+    Duplicate => "duplicate",
+    Unchanged => "unchanged",
+    Stale => "stale",
+});
+
 impl ConversationManager {
     /// Records a message sent or received in conversation `id`.
     ///
@@ -57,8 +66,8 @@ impl ConversationManager {
     /// The read position of a message is its `message_server_time` (C2C; its
     /// `message_client_time` while it has no server time) or its `message_seq` (group).
     ///
-    /// Dropping the returned future does not cancel the write: once sent to the writer it is
-    /// committed and published all the same.
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017), changing nothing: the message's `message_conv_id` /
@@ -97,6 +106,9 @@ impl ConversationManager {
     /// # }
     /// ```
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// Only for the whole call: the store's (6019) or [`Error::Closed`]. Each message's own
     /// refusal (6017, as for `ingest_message`) is in its result.
@@ -127,6 +139,9 @@ impl ConversationManager {
     ///
     /// This is the original SDK's deprecated `TIMConvCreate`: conversations are created by
     /// messages on their own, so new code rarely needs it.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// Only the store's (6019) or [`Error::Closed`].

@@ -137,9 +137,9 @@ impl WeakManager {
 /// Reads never wait for storage and hand out shared records (`Arc<Conversation>`), never
 /// copies. Writes are applied one at a time, each atomically: a call that returns `Ok` is
 /// durable in the store and already visible to reads and events, a call that returns `Err`
-/// changed nothing and emitted nothing. A write is sent to the writer when its future is first
-/// polled; dropping the future after that does not cancel it (it is committed and published
-/// all the same, and only its answer is lost).
+/// changed nothing and emitted nothing. A write is submitted to the writer when its future is
+/// first polled; dropping the future after that does not cancel it (see
+/// [`cancellation`](crate::cancellation)).
 #[derive(Clone)]
 pub struct ConversationManager {
     inner: Arc<Inner>,
@@ -277,6 +277,9 @@ impl ManagerBuilder {
     /// Opens the store if needed, loads it, builds the index and starts the writer task
     /// (and the sync task, with a transport).
     ///
+    /// Cancellation: dropped before it completes, nothing stays open (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017) when no store was chosen; [`Error::NoRuntime`]
     /// (6013) outside a Tokio runtime; the store's error if opening or loading fails (6019,
@@ -359,6 +362,9 @@ impl ConversationManager {
     ///
     /// Use [`builder`](Self::builder) for store options, limits or a sync transport.
     ///
+    /// Cancellation: dropped before it completes, nothing stays open (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// As [`SqliteStoreOptions::open`](crate::SqliteStoreOptions::open) and
     /// [`ManagerBuilder::open`].
@@ -412,6 +418,9 @@ impl ConversationManager {
     /// the last state. Every stream the manager handed out ends (event streams after the
     /// events already published, watches after their last value).
     ///
+    /// Cancellation: once submitted, the manager shuts down even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// [`Error::Closed`] if already shut down; the store's error if closing fails.
     pub async fn shutdown(&self) -> Result<()> {
@@ -437,6 +446,9 @@ impl ConversationManager {
     /// The sync task does this on its own (on open, on reconnect, when the server says
     /// something changed); call it for "pull to refresh", or to know that this device is up
     /// to date with the server.
+    ///
+    /// Cancellation: the cycle runs to its end even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::SyncUnavailable`] (7013) without a transport; [`Error::Sync`] with the

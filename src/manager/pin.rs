@@ -8,7 +8,10 @@ use crate::transport::Operation;
 impl ConversationManager {
     /// Pins a conversation: it comes first in every list, and pinning activates it, so it
     /// comes first among the pinned ones. Pinning a pinned conversation changes nothing and
-    /// emits nothing. Dropping the returned future does not cancel the write.
+    /// emits nothing.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`] (6004); [`Error::TooManyPinned`] (51012) when
@@ -20,6 +23,9 @@ impl ConversationManager {
 
     /// Unpins a conversation; unpinning one that is not pinned changes nothing and emits
     /// nothing.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`] (6004).

@@ -76,6 +76,9 @@ fn set(
 impl ConversationManager {
     /// Updates display fields of an existing conversation. No change, no event.
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// [`Error::ConversationNotFound`] (6004).
     #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
@@ -116,6 +119,9 @@ impl ConversationManager {
     /// # }
     /// ```
     ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
+    ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017) for an unknown option.
     #[tracing::instrument(skip_all, fields(conversation = %id, option = option.as_u32()), err(level = "debug"))]
@@ -140,6 +146,9 @@ impl ConversationManager {
     /// Sets the kind of the group behind a group conversation; an audio-video chat room
     /// ([`GroupType::AvChatRoom`]) never counts unread. Works before the conversation exists
     /// (kept for when it appears). No change, no event.
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] (6017) for a C2C conversation.

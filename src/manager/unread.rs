@@ -45,6 +45,27 @@ impl CleanTarget {
     }
 }
 
+/// As the C API names it: `"c2c"`, `"group"`, `""` (every conversation) or the conversation ID.
+impl std::fmt::Display for CleanTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CleanTarget::Conversation(id) => write!(f, "{id}"),
+            CleanTarget::AllC2c => f.write_str("c2c"),
+            CleanTarget::AllGroups => f.write_str("group"),
+            CleanTarget::All => Ok(()),
+        }
+    }
+}
+
+impl std::str::FromStr for CleanTarget {
+    type Err = Error;
+
+    /// As [`CleanTarget::parse`].
+    fn from_str(text: &str) -> Result<Self> {
+        Self::parse(text)
+    }
+}
+
 impl From<ConversationId> for CleanTarget {
     fn from(id: ConversationId) -> Self {
         CleanTarget::Conversation(id)
@@ -221,7 +242,7 @@ impl ConversationManager {
     /// Marks messages read, for one conversation or all C2C / all group / all conversations
     /// ([`CleanTarget`]; a conversation ID converts into one), as far as `up_to` says.
     /// Read positions never move back; the unread messages and @ info at or before the new
-    /// position go. Dropping the returned future does not cancel the write.
+    /// position go.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -241,6 +262,9 @@ impl ConversationManager {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Cancellation: once submitted, the write is made even if this future is dropped (see
+    /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`] (6004) for a single conversation that does not exist;
@@ -266,11 +290,14 @@ impl ConversationManager {
                     vec![id.clone()]
                 }
                 bulk => {
-                    let mut of_type = ConversationFilter::new();
-                    of_type.conv_type = match bulk {
-                        CleanTarget::AllC2c => Some(ConversationType::C2c),
-                        CleanTarget::AllGroups => Some(ConversationType::Group),
-                        _ => None,
+                    let of_type = match bulk {
+                        CleanTarget::AllC2c => {
+                            ConversationFilter::new().conv_type(ConversationType::C2c)
+                        }
+                        CleanTarget::AllGroups => {
+                            ConversationFilter::new().conv_type(ConversationType::Group)
+                        }
+                        _ => ConversationFilter::new(),
                     };
                     tx.ids_matching(&of_type)
                 }

@@ -46,6 +46,12 @@ impl ConversationType {
     }
 }
 
+crate::text::text_forms!(ConversationType, "conversation type" {
+    C2c => "c2c",
+    Group => "group",
+    System => "system",
+});
+
 impl Serialize for ConversationType {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_u32(self.as_u32())

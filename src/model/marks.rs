@@ -33,6 +33,21 @@ bitflags::bitflags! {
     }
 }
 
+/// As its bits, a number (the C API's `conv_mark_type` form).
+impl serde::Serialize for MarkFlags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u64(self.bits())
+    }
+}
+
+/// From its bits, keeping every one (reserved bits are refused where marks are set, by
+/// [`MarkFlags::checked`]).
+impl<'de> serde::Deserialize<'de> for MarkFlags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        u64::deserialize(d).map(Self::from_bits_retain)
+    }
+}
+
 impl MarkFlags {
     /// The bits reserved by the SDK (4..=31).
     pub const RESERVED: u64 = 0xFFFF_FFF0;
@@ -88,5 +103,17 @@ mod tests {
         }
         let all = MarkFlags::checked(0xF | 0xFFFF_FFFF_0000_0000).expect("allowed");
         assert_eq!(all.each_bit().count(), 36);
+    }
+
+    #[test]
+    fn serde_as_bits_keeping_every_bit() -> std::result::Result<(), serde_json::Error> {
+        let marks = MarkFlags::STAR | MarkFlags::HIDE | MarkFlags::from_bits_retain(1 << 40);
+        let json = serde_json::to_string(&marks)?;
+        assert_eq!(json, (0x9u64 | (1 << 40)).to_string());
+        assert_eq!(serde_json::from_str::<MarkFlags>(&json)?, marks);
+        let reserved: MarkFlags = serde_json::from_str("16")?;
+        assert_eq!(reserved.bits(), 16, "kept, and refused where marks are set");
+        assert!(serde_json::from_str::<MarkFlags>("-1").is_err());
+        Ok(())
     }
 }

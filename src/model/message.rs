@@ -12,6 +12,7 @@ macro_rules! message_struct {
     ($(#[$meta:meta])* { $( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal, )+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Default)]
+        #[non_exhaustive]
         pub struct Message {
             $( $(#[$doc])* pub $field: Option<$ty>, )+
             /// Every other key, kept as it came (and a typed key whose value was `null` or of
@@ -187,6 +188,10 @@ message_struct! {
     /// The fields the conversation list reads are typed; every other key is kept in
     /// [`Message::extra`], so decoding a message and encoding it again keeps every key it had,
     /// unknown ones included. Absent keys stay absent.
+    ///
+    /// More keys may become typed fields in a minor version, so a `Message` is built with
+    /// [`Message::builder`], [`Message::text`] or `Message::default()` and its fields set,
+    /// not with a struct literal.
     ///
     /// ```
     /// use timconv::Message;

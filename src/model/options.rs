@@ -6,8 +6,12 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Declares an enum backed by a `u32` in JSON that keeps unknown values.
+///
+/// Its text form is each variant's snake-case name, and the number of an unknown value.
 macro_rules! open_u32_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal {
+        $($(#[$vmeta:meta])* $variant:ident = $value:literal => $text:literal,)+
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -36,6 +40,35 @@ macro_rules! open_u32_enum {
             }
         }
 
+        /// Its snake-case name, or the number of an unknown value.
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self {
+                    $($name::$variant => f.write_str($text),)+
+                    $name::Unknown(v) => write!(f, "{v}"),
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::Error;
+
+            /// Reads a name, or a number (an unknown one becomes `Unknown`).
+            ///
+            /// # Errors
+            /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) (6017) for text
+            /// that is neither.
+            fn from_str(text: &str) -> crate::Result<Self> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => other
+                        .parse::<u32>()
+                        .map($name::from_u32)
+                        .map_err(|_| crate::text::unknown($what, other)),
+                }
+            }
+        }
+
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_u32(self.as_u32())
@@ -55,17 +88,17 @@ open_u32_enum! {
     ///
     /// Conversations set to [`NotReceive`](Self::NotReceive) or [`NotNotify`](Self::NotNotify)
     /// do not count toward the total unread (nor toward unread by filter).
-    ReceiveOption {
+    ReceiveOption, "receive option" {
         /// 0: receive and notify.
-        Receive = 0,
+        Receive = 0 => "receive",
         /// 1: do not receive.
-        NotReceive = 1,
+        NotReceive = 1 => "not_receive",
         /// 2: receive, do not notify.
-        NotNotify = 2,
+        NotNotify = 2 => "not_notify",
         /// 3: receive, notify only on @.
-        NotNotifyExceptAt = 3,
+        NotNotifyExceptAt = 3 => "not_notify_except_at",
         /// 4: do not receive except @.
-        NotReceiveExceptAt = 4,
+        NotReceiveExceptAt = 4 => "not_receive_except_at",
     }
 }
 
@@ -87,31 +120,31 @@ impl ReceiveOption {
 
 open_u32_enum! {
     /// The kind of group behind a group conversation (`conv_group_type`).
-    GroupType {
+    GroupType, "group type" {
         /// 0: public group.
-        Public = 0,
+        Public = 0 => "public",
         /// 1: private (work) group.
-        Private = 1,
+        Private = 1 => "private",
         /// 2: chat room (meeting).
-        ChatRoom = 2,
+        ChatRoom = 2 => "chat_room",
         /// 3: broadcast chat room.
-        BChatRoom = 3,
+        BChatRoom = 3 => "broadcast_chat_room",
         /// 4: audio-video chat room; never counts unread.
-        AvChatRoom = 4,
+        AvChatRoom = 4 => "av_chat_room",
         /// 5: community.
-        Community = 5,
+        Community = 5 => "community",
     }
 }
 
 open_u32_enum! {
     /// What a group @ mention addressed (`conv_group_at_info_at_type`).
-    GroupAtType {
+    GroupAtType, "@ type" {
         /// 1: @me.
-        AtMe = 1,
+        AtMe = 1 => "at_me",
         /// 2: @all.
-        AtAll = 2,
+        AtAll = 2 => "at_all",
         /// 3: @all and @me.
-        AtAllAtMe = 3,
+        AtAllAtMe = 3 => "at_all_at_me",
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::transport::loopback::faults::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Exponential backoff with "equal jitter": the n-th wait in a row is drawn from
 /// `[d/2, d]` where `d = initial × 2ⁿ`, capped at `max`. Jitter spreads the retries of many

@@ -38,6 +38,18 @@ pub enum SyncStatus {
     },
 }
 
+/// `disabled`, `syncing`, `up_to_date`, or `failed (<code>): <message>`.
+impl std::fmt::Display for SyncStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncStatus::Disabled => f.write_str("disabled"),
+            SyncStatus::Syncing => f.write_str("syncing"),
+            SyncStatus::UpToDate => f.write_str("up_to_date"),
+            SyncStatus::Failed { code, message } => write!(f, "failed ({code}): {message}"),
+        }
+    }
+}
+
 /// A watch on the sync status: yields the current status first, then each new one. Values
 /// are "latest wins": a consumer that polls slowly sees the newest status, possibly skipping
 /// some in between. The stream is `Send + Sync`, fused, and ends when the manager shuts down.

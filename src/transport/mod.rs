@@ -18,9 +18,11 @@
 //!
 //! The wire types in this module are plain serde data: a network transport (WebSocket, HTTP)
 //! can send them as JSON unchanged. docs/SYNC.md describes the contract a server keeps.
-//! [`loopback`] is the reference server, in memory, used by tests and examples.
+//! `loopback` is the reference server, in memory, used by tests and examples (cargo feature
+//! `loopback`, on by default).
 
 pub mod account;
+#[cfg(feature = "loopback")]
 pub mod loopback;
 pub mod network;
 mod wire;
@@ -38,6 +40,7 @@ pub use wire::{
 /// A failed transport call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} ({code})")]
+#[non_exhaustive]
 pub struct TransportError {
     /// The SPEC §10 code: 9508 disconnected, 9520 timed out, or a server code.
     pub code: ErrorCode,

@@ -265,8 +265,7 @@ pub fn check_consistent(
             ));
         }
         if let Some(name) = f
-            .folder
-            .as_deref()
+            .folder_criterion()
             .filter(|n| !n.is_empty() && *f == ConversationFilter::new().folder(*n))
         {
             let named: Vec<String> =

@@ -330,11 +330,11 @@ fn filter_absent_key_differs_from_zero_value() {
         })
     );
     let back: ConversationFilter = serde_json::from_value(json).expect("decodes");
-    assert_eq!(back.mark, Some(MarkFlags::empty()));
-    assert_eq!(back.folder.as_deref(), Some(""));
-    assert_eq!(back.has_unread, Some(false));
-    assert_eq!(back.has_at_info, Some(false));
-    assert_eq!(back.conv_type, None);
+    assert_eq!(back.mark_criterion(), Some(MarkFlags::empty()));
+    assert_eq!(back.folder_criterion(), Some(""));
+    assert_eq!(back.unread_criterion(), Some(false));
+    assert_eq!(back.at_info_criterion(), Some(false));
+    assert_eq!(back.type_criterion(), None);
     assert_ne!(back, none);
 
     // Present zero values select, absent ones do not.

@@ -23,6 +23,12 @@ pub enum Synchronous {
     Extra,
 }
 
+crate::text::text_forms!(Synchronous, "synchronous mode" {
+    Normal => "normal",
+    Full => "full",
+    Extra => "extra",
+});
+
 impl Synchronous {
     pub(super) fn pragma(self) -> &'static str {
         match self {
