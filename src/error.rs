@@ -278,6 +278,38 @@ impl Error {
         }
     }
 
+    /// Whether this error is the caller's own doing (bad input, something that does not
+    /// exist, a limit, a call after shutdown) rather than a failure of storage, the network
+    /// or the crate. The crate logs the first kind at debug level at most, the second at warn.
+    pub(crate) fn is_caller_mistake(&self) -> bool {
+        match self {
+            Error::InvalidConversationId { .. }
+            | Error::ConversationNotFound(_)
+            | Error::InvalidParameter(_)
+            | Error::ReservedMarkBits(_)
+            | Error::CustomDataTooLarge { .. }
+            | Error::BatchSize { .. }
+            | Error::TooManyPinned { .. }
+            | Error::TooManyDecorated { .. }
+            | Error::TooManyFolders { .. }
+            | Error::FolderNameLength { .. }
+            | Error::FolderNotFound(_)
+            | Error::FolderAlreadyExists(_)
+            | Error::InvalidJson(_)
+            | Error::StoreInUse { .. }
+            | Error::PartlyFailed { .. }
+            | Error::Closed
+            | Error::NoRuntime
+            | Error::SyncUnavailable => true,
+            Error::Store(_)
+            | Error::CorruptDatabase(_)
+            | Error::Io { .. }
+            | Error::UnsupportedSchema { .. }
+            | Error::Internal(_)
+            | Error::Sync(_) => false,
+        }
+    }
+
     /// Wraps a storage backend's error.
     pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Store(Arc::new(err))

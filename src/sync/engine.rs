@@ -230,11 +230,17 @@ pub(crate) async fn run(
                 Err(Error::Closed) => break,
                 Err(err) => {
                     // A push between cycles that fails shows too (a cycle's failure is set).
-                    mgr.set_sync_status(SyncStatus::Failed {
+                    let status = SyncStatus::Failed {
                         code: err.code(),
                         message: err.to_string(),
-                    });
-                    tracing::debug!(error = %err, "sync failed; will retry");
+                    };
+                    // Warn once per new failure; its retries while it lasts are debug lines.
+                    if mgr.sync_status() == status {
+                        tracing::debug!(error = %err, "sync failed again; will retry");
+                    } else {
+                        tracing::warn!(error = %err, "sync failed; will retry");
+                    }
+                    mgr.set_sync_status(status);
                     let disconnected = matches!(
                         &err,
                         Error::Sync(e) if e.code == crate::ErrorCode::NetworkDisconnected

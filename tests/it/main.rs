@@ -18,3 +18,4 @@ mod sync_groups;
 mod sync_properties;
 mod sync_resync;
 mod sync_status;
+mod tracing;
