@@ -286,9 +286,9 @@ impl ManagerBuilder {
         let opened = self.start().await;
         if let Err(err) = &opened {
             if err.is_caller_mistake() {
-                tracing::debug!(error = %err, "cannot open the conversation manager");
+                tracing::debug!(error = %err.report(), "cannot open the conversation manager");
             } else {
-                tracing::warn!(error = %err, "cannot open the conversation manager");
+                tracing::warn!(error = %err.report(), "cannot open the conversation manager");
             }
         }
         opened

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod conformance;
 mod crash;
+mod errors;
 mod golden;
 mod live;
 mod loopback;
