@@ -138,6 +138,11 @@ impl std::str::FromStr for ErrorCode {
 ///
 /// Match on the variant for the precise cause, or call [`Error::code`] for the SDK's numeric
 /// code. A call that returns an `Error` changed nothing and emitted no event.
+///
+/// As Rust errors do, `Display` describes this error alone and its cause is its
+/// [`source`](std::error::Error::source) (an I/O error, SQLite's error, a JSON parser's...),
+/// never both, so that a report walking the chain prints each text once.
+/// [`report`](Error::report) gives the whole chain as one line.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -207,15 +212,21 @@ pub enum Error {
     /// A folder of that name already exists.
     #[error("folder {0:?} already exists")]
     FolderAlreadyExists(String),
-    /// JSON that could not be decoded.
-    #[error("invalid JSON: {0}")]
-    InvalidJson(String),
-    /// The storage backend failed.
-    #[error("storage failed: {0}")]
+    /// JSON that could not be decoded; the parser's error is the source.
+    #[error("invalid JSON")]
+    InvalidJson(#[source] Arc<serde_json::Error>),
+    /// The storage backend failed; its error is the source.
+    #[error("storage failed")]
     Store(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The database file is not a database, or is damaged.
-    #[error("the database is corrupt or not a database: {0}")]
-    CorruptDatabase(String),
+    #[error("the database is corrupt or not a database: {what}")]
+    CorruptDatabase {
+        /// What was found wrong.
+        what: String,
+        /// The error that found it (SQLite's, a decoder's), when there was one.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
     /// The store file is held by another manager (in this process or another one) and was not
     /// touched. Close that manager first ([`ConversationManager::shutdown`]); a dropped manager
     /// releases its file once its writer has stopped.
@@ -236,9 +247,10 @@ pub enum Error {
         what: &'static str,
         /// The file or directory.
         path: std::path::PathBuf,
-        /// The operating system's error.
+        /// The cause: the operating system's [`std::io::Error`], or SQLite's report of a
+        /// failed read or write.
         #[source]
-        source: Arc<std::io::Error>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The database file was written by a newer version of this crate; it was not touched.
     #[error(
@@ -268,7 +280,7 @@ pub enum Error {
     Internal(String),
     /// Server sync failed: the network or the server, with the code the transport reported
     /// (9508 disconnected, 9520 timed out, or a server code).
-    #[error("sync failed: {0}")]
+    #[error("sync failed")]
     Sync(#[from] crate::transport::TransportError),
     /// Sync was asked for, but the manager has no transport (it works local-only).
     #[error("no sync transport is configured")]
@@ -299,7 +311,7 @@ impl Error {
             Error::FolderNotFound(_) => ErrorCode::FolderNotFound,
             Error::InvalidJson(_) => ErrorCode::InvalidJson,
             Error::Store(_)
-            | Error::CorruptDatabase(_)
+            | Error::CorruptDatabase { .. }
             | Error::UnsupportedSchema { .. }
             | Error::StoreInUse { .. } => ErrorCode::DatabaseFailed,
             Error::Io { .. } => ErrorCode::IoFailed,
@@ -314,9 +326,72 @@ impl Error {
         }
     }
 
+    /// Whether this error is the caller's own doing (bad input, something that does not
+    /// exist, a limit, a call after shutdown) rather than a failure of storage, the network
+    /// or the crate. The crate logs the first kind at debug level at most, the second at warn.
+    pub(crate) fn is_caller_mistake(&self) -> bool {
+        match self {
+            Error::InvalidConversationId { .. }
+            | Error::ConversationNotFound(_)
+            | Error::InvalidParameter(_)
+            | Error::ReservedMarkBits(_)
+            | Error::CustomDataTooLarge { .. }
+            | Error::BatchSize { .. }
+            | Error::TooManyPinned { .. }
+            | Error::TooManyDecorated { .. }
+            | Error::TooManyFolders { .. }
+            | Error::FolderNameLength { .. }
+            | Error::FolderNotFound(_)
+            | Error::FolderAlreadyExists(_)
+            | Error::InvalidJson(_)
+            | Error::StoreInUse { .. }
+            | Error::PartlyFailed { .. }
+            | Error::Closed
+            | Error::NoRuntime
+            | Error::SyncUnavailable => true,
+            Error::Store(_)
+            | Error::CorruptDatabase { .. }
+            | Error::Io { .. }
+            | Error::UnsupportedSchema { .. }
+            | Error::Internal(_)
+            | Error::Sync(_) => false,
+        }
+    }
+
+    /// This error followed by each of its sources, joined by `": "`: the whole chain as one
+    /// line, for a log or a message to show (what `anyhow` prints for `{:#}`).
+    ///
+    /// ```
+    /// let err = timconv::Error::from(serde_json::from_str::<u32>("x").unwrap_err());
+    /// assert_eq!(err.to_string(), "invalid JSON");
+    /// assert_eq!(err.report().to_string(), "invalid JSON: expected value at line 1 column 1");
+    /// ```
+    pub fn report(&self) -> impl fmt::Display + '_ {
+        Report(self)
+    }
+
     /// Wraps a storage backend's error.
     pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Store(Arc::new(err))
+    }
+
+    /// A damaged or foreign database: `what` was found wrong.
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        Error::CorruptDatabase {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A damaged database: `what` was found wrong, by `err`.
+    pub(crate) fn corrupt_because(
+        what: impl Into<String>,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::CorruptDatabase {
+            what: what.into(),
+            source: Some(Arc::new(err)),
+        }
     }
 
     /// An I/O error: `what` ("open", "create", ...) could not be done to `path`.
@@ -338,7 +413,22 @@ impl Error {
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
-        Error::InvalidJson(err.to_string())
+        Error::InvalidJson(Arc::new(err))
+    }
+}
+
+/// [`Error::report`]: an error and its sources on one line.
+struct Report<'a>(&'a Error);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(self.0);
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
     }
 }
 

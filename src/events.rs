@@ -72,9 +72,10 @@ pub enum Event {
     SyncFinished,
     /// Server sync failed (it is retried with backoff).
     SyncFailed {
-        /// The SPEC §10 code.
+        /// The error's code (see [`ErrorCode`]).
         code: ErrorCode,
-        /// What went wrong.
+        /// What went wrong: the error and its causes, as [`Error::report`](crate::Error::report)
+        /// gives them.
         message: String,
     },
     /// The server refused an operation made on this device (for example 51012, too many

@@ -56,7 +56,7 @@ impl From<timconv::Error> for Failure {
     fn from(err: timconv::Error) -> Self {
         Self {
             code: err.code().as_i32(),
-            desc: err.to_string(),
+            desc: err.report().to_string(),
         }
     }
 }

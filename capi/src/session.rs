@@ -147,7 +147,7 @@ impl Core {
             session.forwarder.stop().await;
             drop(session.subscriptions);
             if let Err(err) = result {
-                tracing::warn!(error = %err, "closing the store failed");
+                tracing::warn!(error = %err.report(), "closing the store failed");
                 return Err(err.into());
             }
         }

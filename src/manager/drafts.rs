@@ -13,7 +13,7 @@ impl ConversationManager {
     ///
     /// # Errors
     /// Only the store's (6019) or [`Error::Closed`](crate::Error::Closed).
-    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
     pub async fn set_draft(&self, id: &ConversationId, draft: Draft) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
@@ -37,7 +37,7 @@ impl ConversationManager {
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`](crate::Error::ConversationNotFound) (6004).
-    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
     pub async fn cancel_draft(&self, id: &ConversationId) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {

@@ -135,7 +135,7 @@ impl ConversationManager {
     /// # Errors
     /// [`Error::FolderNameLength`] (51011) for either name, [`Error::FolderNotFound`] (51009),
     /// [`Error::FolderAlreadyExists`] (6017) if `new_name` is taken.
-    #[tracing::instrument(skip_all, fields(old_name, new_name), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(old_name = old_name, new_name = new_name), err(level = "debug"))]
     pub async fn rename_folder(&self, old_name: &str, new_name: &str) -> Result<()> {
         check_name(old_name, self.limits())?;
         check_name(new_name, self.limits())?;
@@ -224,7 +224,7 @@ impl ConversationManager {
     /// # Errors
     /// For the whole call, changing nothing: [`Error::FolderNameLength`] (51011) for either
     /// name, [`Error::BatchSize`] (51006), [`Error::FolderNotFound`] (51009) for either.
-    #[tracing::instrument(skip_all, fields(from, to), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(from = from, to = to), err(level = "debug"))]
     pub async fn move_to_folder(
         &self,
         ids: impl IntoConversationIds,

@@ -286,6 +286,19 @@ impl ManagerBuilder {
     /// 6022 for a file that cannot be opened, [`Error::StoreInUse`] for one another manager
     /// holds).
     pub async fn open(self) -> Result<ConversationManager> {
+        let opened = self.start().await;
+        if let Err(err) = &opened {
+            if err.is_caller_mistake() {
+                tracing::debug!(error = %err.report(), "cannot open the conversation manager");
+            } else {
+                tracing::warn!(error = %err.report(), "cannot open the conversation manager");
+            }
+        }
+        opened
+    }
+
+    /// What `open` does; `open` logs its failure.
+    async fn start(self) -> Result<ConversationManager> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Unset => {

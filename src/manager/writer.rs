@@ -84,7 +84,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
     shared.live.close();
     let closed = store.close().await;
     if let Err(err) = &closed {
-        tracing::warn!(error = %err, "closing the store failed");
+        tracing::warn!(error = %err.report(), "closing the store failed");
     }
     shared.closed.send_replace(true);
     if let Some(reply) = shutdown {
@@ -127,7 +127,7 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
             let committed = store.commit(&change).await;
             match &committed {
                 Err(err) => {
-                    tracing::warn!(error = %err, writes = count, "commit failed; nothing applied");
+                    tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
                 }
                 Ok(()) => {
                     let recorded = !outbox.added.is_empty();

@@ -230,11 +230,17 @@ pub(crate) async fn run(
                 Err(Error::Closed) => break,
                 Err(err) => {
                     // A push between cycles that fails shows too (a cycle's failure is set).
-                    mgr.set_sync_status(SyncStatus::Failed {
+                    let status = SyncStatus::Failed {
                         code: err.code(),
-                        message: err.to_string(),
-                    });
-                    tracing::debug!(error = %err, "sync failed; will retry");
+                        message: err.report().to_string(),
+                    };
+                    // Warn once per new failure; its retries while it lasts are debug lines.
+                    if mgr.sync_status() == status {
+                        tracing::debug!(error = %err.report(), "sync failed again; will retry");
+                    } else {
+                        tracing::warn!(error = %err.report(), "sync failed; will retry");
+                    }
+                    mgr.set_sync_status(status);
                     let disconnected = matches!(
                         &err,
                         Error::Sync(e) if e.code == crate::ErrorCode::NetworkDisconnected
@@ -269,7 +275,7 @@ pub(crate) async fn run(
                         if matches!(err, Error::Closed) {
                             break;
                         }
-                        tracing::warn!(error = %err, "sync: a pushed message was refused");
+                        tracing::warn!(error = %err.report(), "sync: a pushed message was refused");
                     }
                     machine.wake(false);
                 }
@@ -336,7 +342,7 @@ async fn cycle(
             mgr.publish(Event::SyncFinished);
         }
         Err(err) => {
-            let (code, message) = (err.code(), err.to_string());
+            let (code, message) = (err.code(), err.report().to_string());
             mgr.set_sync_status(SyncStatus::Failed {
                 code,
                 message: message.clone(),

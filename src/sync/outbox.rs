@@ -56,12 +56,10 @@ fn versioned(value: &impl Serialize) -> Result<Vec<u8>> {
 fn unversioned<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
     match bytes.split_first() {
         Some((&FORMAT, json)) => {
-            serde_json::from_slice(json).map_err(|e| Error::CorruptDatabase(format!("{what}: {e}")))
+            serde_json::from_slice(json).map_err(|e| Error::corrupt_because(what, e))
         }
-        Some((version, _)) => Err(Error::CorruptDatabase(format!(
-            "{what}: unknown format {version}"
-        ))),
-        None => Err(Error::CorruptDatabase(format!("{what}: empty"))),
+        Some((version, _)) => Err(Error::corrupt(format!("{what}: unknown format {version}"))),
+        None => Err(Error::corrupt(format!("{what}: empty"))),
     }
 }
 
@@ -206,7 +204,7 @@ mod tests {
         bad.value[0] = 9;
         assert!(matches!(
             Outbox::from_store(vec![bad], None),
-            Err(Error::CorruptDatabase(_))
+            Err(Error::CorruptDatabase { .. })
         ));
         assert!(Outbox::from_store(vec![], Some(vec![])).is_err());
         Ok(())

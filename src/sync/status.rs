@@ -31,9 +31,10 @@ pub enum SyncStatus {
     /// The last attempt failed (the server unreachable, say); the sync task retries with
     /// backoff, and local changes keep applying and queueing meanwhile.
     Failed {
-        /// The SPEC §10 code.
+        /// The error's code (see [`ErrorCode`]).
         code: ErrorCode,
-        /// What went wrong.
+        /// What went wrong: the error and its causes, as [`Error::report`](crate::Error::report)
+        /// gives them.
         message: String,
     },
 }

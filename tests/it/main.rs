@@ -9,6 +9,7 @@ mod conformance;
 // Drives the loopback sync server.
 #[cfg(feature = "loopback")]
 mod crash;
+mod errors;
 mod golden;
 mod lifecycle;
 // Drives the loopback sync server.
@@ -39,3 +40,4 @@ mod sync_resync;
 #[cfg(feature = "loopback")]
 mod sync_status;
 mod text_forms;
+mod tracing;

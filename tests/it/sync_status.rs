@@ -69,7 +69,7 @@ async fn the_status_follows_cycles_and_failures_and_a_late_watch_starts_from_it(
         failed,
         SyncStatus::Failed {
             code: ErrorCode::NetworkDisconnected,
-            message: err.to_string(),
+            message: err.report().to_string(),
         }
     );
     let seen = next_matching(&mut watch, |s| matches!(s, SyncStatus::Failed { .. })).await;

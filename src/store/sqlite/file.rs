@@ -59,7 +59,11 @@ fn take_lock(db: &Path, mode: u32) -> Result<OwnerLock> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
+        .map_err(|e| match e.kind() {
+            // Its directory is missing: say which file the caller asked for.
+            std::io::ErrorKind::NotFound => Error::io("open", db, e),
+            _ => Error::io("create", &path, e),
+        })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -120,7 +124,7 @@ fn lock_and_inspect(path: &Path, options: &SqliteStoreOptions) -> Result<(OwnerL
     match read {
         0 => Ok((lock, Found::New)),
         16 if &header == SQLITE_HEADER => Ok((lock, Found::Database)),
-        n => Err(Error::CorruptDatabase(format!(
+        n => Err(Error::corrupt(format!(
             "{} is not a SQLite database ({} bytes starting {:02x?})",
             path.display(),
             if n < 16 { n.to_string() } else { "16+".into() },
@@ -195,8 +199,8 @@ async fn probe(path: &Path) -> std::result::Result<Result<()>, sqlx::Error> {
                     .fetch_one(&mut conn)
                     .await?;
             return Ok(if tables > 0 {
-                Err(Error::CorruptDatabase(
-                    "not a timconv database: it holds tables but no timconv schema".into(),
+                Err(Error::corrupt(
+                    "not a timconv database: it holds tables but no timconv schema",
                 ))
             } else {
                 Ok(())

@@ -25,7 +25,7 @@ use futures::TryStreamExt;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::log::RECORD_INSERT;
-use super::{db_error, from_sql, record, to_sql};
+use super::{Foreign, db_error, from_sql, record, to_sql};
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, ConversationId, CustomData, Draft, GroupAtInfo, GroupType, MarkFlags, Message,
@@ -56,7 +56,7 @@ const FLAG_LAST_MESSAGE: u8 = 4;
 const FLAG_DRAFT: u8 = 8;
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
-    Error::CorruptDatabase(what.to_string())
+    Error::corrupt(what.to_string())
 }
 
 /// Converts a database of schema version 4 (its tables still there after migration 5 ran)
@@ -204,7 +204,7 @@ async fn convert_sync(tx: &mut sqlx::Transaction<'_, Sqlite>) -> Result<()> {
     let mut delta = OutboxDelta::default();
     for (seq, id, operation) in rows {
         let op: Operation = serde_json::from_str(&operation)
-            .map_err(|e| corrupt(format!("sync outbox entry {seq} ({id}): {e}")))?;
+            .map_err(|e| Error::corrupt_because(format!("sync outbox entry {seq} ({id})"), e))?;
         delta.added.push(OutboxEntry {
             seq: from_sql(seq),
             operation: PendingOperation { id: OpId(id), op },
@@ -262,7 +262,7 @@ impl<'a> RowRef<'a> {
     /// The values of a row of [`LOAD_SELECT`], borrowed from sqlx's copy (no second copy).
     fn from_sql_row(row: &'a sqlx::sqlite::SqliteRow) -> Result<Self> {
         use sqlx::Row;
-        let get_err = |e: sqlx::Error| corrupt(format!("conversation row: {e}"));
+        let get_err = |e: sqlx::Error| Error::corrupt_because("conversation row", Foreign(e));
         Ok(Self {
             id: row.try_get(0).map_err(get_err)?,
             order_key: row.try_get(1).map_err(get_err)?,
@@ -290,8 +290,9 @@ impl<'a> RowRef<'a> {
         let id: ConversationId = self
             .id
             .parse()
-            .map_err(|e| corrupt(format!("conversation id {:?}: {e}", self.id)))?;
-        let json = |what: &str, e: serde_json::Error| corrupt(format!("{what} of {id}: {e}"));
+            .map_err(|e| Error::corrupt_because(format!("conversation id {:?}", self.id), e))?;
+        let json =
+            |what: &str, e: serde_json::Error| Error::corrupt_because(format!("{what} of {id}"), e);
         let small = |what: &str, v: i64| {
             u32::try_from(v).map_err(|_| corrupt(format!("{what} of {id} out of range: {v}")))
         };
@@ -415,7 +416,7 @@ impl<'a> Reader<'a> {
     }
 
     fn str(&mut self) -> Result<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|e| corrupt(format!("journal entry: {e}")))
+        std::str::from_utf8(self.bytes()?).map_err(|e| Error::corrupt_because("journal entry", e))
     }
 
     fn record(&mut self) -> Result<RowRef<'a>> {
@@ -487,7 +488,7 @@ mod tests {
             bytes in proptest::collection::vec(any::<u8>(), 0..400),
         ) {
             if let Err(e) = decode_entry(&bytes) {
-                prop_assert!(matches!(e, Error::CorruptDatabase(_)));
+                prop_assert!(matches!(e, Error::CorruptDatabase { .. }), "{e:?}");
             }
         }
     }
@@ -499,7 +500,7 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(matches!(
                 decode_entry(&bytes[..cut]),
-                Err(Error::CorruptDatabase(_))
+                Err(Error::CorruptDatabase { .. })
             ));
         }
         assert!(decode_entry(&[9, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());

@@ -134,7 +134,7 @@ pub(super) async fn read(conn: &mut SqliteConnection) -> Result<(Snapshot, Recor
     .map_err(db_error)?;
     let entries: Vec<(i64, &str, String, i64)> =
         serde_json::from_str(entries.as_deref().unwrap_or("[]"))
-            .map_err(|e| Error::CorruptDatabase(format!("unread entries: {e}")))?;
+            .map_err(|e| Error::corrupt_because("unread entries", e))?;
     snapshot.unread.reserve(entries.len());
     for (id, conversation, key, position) in entries {
         snapshot.unread.push(UnreadEntry::new(

@@ -48,23 +48,83 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Bound parameters per statement, well under SQLite's 32,766.
 const BINDS_PER_STATEMENT: usize = 30_000;
 
-/// SQLite's primary result codes this store tells apart.
+/// SQLite's primary result codes this store tells apart: a damaged or foreign file...
 const SQLITE_CORRUPT: i32 = 11;
 const SQLITE_NOTADB: i32 = 26;
+/// ...and a file that could not be read, written or opened.
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
 
-/// Maps a sqlx error: a damaged or foreign file is [`Error::CorruptDatabase`], the rest
-/// [`Error::Store`].
-fn db_error(err: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &err {
-        let primary = db
+/// SQLite's primary result code of a database error.
+fn primary_code(err: &sqlx::Error) -> Option<i32> {
+    match err {
+        sqlx::Error::Database(db) => db
             .code()
             .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff);
-        if matches!(primary, Some(SQLITE_CORRUPT | SQLITE_NOTADB)) {
-            return Error::CorruptDatabase(db.message().to_owned());
-        }
+            .map(|c| c & 0xff),
+        _ => None,
     }
-    Error::store(err)
+}
+
+/// Maps a sqlx error: a damaged or foreign file is [`Error::CorruptDatabase`], the rest
+/// [`Error::Store`] (which [`at_path`] turns into [`Error::Io`] when it was file access).
+fn db_error(err: sqlx::Error) -> Error {
+    if matches!(primary_code(&err), Some(SQLITE_CORRUPT | SQLITE_NOTADB)) {
+        return Error::corrupt_because("SQLite found the file damaged", Foreign(err));
+    }
+    Error::store(Foreign(err))
+}
+
+/// A failure of file access (a read or write that failed, a full disk, a file that cannot be
+/// opened or written) becomes [`Error::Io`] (6022) naming the store file; every other error
+/// stays as it is. Applied where the store's public calls return.
+fn at_path(err: Error, path: Option<&Path>, what: &'static str) -> Error {
+    match (err, path) {
+        (Error::Store(source), Some(path)) if is_file_access(source.as_ref()) => Error::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        },
+        (err, _) => err,
+    }
+}
+
+fn is_file_access(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    match err.downcast_ref::<Foreign<sqlx::Error>>() {
+        Some(Foreign(sqlx::Error::Io(_))) => true,
+        Some(Foreign(err)) => matches!(
+            primary_code(err),
+            Some(SQLITE_READONLY | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN)
+        ),
+        None => false,
+    }
+}
+
+/// Another crate's error (sqlx's), shown as it shows itself, but without the sources whose text
+/// that already includes (sqlx prints its inner error in its own message and returns it as the
+/// source too), so that a report of the chain prints each text once.
+#[derive(Debug)]
+pub(super) struct Foreign<E>(pub(super) E);
+
+impl<E: std::fmt::Display> std::fmt::Display for Foreign<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Foreign<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let shown = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(err) = source
+            && shown.contains(&err.to_string())
+        {
+            source = err.source();
+        }
+        source
+    }
 }
 
 /// SQLite stores signed 64-bit integers; u64 values keep their bits.
@@ -77,7 +137,7 @@ fn from_sql(v: i64) -> u64 {
 }
 
 fn small(what: &str, v: i64) -> Result<u32> {
-    u32::try_from(v).map_err(|_| Error::CorruptDatabase(format!("{what} out of range: {v}")))
+    u32::try_from(v).map_err(|_| Error::corrupt(format!("{what} out of range: {v}")))
 }
 
 /// A [`Store`] in a SQLite database file (or in memory).
@@ -173,11 +233,18 @@ impl SqliteStore {
         if findings.len() == 1 && findings[0] == "ok" {
             Ok(())
         } else {
-            Err(Error::CorruptDatabase(findings.join("; ")))
+            Err(Error::corrupt(findings.join("; ")))
         }
     }
 
     async fn open_with(options: SqliteStoreOptions) -> Result<Self> {
+        let path = options.filename.clone();
+        Self::open_unlocated(options)
+            .await
+            .map_err(|e| at_path(e, path.as_deref(), "open"))
+    }
+
+    async fn open_unlocated(options: SqliteStoreOptions) -> Result<Self> {
         let synchronous = match options.synchronous {
             Synchronous::Normal => SqliteSynchronous::Normal,
             Synchronous::Full => SqliteSynchronous::Full,
@@ -214,7 +281,7 @@ impl SqliteStore {
             .await
             .map_err(|e| match e {
                 sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
-                other => Error::store(other),
+                other => Error::store(Foreign(other)),
             })?;
         legacy::convert(&mut conn).await?;
         // Where new rows start, before any load: above every row and every tombstone.
@@ -270,7 +337,7 @@ pub(super) struct TombstoneRow {
 
 fn parse_id(text: &str, what: &str) -> Result<ConversationId> {
     text.parse()
-        .map_err(|e| Error::CorruptDatabase(format!("{what} id {text:?}: {e}")))
+        .map_err(|e| Error::corrupt_because(format!("{what} id {text:?}"), e))
 }
 
 impl Inner {
@@ -573,14 +640,26 @@ async fn delete_in(
 
 impl Store for SqliteStore {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot>> {
-        self.inner.load().boxed()
+        let path = self.inner.path.as_deref();
+        self.inner
+            .load()
+            .map(move |r| r.map_err(|e| at_path(e, path, "read")))
+            .boxed()
     }
 
     fn commit<'a>(&'a self, change: &'a ChangeSet) -> BoxFuture<'a, Result<()>> {
-        self.inner.commit(change).boxed()
+        let path = self.inner.path.as_deref();
+        self.inner
+            .commit(change)
+            .map(move |r| r.map_err(|e| at_path(e, path, "write")))
+            .boxed()
     }
 
     fn close(&self) -> BoxFuture<'_, Result<()>> {
-        self.inner.close().boxed()
+        let path = self.inner.path.as_deref();
+        self.inner
+            .close()
+            .map(move |r| r.map_err(|e| at_path(e, path, "close")))
+            .boxed()
     }
 }

@@ -132,8 +132,10 @@ impl SqliteStoreOptions {
     /// # Errors
     /// [`Error::UnsupportedSchema`](crate::Error::UnsupportedSchema) for a newer file,
     /// [`Error::CorruptDatabase`](crate::Error::CorruptDatabase) for a file that is not a
-    /// database or is damaged, [`Error::Store`](crate::Error::Store) for I/O and other failures
-    /// (all 6019).
+    /// database or is damaged, [`Error::StoreInUse`](crate::Error::StoreInUse) for a file
+    /// another store holds, [`Error::Store`](crate::Error::Store) for other failures of SQLite
+    /// (all 6019); [`Error::Io`](crate::Error::Io) (6022), naming the file, when it cannot be
+    /// created, opened, read or written (a missing directory, no permission, a full disk).
     pub async fn open(self) -> Result<SqliteStore> {
         SqliteStore::open_with(self).await
     }

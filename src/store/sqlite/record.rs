@@ -81,7 +81,16 @@ struct RecordV1<'a> {
 }
 
 fn corrupt(id: &str, what: impl std::fmt::Display) -> Error {
-    Error::CorruptDatabase(format!("record of {id}: {what}"))
+    Error::corrupt(format!("record of {id}: {what}"))
+}
+
+/// A record of conversation `id` whose `what` could not be decoded, by `err`.
+fn corrupt_because(
+    id: &str,
+    what: &str,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::corrupt_because(format!("record of {id}: {what}"), err)
 }
 
 /// JSON text of a payload (the last message, the draft).
@@ -143,17 +152,17 @@ pub(super) fn header(bytes: &[u8]) -> Result<(i64, &str, &[u8])> {
     let body = match bytes.split_first() {
         Some((&FORMAT, body)) => body,
         Some((format, _)) => {
-            return Err(Error::CorruptDatabase(format!(
+            return Err(Error::corrupt(format!(
                 "a record of unknown format {format}"
             )));
         }
-        None => return Err(Error::CorruptDatabase("an empty record".into())),
+        None => return Err(Error::corrupt("an empty record")),
     };
     let (seq, body) = body
         .split_first_chunk::<8>()
-        .ok_or_else(|| Error::CorruptDatabase("a truncated record".into()))?;
-    let (id, body): (&str, &[u8]) = postcard::take_from_bytes(body)
-        .map_err(|e| Error::CorruptDatabase(format!("a record's ID: {e}")))?;
+        .ok_or_else(|| Error::corrupt("a truncated record"))?;
+    let (id, body): (&str, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| Error::corrupt_because("a record's ID", e))?;
     Ok((i64::from_le_bytes(*seq), id, body))
 }
 
@@ -164,7 +173,7 @@ pub(super) fn header(bytes: &[u8]) -> Result<(i64, &str, &[u8])> {
 pub(super) fn decode(id: ConversationId, body: &[u8]) -> Result<Conversation> {
     let name = id.as_str();
     let (r, rest): (RecordV1<'_>, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| corrupt(name, e))?;
+        postcard::take_from_bytes(body).map_err(|e| corrupt_because(name, "fields", e))?;
     if !rest.is_empty() {
         return Err(corrupt(name, "trailing bytes"));
     }
@@ -173,13 +182,13 @@ pub(super) fn decode(id: ConversationId, body: &[u8]) -> Result<Conversation> {
         .as_deref()
         .map(serde_json::from_str)
         .transpose()
-        .map_err(|e| corrupt(name, format!("last message: {e}")))?;
+        .map_err(|e| corrupt_because(name, "last message", e))?;
     let draft: Option<Draft> = r
         .draft
         .as_deref()
         .map(serde_json::from_str)
         .transpose()
-        .map_err(|e| corrupt(name, format!("draft: {e}")))?;
+        .map_err(|e| corrupt_because(name, "draft", e))?;
     let group_at_info = r
         .group_at_info
         .iter()
@@ -246,7 +255,7 @@ mod tests {
         let (seq, id, body) = header(bytes)?;
         let id: ConversationId = id
             .parse()
-            .map_err(|e| Error::CorruptDatabase(format!("{e}")))?;
+            .map_err(|e| Error::corrupt_because("a record's ID", e))?;
         Ok((seq, decode(id, body)?))
     }
 
@@ -266,7 +275,7 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(matches!(
                 unpack(&bytes[..cut]),
-                Err(Error::CorruptDatabase(_))
+                Err(Error::CorruptDatabase { .. })
             ));
         }
         let mut longer = bytes.clone();
@@ -287,7 +296,7 @@ mod tests {
                     unpack(&encode(seq, &c).expect("encodes")).expect("round trip"),
                     (seq, c)
                 ),
-                Err(e) => prop_assert!(matches!(e, Error::CorruptDatabase(_))),
+                Err(e) => prop_assert!(matches!(e, Error::CorruptDatabase { .. }), "{e:?}"),
             }
         }
 
@@ -301,7 +310,7 @@ mod tests {
             bytes.truncate(keep);
             bytes.extend_from_slice(&body);
             if let Err(e) = unpack(&bytes) {
-                prop_assert!(matches!(e, Error::CorruptDatabase(_)));
+                prop_assert!(matches!(e, Error::CorruptDatabase { .. }), "{e:?}");
             }
         }
 

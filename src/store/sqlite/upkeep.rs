@@ -105,7 +105,7 @@ pub(super) async fn run(store: Weak<Inner>, signal: Arc<Notify>) {
         };
         drop(inner);
         if let Err(err) = done {
-            tracing::warn!(error = %err, "sqlite store upkeep failed; retrying later");
+            tracing::warn!(error = %err.report(), "sqlite store upkeep failed; retrying later");
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = signal.notified() => {}
