@@ -334,6 +334,7 @@ impl Error {
             Error::InvalidConversationId { .. }
             | Error::ConversationNotFound(_)
             | Error::InvalidParameter(_)
+            | Error::InvalidCursor(_)
             | Error::ReservedMarkBits(_)
             | Error::CustomDataTooLarge { .. }
             | Error::BatchSize { .. }

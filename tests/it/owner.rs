@@ -219,7 +219,7 @@ async fn a_one_byte_file_is_refused_untouched() {
             .await
             .expect_err("a one-byte file is not a new store");
         assert!(
-            matches!(err, Error::CorruptDatabase(_)),
+            matches!(err, Error::CorruptDatabase { .. }),
             "byte {byte}: expected CorruptDatabase, got {err:?}"
         );
         assert_eq!(err.code().as_i32(), 6019);
