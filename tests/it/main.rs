@@ -20,6 +20,7 @@ mod loopback;
 mod paging;
 mod properties;
 mod serde_forms;
+mod settings;
 mod sqlite;
 // Drives the loopback sync server.
 #[cfg(feature = "loopback")]
