@@ -14,6 +14,11 @@
 //! across restarts). The text is checked when it is read back: a cursor that was altered, or
 //! of a format this version does not know, is refused with [`Error::InvalidCursor`] (6017), and
 //! so is a cursor given to the list of another filter than the one it walks.
+//!
+//! The check is a checksum, not a signature: it catches a token that was cut, mistyped or
+//! edited, not one forged on purpose by someone who knows the format. A forged token can do
+//! no harm beyond naming another position of the list: keep tokens where the user's data is
+//! kept. It does not name the account either: a cursor is for the manager that made it.
 
 use std::fmt;
 use std::str::FromStr;

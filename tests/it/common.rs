@@ -34,6 +34,28 @@ pub async fn manager_with(limits: Limits) -> ConversationManager {
         .expect("an in-memory manager opens")
 }
 
+/// Every event published so far, without waiting.
+pub fn published(events: &mut timconv::EventStream) -> Vec<timconv::Event> {
+    use futures::{FutureExt, StreamExt};
+    let mut out = Vec::new();
+    while let Some(Some(item)) = events.next().now_or_never() {
+        out.push(item.expect("the test consumer keeps up"));
+    }
+    out
+}
+
+/// The IDs of the conversations in the `Updated` events among `events`, in order.
+pub fn updated_ids(events: &[timconv::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            timconv::Event::Updated(convs) => Some(convs.iter().map(|c| c.id.to_string())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// A conversation ID from its full form.
 /// Opens the SQLite store at `path` once a manager dropped without shutdown has released it:
 /// its writer closes the store when it sees every handle gone, a moment after the drop.

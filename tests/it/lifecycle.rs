@@ -1,46 +1,23 @@
 //! The message lifecycle: a later copy of a known message replaces it where it is shown, a
 //! message being sent activates its conversation at once, messages that cannot be placed are
-//! refused, audio-video chat rooms never count, settings outlive a delete and can come before
-//! the conversation, and batches of messages land in one commit.
+//! refused, and batches of messages land in one commit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::FutureExt;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use timconv::model::lifecycle::{STATUS_FAILED, STATUS_REVOKED, STATUS_SENDING, STATUS_SENT};
 use timconv::store::{ChangeSet, Snapshot};
 use timconv::{
-    ConversationFilter, ConversationManager, Cursor, Event, EventStream, GroupType, IngestOutcome,
-    MemoryStore, Message, MessageHistory, ReceiveOption, Store,
+    ConversationFilter, ConversationManager, Cursor, Event, IngestOutcome, MemoryStore, Message,
+    Store,
 };
 
-use crate::common::{TempDir, id, incoming, manager, outgoing};
-
-/// Every event published so far, without waiting.
-fn drain(events: &mut EventStream) -> Vec<Event> {
-    let mut out = Vec::new();
-    while let Some(Some(item)) = events.next().now_or_never() {
-        out.push(item.expect("the test consumer keeps up"));
-    }
-    out
-}
+use crate::common::{id, incoming, manager, outgoing, published, updated_ids};
 
 /// The IDs of the list, top first.
 fn order(m: &ConversationManager) -> Vec<String> {
     m.conversations().iter().map(|c| c.id.to_string()).collect()
-}
-
-fn updated_ids(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Updated(convs) => Some(convs.iter().map(|c| c.id.to_string())),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }
 
 /// `message` as a conversation shows it: with its conversation keys filled in.
@@ -112,7 +89,7 @@ mod later_copies {
         assert_eq!(order(&m), ["c2c_alice", "c2c_bob"], "activated at once");
         let before = m.get(&alice).unwrap();
         assert_eq!(before.unread_count, 0, "own messages never count");
-        drain(&mut events);
+        published(&mut events);
 
         // The server acknowledges it: its time and a sequence.
         let mut sent = sending("s1", 100);
@@ -125,7 +102,7 @@ mod later_copies {
         assert_eq!(after.last_message, Some(as_shown(&alice, sent.clone())));
         assert_eq!(after.order_key, before.order_key, "no second activation");
         assert_eq!(order(&m), ["c2c_alice", "c2c_bob"], "no jump");
-        let seen = drain(&mut events);
+        let seen = published(&mut events);
         assert_eq!(updated_ids(&seen), ["c2c_alice"], "one Updated: {seen:?}");
         assert_eq!(seen.len(), 1, "{seen:?}");
 
@@ -140,14 +117,14 @@ mod later_copies {
             m.get(&alice).unwrap().last_message.as_ref().unwrap().status,
             Some(STATUS_FAILED)
         );
-        assert_eq!(drain(&mut events).len(), 1);
+        assert_eq!(published(&mut events).len(), 1);
 
         // The very same copy again is a duplicate: nothing changes, nothing is published.
         assert_eq!(
             m.ingest_message(&alice, failed).await.unwrap(),
             IngestOutcome::Duplicate
         );
-        assert!(drain(&mut events).is_empty());
+        assert!(published(&mut events).is_empty());
         assert_eq!(m.get(&alice).unwrap().order_key, before.order_key);
         assert_eq!(m.total_unread(), 1, "only bob's message counts");
     }
@@ -180,7 +157,7 @@ mod later_copies {
             "not counted again"
         );
         assert_eq!(conv.order_key, key);
-        let seen = drain(&mut events);
+        let seen = published(&mut events);
         assert_eq!(updated_ids(&seen), ["group_team"]);
         assert_eq!(seen.len(), 1, "one event, no unread change: {seen:?}");
 
@@ -198,7 +175,7 @@ mod later_copies {
         );
         assert_eq!((conv.unread_count, m.total_unread()), (1, 2));
         assert_eq!(order(&m), ["group_other", "group_team"], "no jump");
-        assert_eq!(drain(&mut events).len(), 1);
+        assert_eq!(published(&mut events).len(), 1);
     }
 
     #[tokio::test]
@@ -213,7 +190,7 @@ mod later_copies {
             IngestOutcome::Duplicate
         );
         assert_eq!(m.get(&team).unwrap().unread_count, 2);
-        assert!(drain(&mut events).is_empty());
+        assert!(published(&mut events).is_empty());
     }
 }
 
@@ -241,7 +218,7 @@ mod sending {
         let activated = m.get(&team).unwrap();
         assert_eq!(activated.last_message, Some(as_shown(&team, mine.clone())));
         assert_eq!(activated.unread_count, 1, "the peer's message still counts");
-        assert_eq!(drain(&mut events).len(), 1);
+        assert_eq!(published(&mut events).len(), 1);
 
         let mut acked = mine.clone();
         acked.status = Some(STATUS_SENT);
@@ -256,7 +233,7 @@ mod sending {
         assert_eq!(after.last_message, Some(as_shown(&team, acked.clone())));
         assert_eq!(after.unread_count, 1);
         assert_eq!(order(&m), ["group_team", "group_other"], "no jump");
-        let seen = drain(&mut events);
+        let seen = published(&mut events);
         assert_eq!(updated_ids(&seen), ["group_team"], "{seen:?}");
         assert_eq!(seen.len(), 1, "{seen:?}");
     }
@@ -318,7 +295,7 @@ mod positions {
         assert_eq!(err.code().as_i32(), 6017);
 
         assert!(m.is_empty());
-        assert!(drain(&mut events).is_empty());
+        assert!(published(&mut events).is_empty());
 
         // The caller's own message being sent is accepted without one.
         let mut mine = sending("mine", 0);
@@ -345,153 +322,6 @@ mod positions {
             IngestOutcome::Created
         );
         assert_eq!(m.get(&alice).unwrap().unread_count, 1);
-    }
-}
-
-mod settings {
-    use super::*;
-
-    #[tokio::test]
-    async fn an_av_chat_room_keeps_its_own_count_at_zero() {
-        let m = manager().await;
-        let room = id("group_live");
-        m.set_group_type(&room, GroupType::AvChatRoom)
-            .await
-            .unwrap();
-        for n in 1..=10 {
-            m.ingest_message(&room, incoming(&format!("l{n}"), n))
-                .await
-                .unwrap();
-        }
-        let conv = m.get(&room).unwrap();
-        assert_eq!(conv.unread_count, 0);
-        assert_eq!(conv.group_type, Some(GroupType::AvChatRoom));
-        assert_eq!(m.total_unread(), 0);
-        let unread = m
-            .list(
-                &ConversationFilter::new().has_unread(true),
-                Cursor::START,
-                10,
-            )
-            .unwrap();
-        assert!(unread.conversations.is_empty());
-        assert_eq!(m.unread_by_filter(&ConversationFilter::new()).unwrap(), 0);
-        // Its last message still shows and activates it.
-        assert_eq!(
-            m.get(&room)
-                .unwrap()
-                .last_message
-                .as_ref()
-                .unwrap()
-                .msg_id
-                .as_deref(),
-            Some("l10")
-        );
-    }
-
-    #[tokio::test]
-    async fn settings_before_the_conversation_exists_apply_when_it_appears() {
-        let m = manager().await;
-        let muted = id("group_muted");
-        let mut events = m.events();
-        m.set_receive_option(&muted, ReceiveOption::NotNotify)
-            .await
-            .unwrap();
-        m.set_group_type(&muted, GroupType::Private).await.unwrap();
-        assert!(m.get(&muted).is_none(), "a setting creates no conversation");
-        assert!(m.is_empty());
-        assert!(drain(&mut events).is_empty(), "nothing in the list changed");
-
-        m.ingest_message(&muted, incoming("m1", 1)).await.unwrap();
-        let conv = m.get(&muted).unwrap();
-        assert_eq!(conv.receive_option, ReceiveOption::NotNotify);
-        assert_eq!(conv.group_type, Some(GroupType::Private));
-        assert_eq!(conv.unread_count, 1);
-        assert_eq!(
-            m.total_unread(),
-            0,
-            "a muted group's first message does not count"
-        );
-    }
-
-    #[tokio::test]
-    async fn settings_kept_before_existence_survive_a_restart() {
-        let dir = TempDir::new("lifecycle-kept");
-        let path = dir.path("conversations.db");
-        let muted = id("group_muted");
-        {
-            let m = ConversationManager::open(&path, "me").await.unwrap();
-            m.set_receive_option(&muted, ReceiveOption::NotReceive)
-                .await
-                .unwrap();
-            m.set_group_type(&muted, GroupType::AvChatRoom)
-                .await
-                .unwrap();
-            m.shutdown().await.unwrap();
-        }
-        let m = ConversationManager::open(&path, "me").await.unwrap();
-        assert!(m.is_empty());
-        m.ingest_message(&muted, incoming("m1", 1)).await.unwrap();
-        let conv = m.get(&muted).unwrap();
-        assert_eq!(
-            (conv.receive_option, conv.group_type, conv.unread_count),
-            (ReceiveOption::NotReceive, Some(GroupType::AvChatRoom), 0)
-        );
-        m.shutdown().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn delete_and_recreate_keeps_the_receive_option_and_group_type() {
-        let m = manager().await;
-        let muted = id("group_muted");
-        let room = id("group_room");
-        m.ingest_message(&muted, incoming("m1", 1)).await.unwrap();
-        m.ingest_message(&room, incoming("r1", 1)).await.unwrap();
-        m.set_receive_option(&muted, ReceiveOption::NotNotify)
-            .await
-            .unwrap();
-        m.set_group_type(&room, GroupType::AvChatRoom)
-            .await
-            .unwrap();
-        m.delete_many([&muted, &room], MessageHistory::Keep)
-            .await
-            .unwrap()
-            .into_result()
-            .unwrap();
-        assert!(m.is_empty());
-
-        m.ingest_message(&muted, incoming("m2", 2)).await.unwrap();
-        m.ingest_message(&room, incoming("r2", 2)).await.unwrap();
-        let back = m.get(&muted).unwrap();
-        assert_eq!(back.receive_option, ReceiveOption::NotNotify);
-        assert_eq!(back.unread_count, 1);
-        let room_back = m.get(&room).unwrap();
-        assert_eq!(room_back.group_type, Some(GroupType::AvChatRoom));
-        assert_eq!(room_back.unread_count, 0);
-        assert_eq!(
-            m.total_unread(),
-            0,
-            "the muted group does not count when it comes back"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_setting_on_a_live_conversation_is_one_update() {
-        let m = manager().await;
-        let team = id("group_team");
-        m.ingest_message(&team, incoming("t1", 1)).await.unwrap();
-        let mut events = m.events();
-        m.set_receive_option(&team, ReceiveOption::NotNotify)
-            .await
-            .unwrap();
-        let seen = drain(&mut events);
-        assert_eq!(updated_ids(&seen), ["group_team"], "{seen:?}");
-        assert!(seen.contains(&Event::TotalUnreadChanged(0)), "{seen:?}");
-        // The same setting again changes nothing and publishes nothing.
-        m.set_receive_option(&team, ReceiveOption::NotNotify)
-            .await
-            .unwrap();
-        assert!(drain(&mut events).is_empty());
     }
 }
 
@@ -547,7 +377,7 @@ mod batches {
         );
         assert_eq!(m.total_unread(), 3);
         // One commit, so one Added for both new conversations.
-        let seen = drain(&mut events);
+        let seen = published(&mut events);
         let added: Vec<usize> = seen
             .iter()
             .filter_map(|e| match e {
@@ -571,7 +401,7 @@ mod batches {
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].as_ref().unwrap_err().code().as_i32(), 6017);
         assert!(m.is_empty());
-        assert!(drain(&mut events).is_empty());
+        assert!(published(&mut events).is_empty());
         let none = m.ingest_messages(Vec::new()).await.unwrap();
         assert!(none.is_empty());
     }
@@ -610,7 +440,7 @@ mod batches {
         for conv in [&a, &b] {
             assert_eq!(m.get(conv).unwrap().folders, ["done"]);
         }
-        let seen = drain(&mut events);
+        let seen = published(&mut events);
         let folder_events: Vec<&Event> = seen
             .iter()
             .filter(|e| !matches!(e, Event::Updated(_)))
@@ -638,6 +468,6 @@ mod batches {
         let err = m.move_to_folder(&a, "done", "nowhere").await.unwrap_err();
         assert_eq!(err.code().as_i32(), 51009);
         assert_eq!(m.get(&a).unwrap().folders, ["done"]);
-        assert!(drain(&mut events).is_empty());
+        assert!(published(&mut events).is_empty());
     }
 }

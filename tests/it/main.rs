@@ -22,6 +22,7 @@ mod owner;
 mod paging;
 mod properties;
 mod serde_forms;
+mod settings;
 mod sqlite;
 // Drives the loopback sync server.
 #[cfg(feature = "loopback")]
