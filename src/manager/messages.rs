@@ -285,7 +285,7 @@ pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> 
     };
     let counts = !message.from_self()
         && !message.excluded_from_unread.unwrap_or(false)
-        && group_type != Some(GroupType::AvChatRoom)
+        && group_type.is_none_or(GroupType::counts_unread)
         && pos > read;
     let newer = last.is_none_or(|last| is_newer(&message, last, kind));
     if !counts && !newer {

@@ -52,8 +52,12 @@ fn set(
 ) {
     if tx.get(id).is_some() {
         // Live: `update` cannot fail.
-        let _ = tx.update(id, |c, _| {
+        let _ = tx.update(id, |c, tx| {
             edit(&mut c.receive_option, &mut c.group_type);
+            if !c.group_type.is_none_or(GroupType::counts_unread) {
+                // It never counts unread from now on, not even in its own count.
+                tx.remove_unread_through(id, None);
+            }
             Ok(())
         });
         return;
@@ -144,7 +148,8 @@ impl ConversationManager {
     }
 
     /// Sets the kind of the group behind a group conversation; an audio-video chat room
-    /// ([`GroupType::AvChatRoom`]) never counts unread. Works before the conversation exists
+    /// ([`GroupType::AvChatRoom`]) never counts unread, so a group that becomes one drops the
+    /// unread it had (its count goes to 0, and `has_unread(true)` no longer lists it). Works before the conversation exists
     /// (kept for when it appears). No change, no event.
     ///
     /// Cancellation: once submitted, the write is made even if this future is dropped (see

@@ -92,7 +92,8 @@ impl Conversation {
     /// not an audio-video chat room.
     #[must_use]
     pub fn counts_toward_total(&self) -> bool {
-        self.receive_option.counts_toward_total() && self.group_type != Some(GroupType::AvChatRoom)
+        self.receive_option.counts_toward_total()
+            && self.group_type.is_none_or(GroupType::counts_unread)
     }
 
     /// Its contribution to the total unread: `unread_count` when it counts, else 0.

@@ -136,6 +136,16 @@ open_u32_enum! {
     }
 }
 
+impl GroupType {
+    /// Whether a group of this kind counts unread at all: an audio-video chat room never
+    /// does, neither in its own count nor in totals (its messages stream past, as in a live
+    /// broadcast). A group that becomes one drops the unread it had.
+    #[must_use]
+    pub fn counts_unread(self) -> bool {
+        self != GroupType::AvChatRoom
+    }
+}
+
 open_u32_enum! {
     /// What a group @ mention addressed (`conv_group_at_info_at_type`).
     GroupAtType, "@ type" {

@@ -208,8 +208,24 @@ mod messages {
             .unwrap();
         m.set_group_type(&g, GroupType::AvChatRoom).await.unwrap();
         let conv = get(&m, "group_live");
-        assert_eq!((conv.show_name.as_str(), conv.unread_count), ("Live", 1));
+        assert_eq!((conv.show_name.as_str(), conv.unread_count), ("Live", 0));
         assert_eq!(m.total_unread(), 0);
+        let unread = m
+            .list(
+                &ConversationFilter::new().has_unread(true),
+                Cursor::START,
+                10,
+            )
+            .unwrap();
+        assert!(unread.conversations.is_empty(), "not listed as unread");
+        // Back to an ordinary group: what it had is gone, new messages count again.
+        m.set_group_type(&g, GroupType::Public).await.unwrap();
+        assert_eq!(get(&m, "group_live").unread_count, 0);
+        m.ingest_message(&g, incoming("2", 2)).await.unwrap();
+        assert_eq!(
+            (get(&m, "group_live").unread_count, m.total_unread()),
+            (1, 1)
+        );
     }
 }
 

@@ -732,6 +732,10 @@ pub(crate) async fn step(
             if result.is_ok() {
                 if *av_chat_room {
                     model.av_rooms.insert(id.clone());
+                    // A group that becomes one drops the unread it had.
+                    if let Some(life) = model.lives.get_mut(&id) {
+                        life.unread.clear();
+                    }
                 } else {
                     model.av_rooms.remove(&id);
                 }
