@@ -1,4 +1,5 @@
-//! The crate's error type and the numeric codes of the original SDK (SPEC §10).
+//! The crate's error type and the numeric codes of the original SDK (the table is in
+//! docs/SEMANTICS.md, "Error codes").
 
 use std::fmt;
 use std::sync::Arc;
@@ -257,7 +258,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The numeric code of SPEC §10 for this error.
+    /// The original SDK's numeric code for this error.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
