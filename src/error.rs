@@ -410,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn each_error_has_its_spec_code() {
+    fn each_error_has_its_documented_code() {
         assert_eq!(Error::TooManyPinned { max: 50 }.code().as_i32(), 51012);
         assert_eq!(Error::FolderNotFound("x".into()).code().as_i32(), 51009);
         assert_eq!(Error::ReservedMarkBits(1 << 4).code().as_i32(), 6017);
