@@ -1,4 +1,4 @@
-//! Applying a server delta (DESIGN budget: a delta of 10,000 changed conversations applied at
+//! Applying a server delta (budget: a delta of 10,000 changed conversations applied at
 //! 100,000+ conversations/s).
 //!
 //! An account of 100,000 conversations (`common::snapshot`) syncs through a bench transport

@@ -1,6 +1,6 @@
 //! Unread counters: reading them, and what one change costs with many watched filters.
 //!
-//! DESIGN budgets: the total and a watched filter's count are O(1) to read; one change with
+//! Budgets: the total and a watched filter's count are O(1) to read; one change with
 //! 1,000 subscribed filters costs O(subscriptions).
 //!
 //! - `unread_read/*`: `total_unread()`, and `unread_by_filter()` for a filter that is watched

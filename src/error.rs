@@ -1,4 +1,5 @@
-//! The crate's error type and the numeric codes of the original SDK (SPEC §10).
+//! The crate's error type and the numeric codes of the original SDK (the table is in
+//! docs/SEMANTICS.md, "Error codes").
 
 use std::fmt;
 use std::sync::Arc;
@@ -292,7 +293,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The numeric code of SPEC §10 for this error.
+    /// The original SDK's numeric code for this error.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -446,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn each_error_has_its_spec_code() {
+    fn each_error_has_its_documented_code() {
         assert_eq!(Error::TooManyPinned { max: 50 }.code().as_i32(), 51012);
         assert_eq!(Error::FolderNotFound("x".into()).code().as_i32(), 51009);
         assert_eq!(Error::ReservedMarkBits(1 << 4).code().as_i32(), 6017);

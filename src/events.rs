@@ -1,4 +1,4 @@
-//! Events: what changed, published after each committed change (SPEC §9).
+//! Events: what changed, published after each committed change.
 //!
 //! [`ConversationManager::events`](crate::ConversationManager::events) returns an
 //! [`EventStream`]. Events describe committed state and arrive in commit order. A consumer

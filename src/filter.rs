@@ -1,4 +1,4 @@
-//! Conversation filters (`TIMConversationListFilter`, SPEC §5).
+//! Conversation filters (`TIMConversationListFilter`): an absent criterion does not filter.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

@@ -1,4 +1,6 @@
-//! Limits the manager enforces (SPEC §3, §7; DESIGN property 9).
+//! Limits the manager enforces: pinned conversations, folders, names, custom data, batches
+//! and decorated conversations. Going past one is refused with its own code; nothing is
+//! silently truncated.
 
 /// The limits a [`ConversationManager`](crate::ConversationManager) enforces.
 ///

@@ -1,4 +1,4 @@
-//! Keyset paging over the ordered list.
+//! Keyset paging over the ordered list: a walk returns no conversation twice.
 //!
 //! A [`Cursor`] names a position in the list order (pinned first, then order key descending),
 //! not an offset. Walking a list that changes between pages therefore returns no conversation

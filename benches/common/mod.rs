@@ -26,7 +26,7 @@ use timconv::{
     GroupAtInfo, GroupAtType, MarkFlags, MemoryStore, Message, ReceiveOption,
 };
 
-/// The account sizes of the DESIGN budgets.
+/// The account sizes of the performance budgets (docs/PERFORMANCE.md).
 pub const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
 
 /// Order keys start here (microseconds in 2020), below any key the writer allocates now.
@@ -36,7 +36,7 @@ pub const ORDER_BASE: u64 = 1_600_000_000_000_000;
 /// ingest new messages use positions above it, so that those count as unread.
 pub const POSITION_CEILING: u64 = 10_000_000_000;
 
-/// The 20 conversation-group names (SPEC limit: 20 groups).
+/// The 20 conversation-group names (the limit: 20 folders).
 pub const GROUPS: [&str; 20] = [
     "work", "family", "friends", "school", "sports", "music", "travel", "games", "books", "food",
     "movies", "pets", "health", "news", "tech", "art", "cars", "garden", "money", "misc",

@@ -1,5 +1,5 @@
-//! Unread counters: the total and one per subscribed filter, kept incrementally (DESIGN
-//! property 4). Reading one is O(1); a change costs O(subscriptions).
+//! Unread counters: the total and one per subscribed filter, kept incrementally, so that each
+//! always equals a recount from scratch. Reading one is O(1); a change costs O(subscriptions).
 
 use std::collections::HashMap;
 

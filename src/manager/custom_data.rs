@@ -1,4 +1,4 @@
-//! Custom data (SPEC §3): an opaque byte string per conversation that roams.
+//! Custom data: an opaque byte string per conversation that roams.
 
 use super::ConversationManager;
 use super::marks::each;

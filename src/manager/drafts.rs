@@ -1,4 +1,4 @@
-//! Drafts (SPEC §3): local only; setting one activates the conversation.
+//! Drafts: local only; setting one activates the conversation.
 
 use super::ConversationManager;
 use crate::error::Result;

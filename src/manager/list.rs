@@ -1,4 +1,4 @@
-//! Reading conversations: by ID, and as filtered, keyset-paged lists (SPEC §4, §5).
+//! Reading conversations: by ID, and as filtered, keyset-paged lists.
 
 use std::sync::Arc;
 

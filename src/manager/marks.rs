@@ -1,4 +1,4 @@
-//! Marks (SPEC §3): star, unread, fold, hide and extension marks, only recorded.
+//! Marks: star, unread, fold, hide and extension marks, only recorded.
 
 use super::{ConversationManager, Tx};
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! Unread counts (SPEC §6): totals, filtered counts, watches, cleaning and receive options.
+//! Unread counts: totals, filtered counts, watches, cleaning and receive options.
 
 use std::pin::Pin;
 use std::sync::Weak;

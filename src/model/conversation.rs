@@ -1,4 +1,4 @@
-//! The conversation record (`ConvInfo`, SPEC §2).
+//! The conversation record (`ConvInfo`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -9,12 +9,12 @@ use super::marks::MarkFlags;
 use super::message::Message;
 use super::options::{GroupAtInfo, GroupType, ReceiveOption};
 
-/// Bit 62 of `conv_active_time`: set on pinned conversations in the C output (SPEC §2).
+/// Bit 62 of `conv_active_time`: set on pinned conversations in the C output.
 pub(crate) const PINNED_BIT: u64 = 1 << 62;
 
 /// One conversation as the list shows it.
 ///
-/// Serialises as the original SDK's `ConvInfo` with its exact keys (SPEC §2). In that form
+/// Serialises as the original SDK's `ConvInfo` with its exact keys. In that form
 /// `conv_active_time` carries bit 62 when the conversation is pinned, as the C API does; the
 /// typed [`order_key`](Self::order_key) never does.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl Conversation {
         self.order_key | if self.is_pinned { PINNED_BIT } else { 0 }
     }
 
-    /// Whether its unread counts toward totals: the receive option allows it (SPEC §6) and it is
+    /// Whether its unread counts toward totals: the receive option allows it and it is
     /// not an audio-video chat room.
     #[must_use]
     pub fn counts_toward_total(&self) -> bool {

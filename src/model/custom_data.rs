@@ -1,4 +1,4 @@
-//! Opaque per-conversation custom data (`conv_custom_data`, SPEC §3).
+//! Opaque per-conversation custom data (`conv_custom_data`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

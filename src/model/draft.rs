@@ -1,4 +1,4 @@
-//! Drafts: local-only, unsent input of a conversation (SPEC §3).
+//! Drafts: local-only, unsent input of a conversation.
 
 use serde::{Deserialize, Serialize};
 

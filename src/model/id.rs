@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 const C2C_PREFIX: &str = "c2c_";
 const GROUP_PREFIX: &str = "group_";
 
-/// The kind of a conversation (`conv_type`, SPEC §1).
+/// The kind of a conversation (`conv_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ConversationType {
@@ -66,7 +66,7 @@ impl<'de> Deserialize<'de> for ConversationType {
     }
 }
 
-/// The full ID of a conversation: `"c2c_" + userID` or `"group_" + groupID` (SPEC §1).
+/// The full ID of a conversation: `"c2c_" + userID` or `"group_" + groupID`.
 ///
 /// Cheap to clone (the text is shared). Parse one from its full form, or build it from a raw
 /// peer ID and a type:

@@ -1,9 +1,9 @@
-//! Conversation marks: a 64-bit set (SPEC §3).
+//! Conversation marks: a 64-bit set, only recorded (they change no count and hide nothing).
 
 use crate::error::{Error, Result};
 
 bitflags::bitflags! {
-    /// The marks of a conversation (`conv_mark_array`, SPEC §3).
+    /// The marks of a conversation (`conv_mark_array`).
     ///
     /// Four standard marks, and bits 32..=63 free for the application ("extension marks").
     /// Bits 4..=31 are reserved: [`MarkFlags::checked`] refuses them. Marks are only recorded:

@@ -1,4 +1,4 @@
-//! Messages, as far as the conversation list needs them (keys `message_*`, SPEC §2).
+//! Messages, as far as the conversation list needs them (keys `message_*`).
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -1,7 +1,7 @@
 //! Small open enums of the record: receive option, group type, group @ info.
 //!
 //! Each keeps values it does not know (`Unknown(n)`) instead of failing, so that a newer server
-//! cannot crash an older client (DESIGN property 8).
+//! cannot crash an older client.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -84,7 +84,7 @@ macro_rules! open_u32_enum {
 }
 
 open_u32_enum! {
-    /// How messages of a conversation are received (`conv_recv_opt`, SPEC §6).
+    /// How messages of a conversation are received (`conv_recv_opt`; see docs/SEMANTICS.md, "Unread counts").
     ///
     /// Conversations set to [`NotReceive`](Self::NotReceive) or [`NotNotify`](Self::NotNotify)
     /// do not count toward the total unread (nor toward unread by filter).
@@ -111,7 +111,7 @@ impl Default for ReceiveOption {
 }
 
 impl ReceiveOption {
-    /// Whether a conversation with this option counts toward unread totals (SPEC §6).
+    /// Whether a conversation with this option counts toward unread totals.
     #[must_use]
     pub fn counts_toward_total(self) -> bool {
         !matches!(self, ReceiveOption::NotReceive | ReceiveOption::NotNotify)

@@ -211,6 +211,8 @@ pub(crate) async fn run(
                 }
             }
             let work = machine.work(asked, mgr.pending_operations() > 0);
+            // A cycle sets the status itself; the one before tells a new failure from a repeat.
+            let before = mgr.sync_status();
             let result = match work {
                 Work::Cycle => {
                     cycle(&mgr, transport.as_ref(), &options, &mut machine.full_due).await
@@ -235,7 +237,7 @@ pub(crate) async fn run(
                         message: err.report().to_string(),
                     };
                     // Warn once per new failure; its retries while it lasts are debug lines.
-                    if mgr.sync_status() == status {
+                    if before == status {
                         tracing::debug!(error = %err.report(), "sync failed again; will retry");
                     } else {
                         tracing::warn!(error = %err.report(), "sync failed; will retry");

@@ -1,4 +1,4 @@
-//! Server sync (DESIGN property 7, SPEC §11): the outbox, the push/pull loop, and
+//! Server sync: the outbox, the push/pull loop, and
 //! reconciliation of the server's state with this device's pending changes.
 //!
 //! With a [`Transport`](crate::transport::Transport) configured

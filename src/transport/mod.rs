@@ -1,4 +1,4 @@
-//! Transports: how the sync engine talks to a server (DESIGN "Transport contract").
+//! Transports: how the sync engine talks to a server, and what it must guarantee.
 //!
 //! A [`Transport`] is one device's session with the server for one user. It knows nothing of
 //! the local store; the sync engine (`crate::sync`) drives it:
@@ -42,7 +42,7 @@ pub use wire::{
 #[error("{message} ({code})")]
 #[non_exhaustive]
 pub struct TransportError {
-    /// The SPEC §10 code: 9508 disconnected, 9520 timed out, or a server code.
+    /// The code: 9508 disconnected, 9520 timed out, or a server code.
     pub code: ErrorCode,
     /// What went wrong.
     pub message: String,

@@ -24,7 +24,7 @@ impl std::fmt::Display for OpId {
     }
 }
 
-/// A change the user made on this device to state that roams (SPEC §11): pin, marks, custom
+/// A change the user made on this device to state that roams: pin, marks, custom
 /// data, folders, deletes and read positions. Drafts never leave the device.
 ///
 /// Each is recorded, already applied locally, in the same transaction as the local change,
@@ -156,7 +156,7 @@ pub struct PendingOperation {
 pub enum OpOutcome {
     /// Applied (now, or by an earlier push of the same ID).
     Applied,
-    /// Refused, with a SPEC §10 code (e.g. 51012 too many pinned): the device rolls its local
+    /// Refused, with an [`ErrorCode`](crate::ErrorCode) (e.g. 51012 too many pinned): the device rolls its local
     /// change back and reports it.
     Rejected {
         /// The numeric code.

@@ -1,5 +1,5 @@
-//! Bad input: every invalid input of the SPEC gives its §10 code, changes nothing and emits
-//! no event.
+//! Bad input: every invalid input gives its documented code (docs/SEMANTICS.md), changes
+//! nothing and emits no event.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl State {
     }
 }
 
-/// One bad call: a name for messages, the call (not yet started), the expected SPEC §10 code.
+/// One bad call: a name for messages, the call (not yet started), the expected code.
 type Case<'a> = (String, LocalBoxFuture<'a, timconv::Result<()>>, i32);
 
 fn case<'a, T: 'a>(

@@ -1,4 +1,4 @@
-//! One manager driven from many tasks at once (DESIGN properties 1, 4 and 6): concurrent
+//! One manager driven from many tasks at once (atomic writes, exact counters, events in commit order): concurrent
 //! writers, readers and watchers; callers that stop waiting; event consumers that fall behind.
 //! Everything is bounded by timeouts so that a deadlock fails instead of hanging.
 

@@ -1,4 +1,4 @@
-//! One conformance suite for every store backend (DESIGN "Store contract"): the same tests,
+//! One conformance suite for every store backend (the `Store` contract): the same tests,
 //! written once as generic functions over a [`Backend`], run against [`MemoryStore`] (the
 //! reference) and [`SqliteStore`] (a file), so that both promise the same.
 //!
@@ -1484,7 +1484,7 @@ async fn unread_watches_after_restart_start_at_the_recount<B: Backend>() {
     assert!(total > 0);
 
     let m = restart(&backend, m).await;
-    // A watch yields the current value first (SPEC §6), also right after opening.
+    // A watch yields the current value first, also right after opening.
     let first = m.watch_total_unread().next().await;
     assert_eq!(
         first,

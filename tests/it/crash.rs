@@ -1,4 +1,4 @@
-//! Crash safety, proven (DESIGN property 1, "Atomic and durable"; issue 3): a child process
+//! Crash safety, proven (atomic and durable; issue 3): a child process
 //! writes to a SQLite file and is killed with SIGKILL at random moments; the file it leaves must
 //! hold every acknowledged change, no half of any change, counters equal to a recount, and pass
 //! `PRAGMA integrity_check`.

@@ -1,4 +1,4 @@
-//! Golden JSON: the seed document's examples and the exact keys of every JSON shape (SPEC §2–§5).
+//! Golden JSON: the seed document's examples and the exact keys of every JSON shape.
 
 use serde_json::{Map, Value, json};
 use timconv::{
@@ -143,7 +143,7 @@ fn seed_conv_info_reencodes_every_original_key_plus_spec_defaults() {
         Some(6_961_616_747_713_488_299)
     );
 
-    // The keys our encoder adds: SPEC §2 keys the seed lacks, at their defaults. `conv_draft`
+    // The keys our encoder adds: record keys the seed lacks, at their defaults. `conv_draft`
     // (no draft) and `conv_group_type` (a C2C conversation has no group kind) stay absent, as
     // the seed itself leaves out `conv_draft` when `conv_is_has_draft` is false.
     let expected_extra = json!({
@@ -269,7 +269,7 @@ fn absent_message_keys_stay_absent() {
     );
 }
 
-/// SPEC §2: "decoding a message and encoding it again keeps every key it had". A known key
+/// Decoding a message and encoding it again keeps every key it had. A known key
 /// whose value is `null` (as JSON writers emit for unset fields) is such a key.
 #[test]
 fn known_message_keys_with_null_values_round_trip() {

@@ -1,4 +1,4 @@
-//! Keyset paging (SPEC §4, DESIGN property 3): order, page sizes, `next_seq`, and walks over a
+//! Keyset paging: order, page sizes, `next_seq`, and walks over a
 //! list that changes between pages.
 
 use std::collections::{HashMap, HashSet};
@@ -40,8 +40,8 @@ async fn create_in_order(m: &ConversationManager, names: &[&str]) {
     }
 }
 
-/// SPEC §4: "1,2,3,4,5 with 2 and 3 pinned lists as 2,3,1,4,5". 1 is the most recently
-/// active, 5 the oldest. Pinning activates (SPEC §3), so 2 comes before 3 when 2 is pinned
+/// The original guides' example: 1,2,3,4,5 with 2 and 3 pinned lists as 2,3,1,4,5. 1 is the
+/// most recently active, 5 the oldest. Pinning activates, so 2 comes before 3 when 2 is pinned
 /// last.
 #[tokio::test]
 async fn spec_example_pinned_first() {
@@ -553,7 +553,7 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
-    /// SPEC §4: a walk over a list that changes between pages returns no conversation twice,
+    /// A walk over a list that changes between pages returns no conversation twice,
     /// and misses none that existed throughout, matched its filter throughout and did not
     /// move (its sort key never changed).
     #[test]
@@ -570,7 +570,7 @@ proptest! {
     }
 }
 
-/// SPEC §4: "returns no conversation twice". A pinned conversation already returned, deleted
+/// A walk returns no conversation twice: a pinned conversation already returned, deleted
 /// and brought back by a new message (now unpinned, below the cursor) is not returned again.
 #[tokio::test]
 async fn deleted_and_recreated_during_a_walk_is_not_returned_twice() {

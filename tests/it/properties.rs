@@ -1,5 +1,5 @@
-//! Random operation sequences against the invariants of DESIGN "Properties" (1, 2, 4, 8, 9) and
-//! the unread rules of SPEC §6.
+//! Random operation sequences against the invariants (atomic calls, unique order keys, exact
+//! counters, unknown values kept, limits held) and the unread rules of docs/SEMANTICS.md.
 //!
 //! Each case opens a manager with small limits (3 pinned, 3 groups, 5 decorated, batches of
 //! 3) over a pool of 8 conversations, watches the total and a dozen filters, and runs up to 60
@@ -246,7 +246,7 @@ struct Life {
 }
 
 impl Life {
-    /// Marks read up to `up_to` (0: everything), as SPEC §6 describes.
+    /// Marks read up to `up_to` (0: everything).
     fn clean(&mut self, up_to: u64) {
         if up_to == 0 {
             self.read = self.read.max(self.last.map_or(0, |(pos, _)| pos));
@@ -261,7 +261,7 @@ impl Life {
     }
 }
 
-/// The reference model of SPEC §6 (unread), §8 (delete and tombstones) and §4 (activation).
+/// The reference model of unread counting, delete and tombstones, and activation.
 #[derive(Debug, Default)]
 pub(crate) struct Model {
     lives: HashMap<ConversationId, Life>,
@@ -295,7 +295,7 @@ impl Model {
             ConversationType::Group => m.seq.unwrap_or(0),
             _ => m.server_time.unwrap_or(0),
         };
-        // SPEC §8: messages from before the last delete stay deleted, even once it is back.
+        // Messages from before the last delete stay deleted, even once it is back.
         if self.tombstones.get(id).is_some_and(|&t| pos <= t) {
             return Expect::Stale;
         }
@@ -304,7 +304,7 @@ impl Model {
         let life = self.lives.get_mut(id).expect("just created");
         let msg_id = m.msg_id.clone().expect("test messages have IDs");
         if !life.seen.insert(msg_id.clone()) {
-            return Expect::Nothing; // SPEC §6: a message delivered twice counts once
+            return Expect::Nothing; // a message delivered twice counts once
         }
         // A message without a position (0) cannot be placed against the read position: it
         // never counts.
@@ -333,7 +333,7 @@ impl Model {
 
     fn delete(&mut self, id: &ConversationId) {
         if let Some(life) = self.lives.remove(id) {
-            // SPEC §8: only a message newer than any before this delete brings it back.
+            // Only a message newer than any before this delete brings it back.
             let floor = self.tombstones.get(id).copied().unwrap_or(0);
             let last = life.last.map_or(0, |(pos, _)| pos).max(floor);
             self.tombstones.insert(id.clone(), last);
@@ -583,7 +583,7 @@ pub(crate) async fn step(
             if checks.model && !matches {
                 return Err(format!("ingest gave {outcome:?}, model expects {expect:?}"));
             }
-            // SPEC §6: own and excluded messages never add unread.
+            // Own and excluded messages never add unread.
             let unread = |c: &Option<Arc<Conversation>>| c.as_ref().map_or(0, |c| c.unread_count);
             if (message.from_self() || message.excluded_from_unread == Some(true))
                 && unread(&after) > unread(&before)
@@ -619,7 +619,7 @@ pub(crate) async fn step(
                     if now != Some(*on) {
                         return Err(format!("pin({on}) succeeded, pinned is {now:?}"));
                     }
-                    // SPEC §3: pinning activates; pinning a pinned one changes nothing.
+                    // Pinning activates; pinning a pinned one changes nothing.
                     Ok(if *on && was == Some(false) {
                         Effect::activated(id)
                     } else {
@@ -694,7 +694,7 @@ pub(crate) async fn step(
                 return Err("the draft is not set".into());
             }
             model.create(&id);
-            Ok(Effect::activated(id)) // SPEC §3: setting a draft activates
+            Ok(Effect::activated(id)) // setting a draft activates
         }
         Op::CancelDraft { conv } => {
             let id = conv_id(*conv);
@@ -1094,7 +1094,7 @@ proptest! {
     }
 
     /// Unread counts, read positions, @ info and existence follow the reference model of
-    /// SPEC §6 and §8, and only activations (§3, §4) move order keys.
+    /// Unread and delete follow the model, and only activations move order keys.
     #[test]
     fn unread_and_activation_follow_the_model(ops in ops()) {
         run_blocking(ops, Checks { model: true })?;
@@ -1113,7 +1113,7 @@ async fn invariant_filters_are_distinct_subscriptions() {
 
 // Minimal sequences the properties found, kept as plain tests so each names its rule.
 
-/// SPEC §6: cleaning "all groups" up to everything reads every group conversation, so a late
+/// Cleaning "all groups" up to everything reads every group conversation, so a late
 /// message from before the clean is not unread, as it would not be after cleaning that one
 /// conversation alone (`clean_unread(id, 0, 0)`).
 #[tokio::test]
@@ -1150,7 +1150,7 @@ async fn bulk_clean_reads_conversations_without_unread_too() {
     assert_eq!(manager.get(&u).map(|c| c.c2c_read_timestamp), Some(1));
 }
 
-/// SPEC §4, §6: a message delivered again is not a new message: it neither activates the
+/// A message delivered again is not a new message: it neither activates the
 /// conversation nor replaces a newer last message, even when both carry the same time.
 #[tokio::test]
 async fn redelivered_message_does_not_activate() {
@@ -1206,7 +1206,7 @@ async fn message_without_position_is_refused() {
     assert_eq!(manager.total_unread(), 0);
 }
 
-/// SPEC §8: a replayed message from before a delete does not bring the conversation back,
+/// A replayed message from before a delete does not bring the conversation back,
 /// also after it was recreated (by a draft) and deleted again in between.
 #[tokio::test]
 async fn replay_does_not_resurrect_after_a_second_delete() {

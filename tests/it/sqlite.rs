@@ -1006,7 +1006,7 @@ fn no_error<T>(result: timconv::Result<T>, what: &str) -> T {
 }
 
 /// Walks the whole list of `filter` in pages of `page_size`; checks that the walk goes
-/// strictly down the order and returns nothing twice (SPEC §4), whatever changes meanwhile.
+/// strictly down the order and returns nothing twice, whatever changes meanwhile.
 fn walk_checked(m: &ConversationManager, filter: &ConversationFilter, page_size: u32) -> usize {
     let mut cursor = Cursor::START;
     let mut seen = HashSet::new();

@@ -1,5 +1,5 @@
-//! The sync property (issue: sync; DESIGN properties 6–7): random operations on two devices of
-//! one user, random server deliveries, random faults (dropped, delayed, duplicated requests
+//! The sync property (every device converges to the server's state): random operations on
+//! two devices of one user, random server deliveries, random faults (dropped, delayed, duplicated requests
 //! and events, disconnects), random offline periods and restarts of a device (reopening its
 //! SQLite file). Once faults stop and both devices have synced:
 //!

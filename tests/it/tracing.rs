@@ -424,3 +424,45 @@ async fn every_declared_span_field_is_recorded() {
         log.unrecorded
     );
 }
+
+#[tokio::test]
+async fn a_sync_failure_warns_once_while_it_lasts() {
+    let server = timconv::transport::loopback::LoopbackServer::new();
+    let transport = server.transport("me", "phone");
+    let (capture, _guard) = capture();
+    let manager = ConversationManager::builder()
+        .in_memory()
+        .self_user_id("me")
+        .transport(transport.clone())
+        .open()
+        .await
+        .expect("opens");
+    manager.sync().await.expect("online");
+    assert!(capture.loud().is_empty(), "{:#?}", capture.loud());
+
+    transport.set_online(false);
+    for _ in 0..3 {
+        let err = manager.sync().await.expect_err("offline");
+        assert_eq!(err.code().as_i32(), 9508);
+    }
+    let warnings: Vec<Logged> = capture
+        .loud()
+        .into_iter()
+        .filter(|e| e.text.contains("sync failed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning per failure: {warnings:#?}");
+    assert!(warnings[0].text.contains("9508"), "{warnings:#?}");
+
+    // Back online: the next failure is news again.
+    transport.set_online(true);
+    manager.sync().await.expect("online again");
+    transport.set_online(false);
+    assert!(manager.sync().await.is_err());
+    let warnings = capture
+        .loud()
+        .into_iter()
+        .filter(|e| e.text.contains("sync failed"))
+        .count();
+    assert_eq!(warnings, 2);
+    manager.shutdown().await.expect("shuts down");
+}

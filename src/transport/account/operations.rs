@@ -9,7 +9,7 @@ use crate::model::lifecycle::recency;
 use crate::model::{ConversationId, CustomData, MarkFlags, Message};
 use crate::transport::{FolderRename, Operation};
 
-/// A refused operation: its SPEC §10 code and why.
+/// A refused operation: its code and why.
 pub(super) struct Rejection {
     pub(super) code: ErrorCode,
     pub(super) message: String,

@@ -70,7 +70,7 @@
 //! **Operations** ([`Transport::push`](super::Transport::push)) are applied in order, each at
 //! most once per [`OpId`]: the server remembers every outcome, and a re-pushed ID gets the
 //! remembered outcome without being applied again. An operation is all or nothing: a rejected
-//! one changes nothing. Checks are made in the order listed; codes are SPEC §10's.
+//! one changes nothing. Checks are made in the order listed; codes are those of [`ErrorCode`](crate::ErrorCode).
 //!
 //! - `Pin`: a deleted conversation is refused (6004); an unknown one is created (alive, empty).
 //!   Pinning one more when [`max_pinned`](Limits::max_pinned) are pinned: 51012.
