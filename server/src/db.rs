@@ -17,14 +17,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use timconv::transport::account::{
-    Account, Changes, Head, PullItem, PullStart, pull_page, pull_start,
+    Account, Changes, Head, PageChange, PullItem, PullStart, PulledConversation, pull_page_of,
+    pull_start,
 };
 use timconv::transport::{
-    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
-    RemoteChange, TransportError,
+    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullPage, PullResponse, PushResponse,
+    TransportError,
 };
 use timconv::{ConversationId, Limits, Message};
 
@@ -124,6 +126,38 @@ macro_rules! transaction {
             }
         }
     }};
+}
+
+/// A page of a pull with each change as JSON ([`Db::pull_json`]).
+#[derive(Debug)]
+pub enum PullJson {
+    /// A page: serialized as a [`PullResponse::Page`].
+    Page(PageJson),
+    /// As [`PullResponse::TooFarBehind`].
+    TooFarBehind,
+}
+
+/// The fields of a [`PullPage`], each change as JSON.
+#[derive(Debug)]
+pub struct PageJson {
+    /// The changes, each a [`RemoteChange`] as JSON, oldest first.
+    pub changes: Vec<Box<RawValue>>,
+    /// Where the next pull continues (the version, unsigned).
+    pub bookmark: Bookmark,
+    /// More changes follow.
+    pub has_more: bool,
+}
+
+/// A conversation's stored view, handed to the paging rules without decoding it.
+struct StoredView {
+    json: Box<RawValue>,
+    tombstone: bool,
+}
+
+impl PulledConversation for StoredView {
+    fn is_tombstone(&self) -> bool {
+        self.tombstone
+    }
 }
 
 /// The database of a server process. Cheap to clone.
@@ -272,6 +306,28 @@ impl Db {
         since: Option<&Bookmark>,
         limit: usize,
     ) -> Result<PullResponse, DbError> {
+        Ok(match self.pull_json(user, since, limit).await? {
+            PullJson::TooFarBehind => PullResponse::TooFarBehind,
+            PullJson::Page(page) => PullResponse::Page(PullPage {
+                changes: page
+                    .changes
+                    .iter()
+                    .map(|c| serde_json::from_str(c.get()).map_err(|e| corrupt("view", e)))
+                    .collect::<Result<_, _>>()?,
+                bookmark: page.bookmark,
+                has_more: page.has_more,
+            }),
+        })
+    }
+
+    /// As [`pull`](Self::pull), with each change as JSON, the conversations' as stored: the
+    /// page is sent without decoding and encoding again what a pull shows of each.
+    pub async fn pull_json(
+        &self,
+        user: &str,
+        since: Option<&Bookmark>,
+        limit: usize,
+    ) -> Result<PullJson, DbError> {
         let limit = limit.max(1);
         transaction!(self, |tx| {
             async {
@@ -279,14 +335,14 @@ impl Db {
                 let head = row.head;
                 let start = pull_start(&head, since).map_err(DbError::Refused)?;
                 let PullStart::From { version, full } = start else {
-                    return Ok(PullResponse::TooFarBehind);
+                    return Ok(PullJson::TooFarBehind);
                 };
                 let sql = if full {
-                    "SELECT version, view_json FROM conversations \
+                    "SELECT version, view_json, live FROM conversations \
                      WHERE user_id = $1 AND version >= $2 AND live = 1 \
                      ORDER BY version LIMIT $3"
                 } else {
-                    "SELECT version, view_json FROM conversations \
+                    "SELECT version, view_json, live FROM conversations \
                      WHERE user_id = $1 AND version >= $2 AND visible = 1 \
                      ORDER BY version LIMIT $3"
                 };
@@ -297,13 +353,13 @@ impl Db {
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut items = Vec::with_capacity(rows.len() + 1);
-                for r in &rows {
+                for r in rows {
                     let v = to_u64(r.try_get::<i64, _>(0)?)?;
                     let view: Option<String> = r.try_get(1)?;
                     let view = view.ok_or_else(|| corrupt("view", "missing"))?;
-                    let change: RemoteChange =
-                        serde_json::from_str(&view).map_err(|e| corrupt("view", e))?;
-                    items.push((v, PullItem::Conversation(change)));
+                    let json = RawValue::from_string(view).map_err(|e| corrupt("view", e))?;
+                    let tombstone = r.try_get::<i64, _>(2)? == 0;
+                    items.push((v, PullItem::Conversation(StoredView { json, tombstone })));
                 }
                 if head.groups_version >= version {
                     let at = items.partition_point(|(v, _)| *v < head.groups_version);
@@ -314,10 +370,23 @@ impl Db {
                 } else {
                     load_renames(&mut tx, user, version).await?
                 };
-                Ok::<_, DbError>(
-                    pull_page(&head, start, limit, items, &renames)
-                        .map_or(PullResponse::TooFarBehind, PullResponse::Page),
-                )
+                let Some(page) = pull_page_of(&head, start, limit, items, &renames) else {
+                    return Ok(PullJson::TooFarBehind);
+                };
+                let changes =
+                    page.changes
+                        .into_iter()
+                        .map(|c| match c {
+                            PageChange::Groups(g) => serde_json::value::to_raw_value(&g)
+                                .map_err(|e| corrupt("groups", e)),
+                            PageChange::Conversation(c) => Ok(c.json),
+                        })
+                        .collect::<Result<_, _>>()?;
+                Ok::<_, DbError>(PullJson::Page(PageJson {
+                    changes,
+                    bookmark: page.bookmark,
+                    has_more: page.has_more,
+                }))
             }
             .await
         })
@@ -356,6 +425,43 @@ impl Db {
                 self.notify(&mut tx, user, None, versions, Some(event))
                     .await?;
                 Ok::<_, DbError>(Some(versions))
+            }
+            .await
+        })
+    }
+
+    /// The server receives `messages` for `user`, in order, in one transaction: as many
+    /// [`deliver`](Self::deliver)s, with one hint for all. Returns how many were stored (the
+    /// others were duplicates or stale) and, if any was, the user's versions before and after.
+    pub async fn deliver_many(
+        &self,
+        user: &str,
+        messages: &[(ConversationId, Message)],
+    ) -> Result<(usize, Option<(u64, u64)>), DbError> {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<ConversationId> = messages
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| seen.insert(*id))
+            .cloned()
+            .collect();
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let mut account = Account::new(self.limits, row.head.clone());
+                load_records(&mut tx, user, &ids, &mut account).await?;
+                let stored = messages
+                    .iter()
+                    .filter(|(id, message)| account.deliver(id, message.clone()))
+                    .count();
+                if stored == 0 {
+                    return Ok((0, None));
+                }
+                let changes = account.take_changes();
+                save(&mut tx, user, &account, row.operations, &changes).await?;
+                let versions = (row.head.version, account.head().version);
+                self.notify(&mut tx, user, None, versions, None).await?;
+                Ok::<_, DbError>((stored, Some(versions)))
             }
             .await
         })
