@@ -123,7 +123,7 @@ fn one_record() {
             c.id.kind() == ConversationType::C2c
                 && c.unread_count == 0
                 && c.marks.is_empty()
-                && c.groups.is_empty()
+                && c.folders.is_empty()
                 && !c.is_pinned
         })
         .expect("a plain conversation");

@@ -89,7 +89,7 @@ fn delta(run: u64) -> VecDeque<PullResponse> {
                 pinned: c.is_pinned,
                 marks: marks.bits(),
                 custom_data: format!("run {run}").as_str().into(),
-                groups: c.groups.clone(),
+                folders: c.folders.clone(),
                 read_position: c.read_position(),
                 messages: c.last_message.into_iter().collect(),
                 show_name: c.show_name,

@@ -27,7 +27,7 @@ use timconv::{
 
 fn read_counters(c: &mut Criterion) {
     let by_type = ConversationFilter::new().conv_type(ConversationType::Group);
-    let by_group = ConversationFilter::new().group("work");
+    let by_group = ConversationFilter::new().folder("work");
     for n in common::SIZES {
         let rt = common::runtime();
         let manager = rt.block_on(common::open_account(n));
@@ -88,7 +88,7 @@ fn one_change(c: &mut Criterion) {
     rt.block_on(async {
         for id in &targets {
             manager
-                .clean_unread(id.clone(), 0, 0)
+                .clean_unread(id.clone(), timconv::ReadUpTo::Everything)
                 .await
                 .expect("clean a target");
         }
@@ -116,7 +116,7 @@ fn one_change(c: &mut Criterion) {
             .expect("ingest");
         assert_eq!(outcome, IngestOutcome::Updated);
         assert_eq!(manager.total_unread(), total + 1);
-        rt.block_on(manager.clean_unread(targets[0].clone(), 0, 0))
+        rt.block_on(manager.clean_unread(targets[0].clone(), timconv::ReadUpTo::Everything))
             .expect("clean");
 
         for (name, from_self) in [("incoming_unread", false), ("own_message", true)] {
@@ -134,7 +134,10 @@ fn one_change(c: &mut Criterion) {
                             elapsed += start.elapsed();
                             assert_eq!(outcome.expect("ingest"), IngestOutcome::Updated);
                             if !from_self {
-                                manager.clean_unread(id.clone(), 0, 0).await.expect("clean");
+                                manager
+                                    .clean_unread(id.clone(), timconv::ReadUpTo::Everything)
+                                    .await
+                                    .expect("clean");
                             }
                         }
                         elapsed

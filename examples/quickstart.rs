@@ -1,6 +1,6 @@
 //! The main job of `timconv`, end to end, on a SQLite file: conversations created by messages,
-//! pinned, marked, drafted, grouped, paged through with a filter, the total unread watched
-//! while cleaning, and everything still there after a restart.
+//! pinned, marked, drafted, put in folders, paged through with a filter, the total unread
+//! watched while cleaning, and everything still there after a restart.
 //!
 //! Run with `cargo run --example quickstart`.
 #![allow(clippy::print_stdout)] // an example prints what it does
@@ -10,23 +10,29 @@ use std::time::Duration;
 use futures::StreamExt;
 use timconv::{
     CleanTarget, ConversationFilter, ConversationId, ConversationManager, Cursor, Draft, Event,
-    MarkFlags, Message, SqliteStore,
+    MarkFlags, Message, ReadUpTo,
 };
 
 fn incoming(id: &str, server_time: u64, text: &str) -> Message {
-    let mut message = Message::text(id, text);
-    message.server_time = Some(server_time);
-    message.sender = Some("someone".into());
-    message
+    Message::builder()
+        .msg_id(id)
+        .server_time(server_time)
+        .sender("someone")
+        .text(text)
+        .build()
 }
 
 fn group_message(id: &str, seq: u64, text: &str, at: &[&str]) -> Message {
-    let mut message = incoming(id, 1_700_000_000 + seq, text);
-    message.seq = Some(seq);
+    let mut message = Message::builder()
+        .msg_id(id)
+        .seq(seq)
+        .server_time(1_700_000_000 + seq)
+        .sender("someone")
+        .text(text);
     if !at.is_empty() {
-        message.group_at_users = Some(at.iter().map(|s| (*s).to_owned()).collect());
+        message = message.at_users(at.iter().copied());
     }
-    message
+    message.build()
 }
 
 /// Gives the event printer a moment, so its lines follow the step that caused them.
@@ -38,17 +44,14 @@ async fn settle() {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A fresh file for the demo; an app keeps one per account in its data directory.
     let path = std::env::temp_dir().join("timconv-quickstart.db");
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-lock"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     println!("Conversations are kept in {}", path.display());
-    let manager = ConversationManager::builder()
-        .self_user_id("me")
-        .store(SqliteStore::open(&path).await?)
-        .open()
-        .await?;
+    // The logged-in user's ID recognises @me mentions.
+    let manager = ConversationManager::open(&path, "me").await?;
 
-    // Print every event as it is published.
+    // Print every event as it is published; the stream ends when the manager shuts down.
     let mut events = manager.events();
     let printer = tokio::spawn(async move {
         while let Some(event) = events.next().await {
@@ -83,10 +86,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ingest_message(&bob, incoming("b1", 1_700_000_002, "lunch?"))
         .await?;
     manager
-        .ingest_message(&team, group_message("t1", 1, "standup", &[]))
-        .await?;
-    manager
-        .ingest_message(&team, group_message("t2", 2, "@me ping", &["me"]))
+        .ingest_messages([
+            (team.clone(), group_message("t1", 1, "standup", &[])),
+            (team.clone(), group_message("t2", 2, "@me ping", &["me"])),
+        ])
         .await?;
     // The same message delivered twice counts once.
     manager
@@ -97,19 +100,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settle().await;
 
     println!("2. Pin alice, star bob and the team, set a draft for bob");
-    manager.pin(&alice, true).await?;
+    manager.pin(&alice).await?;
     manager
-        .mark(&[bob.clone(), team.clone()], MarkFlags::STAR, true)
-        .await?;
+        .mark([&bob, &team], MarkFlags::STAR)
+        .await?
+        .into_result()?;
     let draft = Draft::new(Message::text("", "see you at"), "", 1_700_000_100);
     manager.set_draft(&bob, draft).await?;
 
     settle().await;
 
-    println!("3. Put bob and the team in a conversation group \"work\"");
+    println!("3. Put bob and the team in a folder \"work\"");
     manager
-        .create_group("work", &[bob.clone(), team.clone()])
-        .await?;
+        .create_folder("work", [&bob, &team])
+        .await?
+        .into_result()?;
 
     settle().await;
 
@@ -120,11 +125,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let page = manager.list(&starred, cursor, 2)?;
         for c in &page.conversations {
             println!(
-                "   {} pinned={} unread={} groups={:?} draft={}",
+                "   {} pinned={} unread={} folders={:?} draft={}",
                 c.id,
                 c.is_pinned,
                 c.unread_count,
-                c.groups,
+                c.folders,
                 c.draft.is_some()
             );
         }
@@ -139,14 +144,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("5. Watch the total unread while cleaning");
     let mut total = manager.watch_total_unread();
     println!("   watching: total = {:?}", total.next().await);
-    manager.clean_unread(CleanTarget::AllC2c, 0, 0).await?;
+    manager
+        .clean_unread(CleanTarget::AllC2c, ReadUpTo::Everything)
+        .await?;
     println!(
         "   after cleaning all C2C: total = {:?}",
         total.next().await
     );
-    manager.clean_unread(team.clone(), 0, 0).await?;
+    manager.clean_unread(&team, ReadUpTo::Sequence(2)).await?;
     println!(
-        "   after cleaning the team: total = {:?}",
+        "   after reading the team up to sequence 2: total = {:?}",
         total.next().await
     );
 
@@ -158,28 +165,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("   {}", serde_json::to_string(c)?);
     }
 
-    // Let the printer drain, then stop.
-    settle().await;
+    // Shut down: the file is released, and the event stream ends.
     manager.shutdown().await?;
-    drop(manager);
-    printer.abort();
+    printer.await?;
 
     println!("7. Reopen the file: everything is still there");
-    let reopened = ConversationManager::open(&path).await?;
+    let reopened = ConversationManager::open(&path, "me").await?;
     for c in reopened.conversations() {
         println!(
-            "   {} pinned={} marks={:#x} groups={:?} draft={} read up to {}",
+            "   {} pinned={} marks={:#x} folders={:?} draft={} read up to {}",
             c.id,
             c.is_pinned,
             c.marks.bits(),
-            c.groups,
+            c.folders,
             c.draft.is_some(),
             c.read_position()
         );
     }
     println!(
-        "   groups: {:?}, total unread: {}",
-        reopened.groups(),
+        "   folders: {:?}, total unread: {}",
+        reopened.folders(),
         reopened.total_unread()
     );
     reopened.shutdown().await?;

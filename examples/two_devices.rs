@@ -98,13 +98,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("on the phone: pin bob, star him, put him in a 'friends' group, start a draft");
-    phone.pin(&bob, true).await?;
+    phone.pin(&bob).await?;
     phone
-        .mark(std::slice::from_ref(&bob), MarkFlags::STAR, true)
-        .await?;
+        .mark(std::slice::from_ref(&bob), MarkFlags::STAR)
+        .await?
+        .into_result()?;
     phone
-        .create_group("friends", std::slice::from_ref(&bob))
-        .await?;
+        .create_folder("friends", std::slice::from_ref(&bob))
+        .await?
+        .into_result()?;
     phone
         .set_draft(
             &bob,
@@ -117,7 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  laptop sees: pinned {}, marks {:?}, groups {:?}, draft {}",
         on_laptop.is_pinned,
         on_laptop.marks,
-        on_laptop.groups,
+        on_laptop.folders,
         if on_laptop.draft.is_some() {
             "yes"
         } else {
@@ -127,7 +129,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("on the laptop: read bob's messages");
     laptop
-        .clean_unread(CleanTarget::Conversation(bob.clone()), 0, 0)
+        .clean_unread(
+            CleanTarget::Conversation(bob.clone()),
+            timconv::ReadUpTo::Everything,
+        )
         .await?;
     sync_both(&phone, &laptop).await?;
     println!(
@@ -137,7 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("on the phone: delete the conversation");
-    phone.delete(&bob, false).await?;
+    phone.delete(&bob, timconv::MessageHistory::Keep).await?;
     sync_both(&phone, &laptop).await?;
     println!(
         "  conversations: phone {}, laptop {}",

@@ -44,16 +44,16 @@ pub enum ErrorCode {
     ServerInternal = 50004,
     /// 51006: a batch was empty or held more than the batch limit (100).
     BatchSize = 51006,
-    /// 51007: a conversation-group operation failed.
-    GroupOperationFailed = 51007,
+    /// 51007: a folder operation failed.
+    FolderOperationFailed = 51007,
     /// 51008: more than 1000 conversations would carry marks, custom data or group membership.
     TooManyDecorated = 51008,
-    /// 51009: the conversation group does not exist.
-    GroupNotFound = 51009,
-    /// 51010: more than 20 conversation groups.
-    TooManyGroups = 51010,
-    /// 51011: a conversation-group name is empty or longer than 32 bytes.
-    GroupNameLength = 51011,
+    /// 51009: the folder does not exist.
+    FolderNotFound = 51009,
+    /// 51010: more than 20 folders.
+    TooManyFolders = 51010,
+    /// 51011: a folder name is empty or longer than 32 bytes.
+    FolderNameLength = 51011,
     /// 51012: more than 50 pinned conversations.
     TooManyPinned = 51012,
 }
@@ -85,11 +85,11 @@ impl ErrorCode {
             ServerInvalidParameters,
             ServerInternal,
             BatchSize,
-            GroupOperationFailed,
+            FolderOperationFailed,
             TooManyDecorated,
-            GroupNotFound,
-            TooManyGroups,
-            GroupNameLength,
+            FolderNotFound,
+            TooManyFolders,
+            FolderNameLength,
             TooManyPinned,
         ]
         .into_iter()
@@ -156,26 +156,26 @@ pub enum Error {
         /// The configured maximum.
         max: usize,
     },
-    /// Creating a group would exceed the maximum number of conversation groups.
-    #[error("at most {max} conversation groups can exist")]
-    TooManyGroups {
+    /// Creating a group would exceed the maximum number of folders.
+    #[error("at most {max} folders can exist")]
+    TooManyFolders {
         /// The configured maximum.
         max: usize,
     },
     /// A group name that is empty or too long.
-    #[error("conversation group name of {len} bytes; allowed 1..={max}")]
-    GroupNameLength {
+    #[error("folder name of {len} bytes; allowed 1..={max}")]
+    FolderNameLength {
         /// Its length in bytes.
         len: usize,
         /// The configured maximum.
         max: usize,
     },
-    /// The named conversation group does not exist.
-    #[error("conversation group {0:?} does not exist")]
-    GroupNotFound(String),
-    /// A conversation group of that name already exists.
-    #[error("conversation group {0:?} already exists")]
-    GroupAlreadyExists(String),
+    /// The named folder does not exist.
+    #[error("folder {0:?} does not exist")]
+    FolderNotFound(String),
+    /// A folder of that name already exists.
+    #[error("folder {0:?} already exists")]
+    FolderAlreadyExists(String),
     /// JSON that could not be decoded.
     #[error("invalid JSON: {0}")]
     InvalidJson(String),
@@ -219,6 +219,13 @@ pub enum Error {
         /// The newest schema version this crate knows.
         supported: i64,
     },
+    /// Some conversations of a batch call failed (see
+    /// [`BatchOutcome::into_result`](crate::BatchOutcome::into_result)); the others succeeded.
+    #[error("{} of the conversations failed", failures.len())]
+    PartlyFailed {
+        /// The failures, in order.
+        failures: Vec<crate::ConversationOutcome>,
+    },
     /// The manager has been shut down (its writer is gone).
     #[error("the conversation manager is shut down")]
     Closed,
@@ -246,14 +253,14 @@ impl Error {
             | Error::InvalidParameter(_)
             | Error::ReservedMarkBits(_)
             | Error::CustomDataTooLarge { .. }
-            | Error::GroupAlreadyExists(_) => ErrorCode::InvalidParameters,
+            | Error::FolderAlreadyExists(_) => ErrorCode::InvalidParameters,
             Error::ConversationNotFound(_) => ErrorCode::InvalidConversation,
             Error::BatchSize { .. } => ErrorCode::BatchSize,
             Error::TooManyPinned { .. } => ErrorCode::TooManyPinned,
             Error::TooManyDecorated { .. } => ErrorCode::TooManyDecorated,
-            Error::TooManyGroups { .. } => ErrorCode::TooManyGroups,
-            Error::GroupNameLength { .. } => ErrorCode::GroupNameLength,
-            Error::GroupNotFound(_) => ErrorCode::GroupNotFound,
+            Error::TooManyFolders { .. } => ErrorCode::TooManyFolders,
+            Error::FolderNameLength { .. } => ErrorCode::FolderNameLength,
+            Error::FolderNotFound(_) => ErrorCode::FolderNotFound,
             Error::InvalidJson(_) => ErrorCode::InvalidJson,
             Error::Store(_)
             | Error::CorruptDatabase(_)
@@ -263,6 +270,10 @@ impl Error {
             Error::Closed | Error::NoRuntime => ErrorCode::NotInitialized,
             Error::Internal(_) => ErrorCode::Internal,
             Error::Sync(e) => e.code,
+            Error::PartlyFailed { failures } => failures
+                .iter()
+                .find_map(|f| f.result.as_ref().err().map(Error::code))
+                .unwrap_or(ErrorCode::Internal),
             Error::SyncUnavailable => ErrorCode::NotSupported,
         }
     }
@@ -310,7 +321,7 @@ mod tests {
     #[test]
     fn each_error_has_its_spec_code() {
         assert_eq!(Error::TooManyPinned { max: 50 }.code().as_i32(), 51012);
-        assert_eq!(Error::GroupNotFound("x".into()).code().as_i32(), 51009);
+        assert_eq!(Error::FolderNotFound("x".into()).code().as_i32(), 51009);
         assert_eq!(Error::ReservedMarkBits(1 << 4).code().as_i32(), 6017);
         assert_eq!(Error::Closed.code().as_i32(), 6013);
     }

@@ -10,30 +10,31 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::BoxStream;
-use tokio::sync::broadcast;
+use futures::stream::FusedStream;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::ErrorCode;
 use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationId};
+use crate::streams::{Ending, broadcast_items};
 
-/// Why conversations left a conversation group.
+/// Why conversations left a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum GroupRemovalReason {
+pub enum FolderRemovalReason {
     /// 0: the user removed them (or deleted the conversations).
     ByUser,
-    /// 1: evicted because the group passed 1000 conversations (reported by the server).
+    /// 1: evicted because the folder passed 1000 conversations (reported by the server).
     Evicted,
 }
 
-impl GroupRemovalReason {
+impl FolderRemovalReason {
     /// The numeric value used by the C API.
     #[must_use]
     pub fn as_u32(self) -> u32 {
         match self {
-            GroupRemovalReason::ByUser => 0,
-            GroupRemovalReason::Evicted => 1,
+            FolderRemovalReason::ByUser => 0,
+            FolderRemovalReason::Evicted => 1,
         }
     }
 }
@@ -82,40 +83,50 @@ pub enum Event {
         /// Its new unread count.
         count: u64,
     },
-    /// A conversation group was created.
-    GroupCreated {
+    /// A folder was created.
+    FolderCreated {
         /// Its name.
         name: String,
         /// The conversations it was created with (those accepted).
         conversations: Vec<ConversationId>,
     },
-    /// A conversation group was deleted.
-    GroupDeleted {
+    /// A folder was deleted.
+    FolderDeleted {
         /// Its name.
         name: String,
     },
-    /// A conversation group was renamed.
-    GroupRenamed {
+    /// A folder was renamed.
+    FolderRenamed {
         /// The old name.
         old_name: String,
         /// The new name.
         new_name: String,
     },
-    /// Conversations were added to a group.
-    ConversationsAddedToGroup {
-        /// The group.
+    /// Conversations were added to a folder.
+    ConversationsAddedToFolder {
+        /// The folder.
         name: String,
         /// The conversations added.
         conversations: Vec<ConversationId>,
     },
-    /// Conversations were removed from a group.
-    ConversationsRemovedFromGroup {
-        /// The group.
+    /// Conversations were removed from a folder.
+    ConversationsRemovedFromFolder {
+        /// The folder.
         name: String,
         /// The conversations removed.
         conversations: Vec<ConversationId>,
         /// Why.
-        reason: GroupRemovalReason,
+        reason: FolderRemovalReason,
+    },
+    /// Conversations moved from one folder to another, in one change
+    /// ([`ConversationManager::move_to_folder`](crate::ConversationManager::move_to_folder)).
+    ConversationsMovedBetweenFolders {
+        /// The folder they left.
+        from: String,
+        /// The folder they joined.
+        to: String,
+        /// The conversations moved.
+        conversations: Vec<ConversationId>,
     },
 }
 
@@ -142,25 +153,17 @@ pub struct Lagged {
     pub missed: u64,
 }
 
-/// A stream of [`Event`]s; dropping it unsubscribes.
+/// A stream of [`Event`]s; dropping it unsubscribes. It is `Send + Sync`, fused, and ends
+/// when the manager shuts down, after the events of its last commits.
 #[must_use = "streams do nothing unless polled"]
 pub struct EventStream {
-    inner: BoxStream<'static, Result<Event, Lagged>>,
+    inner: Ending<Result<Event, u64>>,
 }
 
 impl EventStream {
-    pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
-        let inner = futures::stream::unfold(rx, |mut rx| async move {
-            match rx.recv().await {
-                Ok(event) => Some((Ok(event), rx)),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    Some((Err(Lagged { missed }), rx))
-                }
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        });
+    pub(crate) fn new(rx: broadcast::Receiver<Event>, closed: watch::Receiver<bool>) -> Self {
         Self {
-            inner: Box::pin(inner),
+            inner: broadcast_items(rx, closed),
         }
     }
 }
@@ -175,6 +178,14 @@ impl Stream for EventStream {
     type Item = Result<Event, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        Pin::new(&mut self.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|item| item.map_err(|missed| Lagged { missed })))
+    }
+}
+
+impl FusedStream for EventStream {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }

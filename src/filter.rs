@@ -40,13 +40,13 @@ pub struct ConversationFilter {
         deserialize_with = "de_marks"
     )]
     pub mark: Option<MarkFlags>,
-    /// Members of this conversation group; `""` selects conversations in no group.
+    /// Members of this folder; `""` selects conversations in no folder.
     #[serde(
         rename = "conversation_list_filter_conversation_group",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub group: Option<String>,
+    pub folder: Option<String>,
     /// `true`: unread count > 0; `false`: unread count = 0.
     #[serde(
         rename = "conversation_list_filter_has_unread_count",
@@ -97,8 +97,8 @@ impl ConversationFilter {
 
     /// Members of group `name`; `""` means "in no group".
     #[must_use]
-    pub fn group(mut self, name: impl Into<String>) -> Self {
-        self.group = Some(name.into());
+    pub fn folder(mut self, name: impl Into<String>) -> Self {
+        self.folder = Some(name.into());
         self
     }
 
@@ -146,11 +146,11 @@ impl ConversationFilter {
                 return false;
             }
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &self.folder {
             let hit = if g.is_empty() {
-                conv.groups.is_empty()
+                conv.folders.is_empty()
             } else {
-                conv.groups.iter().any(|x| x == g)
+                conv.folders.iter().any(|x| x == g)
             };
             if !hit {
                 return false;
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn group_type_unread_and_at_criteria() {
         let mut g = row("group_g");
-        g.groups = vec!["work".into()];
+        g.folders = vec!["work".into()];
         g.unread_count = 2;
         g.group_at_info = vec![GroupAtInfo {
             seq: 3,
@@ -202,8 +202,8 @@ mod tests {
         }];
         let c = row("c2c_c");
         let f = |f: ConversationFilter| (f.matches(&g), f.matches(&c));
-        assert_eq!(f(ConversationFilter::new().group("work")), (true, false));
-        assert_eq!(f(ConversationFilter::new().group("")), (false, true));
+        assert_eq!(f(ConversationFilter::new().folder("work")), (true, false));
+        assert_eq!(f(ConversationFilter::new().folder("")), (false, true));
         assert_eq!(
             f(ConversationFilter::new().conv_type(ConversationType::C2c)),
             (false, true)
@@ -233,7 +233,7 @@ mod tests {
             r#"{"conversation_list_filter_mark_type":0,"conversation_list_filter_conversation_group":""}"#,
         )?;
         assert_eq!(f.mark, Some(MarkFlags::empty()));
-        assert_eq!(f.group.as_deref(), Some(""));
+        assert_eq!(f.folder.as_deref(), Some(""));
         assert_eq!(f.conv_type, None);
         assert_eq!(serde_json::to_string(&ConversationFilter::new())?, "{}");
         Ok(())

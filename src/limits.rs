@@ -10,17 +10,17 @@
 ///
 /// let limits = Limits::default().with_max_pinned(100);
 /// assert_eq!(limits.max_pinned, 100);
-/// assert_eq!(limits.max_groups, 20);
+/// assert_eq!(limits.max_folders, 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
     /// Most conversations pinned at once (default 50; over it: 51012).
     pub max_pinned: usize,
-    /// Most conversation groups (default 20; over it: 51010).
-    pub max_groups: usize,
-    /// Longest conversation-group name in bytes (default 32; over it or empty: 51011).
-    pub max_group_name_bytes: usize,
+    /// Most folders (default 20; over it: 51010).
+    pub max_folders: usize,
+    /// Longest folder name in bytes (default 32; over it or empty: 51011).
+    pub max_folder_name_bytes: usize,
     /// Longest custom data in bytes (default 256; over it: 6017).
     pub max_custom_data_bytes: usize,
     /// Most conversations in one batch call (default 100; over it or empty: 51006).
@@ -34,8 +34,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_pinned: 50,
-            max_groups: 20,
-            max_group_name_bytes: 32,
+            max_folders: 20,
+            max_folder_name_bytes: 32,
             max_custom_data_bytes: 256,
             max_batch: 100,
             max_decorated: 1000,
@@ -51,17 +51,17 @@ impl Limits {
         self
     }
 
-    /// Sets [`max_groups`](Self::max_groups).
+    /// Sets [`max_folders`](Self::max_folders).
     #[must_use]
     pub fn with_max_groups(mut self, n: usize) -> Self {
-        self.max_groups = n;
+        self.max_folders = n;
         self
     }
 
-    /// Sets [`max_group_name_bytes`](Self::max_group_name_bytes).
+    /// Sets [`max_folder_name_bytes`](Self::max_folder_name_bytes).
     #[must_use]
     pub fn with_max_group_name_bytes(mut self, n: usize) -> Self {
-        self.max_group_name_bytes = n;
+        self.max_folder_name_bytes = n;
         self
     }
 

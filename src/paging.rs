@@ -110,13 +110,19 @@ pub(crate) fn read_page(
                 below.is_some_and(|pos| row.demoted_at > walk_started && row.demoted_from >= pos);
             !moved_down && filter.matches(&row.record)
         });
-    let mut conversations = Vec::with_capacity(count.min(1024));
+    // The page's records are picked first and shared after: sharing one is an atomic
+    // increment in the record, which waits for the record to be in cache, and the increments
+    // of a page would wait for its records one after the other. Reading each count first (a
+    // plain load) lets the processor fetch the records of the page together.
+    let mut picked = Vec::with_capacity(count.min(1024));
     let mut last = cursor.after;
     for (key, row) in matches.by_ref().take(count) {
-        conversations.push(Arc::clone(&row.record));
+        std::hint::black_box(Arc::strong_count(&row.record));
+        picked.push(&row.record);
         last = Some(key);
     }
     let is_finished = matches.next().is_none();
+    let conversations = picked.into_iter().map(Arc::clone).collect();
     Page {
         conversations,
         next_cursor: Cursor {

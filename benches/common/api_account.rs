@@ -105,3 +105,110 @@ pub fn remove_database(path: &Path) {
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
 }
+
+/// An account of `n` conversations of the shape of [`super::snapshot`] (types, pins, marks,
+/// conversation groups, unread, @ info, receive options: the criteria the list filters look
+/// at), built as an app builds it: through the API, on a memory store, with whatever allocator
+/// the bench runs with.
+///
+/// Conversation `i` gets the messages of `super::conversation(i, n)`, in order of `i` (so its
+/// activity is newer with `i`, as the snapshot's order keys are): its 1–3 unread messages from
+/// a peer (the last one mentioning "me" where the snapshot has @ info), or one message of this
+/// user's own (read) otherwise. Then the 50 pins, the marks and the group memberships go through
+/// `pin`, `mark`, `create_group` and `add_to_group` in batches of 100, and the 2% `NotNotify`
+/// through `set_receive_option`. Pinning does not move a conversation's order key, so the list
+/// order is that of the snapshot.
+pub async fn build_memory(n: usize) -> ConversationManager {
+    use timconv::{ConversationType, MarkFlags, ReceiveOption};
+
+    let manager = ConversationManager::builder()
+        .self_user_id("me")
+        .open()
+        .await
+        .expect("open the manager");
+    let plans: Vec<_> = (0..n).map(|i| super::conversation(i, n).0).collect();
+    let mut messages = Vec::new();
+    for (i, c) in plans.iter().enumerate() {
+        let is_group = c.id.kind() == ConversationType::Group;
+        let position = 1_000 + i as u64;
+        let unread = c.unread_count;
+        let count = unread.max(1);
+        for j in 0..count {
+            let at = position - (count - 1 - j);
+            let mut m = Message::text(format!("m{i}-{j}"), "see you tomorrow");
+            m.server_time = Some(at);
+            if is_group {
+                m.seq = Some(at);
+            }
+            if unread == 0 {
+                m.is_from_self = Some(true);
+                m.sender = Some("me".to_owned());
+            } else {
+                m.sender = Some(format!("user{}", i % 5_000));
+                if j + 1 == count && !c.group_at_info.is_empty() {
+                    m.group_at_users = Some(vec!["me".to_owned()]);
+                }
+            }
+            messages.push((c.id.clone(), m));
+        }
+        if messages.len() >= 20_000 {
+            ingest_all(&manager, std::mem::take(&mut messages)).await;
+        }
+    }
+    ingest_all(&manager, messages).await;
+
+    for c in plans.iter().filter(|c| c.is_pinned) {
+        manager.pin(&c.id).await.expect("pin");
+    }
+    let ext32 = MarkFlags::extension(32).expect("32 is an extension bit");
+    for mark in [MarkFlags::STAR, ext32] {
+        let ids: Vec<_> = plans
+            .iter()
+            .filter(|c| c.marks.contains(mark))
+            .map(|c| c.id.clone())
+            .collect();
+        for batch in ids.chunks(100) {
+            manager
+                .mark(batch, mark)
+                .await
+                .expect("mark")
+                .into_result()
+                .expect("every conversation marked");
+        }
+    }
+    for name in super::GROUPS {
+        let ids: Vec<_> = plans
+            .iter()
+            .filter(|c| c.folders.iter().any(|g| g == name))
+            .map(|c| c.id.clone())
+            .collect();
+        let mut batches = ids.chunks(100);
+        let Some(first) = batches.next() else {
+            continue;
+        };
+        manager
+            .create_folder(name, first)
+            .await
+            .expect("create a folder")
+            .into_result()
+            .expect("every conversation in the folder");
+        for batch in batches {
+            manager
+                .add_to_folder(name, batch)
+                .await
+                .expect("add to a folder")
+                .into_result()
+                .expect("every conversation in the folder");
+        }
+    }
+    for c in plans
+        .iter()
+        .filter(|c| c.receive_option == ReceiveOption::NotNotify)
+    {
+        manager
+            .set_receive_option(&c.id, ReceiveOption::NotNotify)
+            .await
+            .expect("set the receive option");
+    }
+    manager
+}

@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod api_account;
+pub mod plain_sqlite;
 
 use std::sync::Arc;
 
@@ -140,14 +141,14 @@ pub fn conversation(i: usize, n: usize) -> (Conversation, Vec<(String, u64)>) {
             c.marks |= MarkFlags::extension(32).expect("32 is an extension bit");
         }
         if d.is_multiple_of(4) {
-            c.groups.push(GROUPS[0].to_owned());
+            c.folders.push(GROUPS[0].to_owned());
         }
         let first = GROUPS[1 + d % 19];
-        c.groups.push(first.to_owned());
+        c.folders.push(first.to_owned());
         if d.is_multiple_of(3) {
             let second = GROUPS[1 + (d + 7) % 19];
             if second != first {
-                c.groups.push(second.to_owned());
+                c.folders.push(second.to_owned());
             }
         }
     }
@@ -203,7 +204,7 @@ pub fn page_filters() -> Vec<(&'static str, ConversationFilter)> {
             ConversationFilter::new().conv_type(ConversationType::Group),
         ),
         ("mark_star", ConversationFilter::new().mark(MarkFlags::STAR)),
-        ("group_work", ConversationFilter::new().group("work")),
+        ("group_work", ConversationFilter::new().folder("work")),
         ("has_unread", ConversationFilter::new().has_unread(true)),
         ("has_at_info", ConversationFilter::new().has_at_info(true)),
         (
@@ -231,7 +232,7 @@ pub fn page_filters() -> Vec<(&'static str, ConversationFilter)> {
         ),
         (
             "group_sparse",
-            ConversationFilter::new().group("work").has_at_info(true),
+            ConversationFilter::new().folder("work").has_at_info(true),
         ),
     ]
 }
@@ -255,7 +256,7 @@ pub fn watched_filters(count: usize) -> Vec<ConversationFilter> {
                         if out.len() == count {
                             break 'all;
                         }
-                        let mut f = ConversationFilter::new().group(group);
+                        let mut f = ConversationFilter::new().folder(group);
                         f.conv_type = conv_type;
                         f.has_unread = unread;
                         f.has_at_info = at;

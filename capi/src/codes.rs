@@ -85,9 +85,9 @@ fn sync_result(code: i32) -> c_int {
             ErrorCode::InvalidParameters
             | ErrorCode::BatchSize
             | ErrorCode::TooManyDecorated
-            | ErrorCode::GroupNotFound
-            | ErrorCode::TooManyGroups
-            | ErrorCode::GroupNameLength
+            | ErrorCode::FolderNotFound
+            | ErrorCode::TooManyFolders
+            | ErrorCode::FolderNameLength
             | ErrorCode::TooManyPinned,
         ) => TIM_ERR_PARAM,
         _ => TIM_ERR_CONV,
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn an_error_keeps_its_code() {
-        let failure = Failure::from(timconv::Error::GroupNotFound("g".into()));
+        let failure = Failure::from(timconv::Error::FolderNotFound("g".into()));
         assert_eq!(failure.code, 51009);
         assert!(failure.desc.contains("\"g\""));
     }

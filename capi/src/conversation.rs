@@ -53,7 +53,7 @@ pub unsafe extern "C" fn TIMConvDelete(
             Ok(move |manager: timconv::ConversationManager| async move {
                 let id = legacy_id(&conv_id, conv_type)?;
                 // As in the original, deleting one conversation also clears its history.
-                manager.delete(&id, true).await?;
+                manager.delete(&id, timconv::MessageHistory::Clear).await?;
                 Ok(String::new())
             })
         })
@@ -79,7 +79,12 @@ pub unsafe extern "C" fn TIMConvDeleteConversationList(
             let ids = id_strings(unsafe { text(conversation_id_array) }?)?;
             Ok(move |manager: timconv::ConversationManager| async move {
                 let ids = conversation_ids(&ids)?;
-                let outcomes = manager.delete_many(&ids, clear_message).await?;
+                let history = if clear_message {
+                    timconv::MessageHistory::Clear
+                } else {
+                    timconv::MessageHistory::Keep
+                };
+                let outcomes = manager.delete_many(&ids, history).await?;
                 Ok(serde_json::to_string(&outcomes)?)
             })
         })

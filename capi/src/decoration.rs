@@ -56,7 +56,11 @@ pub unsafe extern "C" fn TIMConvPinConversation(
             let conv_id = unsafe { text(conv_id) }?.to_owned();
             Ok(move |manager: ConversationManager| async move {
                 let id = legacy_id(&conv_id, conv_type)?;
-                manager.pin(&id, is_pinned).await?;
+                if is_pinned {
+                    manager.pin(&id).await?;
+                } else {
+                    manager.unpin(&id).await?;
+                }
                 Ok(String::new())
             })
         })
@@ -84,7 +88,11 @@ pub unsafe extern "C" fn TIMConvMarkConversation(
             Ok(move |manager: ConversationManager| async move {
                 let ids = conversation_ids(&ids)?;
                 let marks = MarkFlags::from_bits_retain(mark_type);
-                let outcomes = manager.mark(&ids, marks, enable_mark).await?;
+                let outcomes = if enable_mark {
+                    manager.mark(&ids, marks).await?
+                } else {
+                    manager.unmark(&ids, marks).await?
+                };
                 Ok(serde_json::to_string(&outcomes)?)
             })
         })

@@ -1,5 +1,5 @@
-//! Conversation groups: the user's folders of conversations (the Rust side calls them groups
-//! too; the C names are the original's).
+//! Conversation groups: the user's folders of conversations (the Rust side calls them
+//! folders, apart from group chats; the C names are the original's).
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -10,7 +10,8 @@ use crate::ffi::{TIMCommCallback, entry, text};
 use crate::input::{conversation_ids, id_strings};
 
 /// Creates group `group_name` with the conversations of `conversation_id_array`. The callback
-/// receives one operation result per distinct conversation.
+/// receives one operation result per distinct conversation. As in the original, the array must
+/// not be empty (51006); the Rust API can create an empty folder.
 ///
 /// # Safety
 /// `group_name` and `conversation_id_array` are NULL or NUL-terminated strings valid for the
@@ -30,7 +31,14 @@ pub unsafe extern "C" fn TIMConvCreateConversationGroup(
             let ids = id_strings(unsafe { text(conversation_id_array) }?)?;
             Ok(move |manager: ConversationManager| async move {
                 let ids = conversation_ids(&ids)?;
-                let outcomes = manager.create_group(&name, &ids).await?;
+                if ids.is_empty() {
+                    return Err(timconv::Error::BatchSize {
+                        len: 0,
+                        max: manager.limits().max_batch,
+                    }
+                    .into());
+                }
+                let outcomes = manager.create_folder(&name, &ids).await?;
                 Ok(serde_json::to_string(&outcomes)?)
             })
         })
@@ -49,7 +57,7 @@ pub unsafe extern "C" fn TIMConvGetConversationGroupList(
     entry("TIMConvGetConversationGroupList", || {
         with_manager(cb, user_data, || {
             Ok(|manager: ConversationManager| async move {
-                Ok(serde_json::to_string(&manager.groups())?)
+                Ok(serde_json::to_string(&manager.folders())?)
             })
         })
     })
@@ -71,7 +79,7 @@ pub unsafe extern "C" fn TIMConvDeleteConversationGroup(
             // SAFETY: the function's contract.
             let name = unsafe { text(group_name) }?.to_owned();
             Ok(move |manager: ConversationManager| async move {
-                manager.delete_group(&name).await?;
+                manager.delete_folder(&name).await?;
                 Ok(String::new())
             })
         })
@@ -97,7 +105,7 @@ pub unsafe extern "C" fn TIMConvRenameConversationGroup(
             // SAFETY: the function's contract.
             let new_name = unsafe { text(new_name) }?.to_owned();
             Ok(move |manager: ConversationManager| async move {
-                manager.rename_group(&old_name, &new_name).await?;
+                manager.rename_folder(&old_name, &new_name).await?;
                 Ok(String::new())
             })
         })
@@ -124,7 +132,7 @@ pub unsafe extern "C" fn TIMConvAddConversationsToGroup(
             let ids = id_strings(unsafe { text(conversation_id_array) }?)?;
             Ok(move |manager: ConversationManager| async move {
                 let ids = conversation_ids(&ids)?;
-                let outcomes = manager.add_to_group(&name, &ids).await?;
+                let outcomes = manager.add_to_folder(&name, &ids).await?;
                 Ok(serde_json::to_string(&outcomes)?)
             })
         })
@@ -151,7 +159,7 @@ pub unsafe extern "C" fn TIMConvDeleteConversationsFromGroup(
             let ids = id_strings(unsafe { text(conversation_id_array) }?)?;
             Ok(move |manager: ConversationManager| async move {
                 let ids = conversation_ids(&ids)?;
-                let outcomes = manager.remove_from_group(&name, &ids).await?;
+                let outcomes = manager.remove_from_folder(&name, &ids).await?;
                 Ok(serde_json::to_string(&outcomes)?)
             })
         })

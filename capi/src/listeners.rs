@@ -163,11 +163,11 @@ pub(crate) enum CEvent {
     /// `TIMConvTotalUnreadMessageCountChangedByFilterCallback(filter, count)`.
     UnreadByFilter { filter: String, count: c_int },
     /// `TIMConvConversationGroupCreatedCallback(name, conversation_array)`.
-    GroupCreated { name: String, json: String },
+    FolderCreated { name: String, json: String },
     /// `TIMConvConversationGroupDeletedCallback(name)`.
-    GroupDeleted { name: String },
+    FolderDeleted { name: String },
     /// `TIMConvConversationGroupNameChangedCallback(old_name, new_name)`.
-    GroupRenamed { old_name: String, new_name: String },
+    FolderRenamed { old_name: String, new_name: String },
     /// `TIMConvConversationsAddedToGroupCallback(name, conversation_array)`.
     AddedToGroup { name: String, json: String },
     /// `TIMConvConversationsDeletedFromGroupCallback(name, conversation_array)`.
@@ -226,25 +226,25 @@ pub(crate) fn c_event(
             filter: filter_text(&filter),
             count: count(n),
         }),
-        Event::GroupCreated {
+        Event::FolderCreated {
             name,
             conversations: ids,
-        } => Some(CEvent::GroupCreated {
+        } => Some(CEvent::FolderCreated {
             name,
             json: by_id(&ids, lookup),
         }),
-        Event::GroupDeleted { name } => Some(CEvent::GroupDeleted { name }),
-        Event::GroupRenamed { old_name, new_name } => {
-            Some(CEvent::GroupRenamed { old_name, new_name })
+        Event::FolderDeleted { name } => Some(CEvent::FolderDeleted { name }),
+        Event::FolderRenamed { old_name, new_name } => {
+            Some(CEvent::FolderRenamed { old_name, new_name })
         }
-        Event::ConversationsAddedToGroup {
+        Event::ConversationsAddedToFolder {
             name,
             conversations: ids,
         } => Some(CEvent::AddedToGroup {
             name,
             json: by_id(&ids, lookup),
         }),
-        Event::ConversationsRemovedFromGroup {
+        Event::ConversationsRemovedFromFolder {
             name,
             conversations: ids,
             ..
@@ -286,15 +286,15 @@ fn deliver(event: CEvent) {
                 unsafe { cb(filter.as_ptr(), count, ud.0) };
             }
         }
-        CEvent::GroupCreated { name, json } => name_and_list(l.group_created, name, json),
-        CEvent::GroupDeleted { name } => {
+        CEvent::FolderCreated { name, json } => name_and_list(l.group_created, name, json),
+        CEvent::FolderDeleted { name } => {
             if let Some((cb, ud)) = l.group_deleted {
                 let name = c_string(name);
                 // SAFETY: see above.
                 unsafe { cb(name.as_ptr(), ud.0) };
             }
         }
-        CEvent::GroupRenamed { old_name, new_name } => {
+        CEvent::FolderRenamed { old_name, new_name } => {
             name_and_list(l.group_renamed, old_name, new_name);
         }
         CEvent::AddedToGroup { name, json } => name_and_list(l.added_to_group, name, json),
@@ -386,7 +386,7 @@ impl Forwarder {
 mod tests {
     use super::*;
     use serde_json::Value;
-    use timconv::GroupRemovalReason;
+    use timconv::FolderRemovalReason;
 
     fn id(text: &str) -> ConversationId {
         text.parse().expect("a valid ID")
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn folder_events_look_their_conversations_up() {
-        let Some(CEvent::GroupCreated { name, json: text }) = convert(Event::GroupCreated {
+        let Some(CEvent::FolderCreated { name, json: text }) = convert(Event::FolderCreated {
             name: "work".into(),
             conversations: vec![id("c2c_alive"), id("c2c_gone")],
         }) else {
@@ -478,26 +478,26 @@ mod tests {
         assert_eq!(v[0]["conv_unread_num"], 3, "the current record");
         assert_eq!(v[1]["conv_id"], "gone", "a missing one by ID");
         assert!(matches!(
-            convert(Event::ConversationsRemovedFromGroup {
+            convert(Event::ConversationsRemovedFromFolder {
                 name: "work".into(),
                 conversations: vec![id("c2c_gone")],
-                reason: GroupRemovalReason::ByUser,
+                reason: FolderRemovalReason::ByUser,
             }),
             Some(CEvent::RemovedFromGroup { .. })
         ));
         assert_eq!(
-            convert(Event::GroupRenamed {
+            convert(Event::FolderRenamed {
                 old_name: "a".into(),
                 new_name: "b".into()
             }),
-            Some(CEvent::GroupRenamed {
+            Some(CEvent::FolderRenamed {
                 old_name: "a".into(),
                 new_name: "b".into()
             })
         );
         assert_eq!(
-            convert(Event::GroupDeleted { name: "b".into() }),
-            Some(CEvent::GroupDeleted { name: "b".into() })
+            convert(Event::FolderDeleted { name: "b".into() }),
+            Some(CEvent::FolderDeleted { name: "b".into() })
         );
     }
 }

@@ -123,9 +123,12 @@ pub unsafe extern "C" fn TIMConvCleanConversationUnreadMessageCount(
             let target = unsafe { text(conversation_id) }?.to_owned();
             Ok(move |manager: ConversationManager| async move {
                 let target = CleanTarget::parse(&target)?;
-                manager
-                    .clean_unread(target, clean_timestamp, clean_sequence)
-                    .await?;
+                // The original's 0 means "everything" for that kind of conversation.
+                let up_to = timconv::ReadUpTo::Positions {
+                    timestamp: (clean_timestamp != 0).then_some(clean_timestamp),
+                    sequence: (clean_sequence != 0).then_some(clean_sequence),
+                };
+                manager.clean_unread(target, up_to).await?;
                 Ok(String::new())
             })
         })

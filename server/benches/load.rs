@@ -190,6 +190,7 @@ async fn run(label: &str, url: &str, devices: usize, ops: usize) -> Run {
         let notify = Arc::new(tokio::sync::Notify::new());
         answered.push(Arc::clone(&notify));
         let manager = ConversationManager::builder()
+            .in_memory()
             .self_user_id(user(device))
             .transport(Timed {
                 inner,
@@ -259,6 +260,8 @@ async fn run(label: &str, url: &str, devices: usize, ops: usize) -> Run {
                         .insert((device, op), Instant::now());
                     m.set_custom_data(&[c], value(device, op))
                         .await
+                        .expect("set custom data")
+                        .into_result()
                         .expect("set custom data");
                     // Acknowledged by the server before the next: wait for a push answer, then
                     // for the device to commit it (a moment).

@@ -36,7 +36,7 @@ fn show(name: &str, device: &ConversationManager) {
             c.is_pinned,
             c.marks.contains(MarkFlags::STAR),
             c.unread_count,
-            c.groups,
+            c.folders,
             c.draft.is_some()
         );
     }
@@ -85,13 +85,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("laptop", &laptop);
 
     println!("the phone pins and stars bob, files him in \"friends\" and writes a draft");
-    phone.pin(&bob, true).await?;
+    phone.pin(&bob).await?;
     phone
-        .mark(std::slice::from_ref(&bob), MarkFlags::STAR, true)
-        .await?;
+        .mark(std::slice::from_ref(&bob), MarkFlags::STAR)
+        .await?
+        .into_result()?;
     phone
-        .create_group("friends", std::slice::from_ref(&bob))
-        .await?;
+        .create_folder("friends", std::slice::from_ref(&bob))
+        .await?
+        .into_result()?;
     phone
         .set_draft(&bob, Draft::new(Message::text("", "see you"), "", 1))
         .await?;
@@ -100,7 +102,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("laptop", &laptop);
 
     println!("the laptop reads the conversation");
-    laptop.clean_unread(bob.clone(), 0, 0).await?;
+    laptop
+        .clean_unread(bob.clone(), timconv::ReadUpTo::Everything)
+        .await?;
     settle(&phone, &laptop).await;
     show("phone", &phone);
     show("laptop", &laptop);

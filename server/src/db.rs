@@ -25,8 +25,8 @@ use timconv::transport::account::{
     pull_start,
 };
 use timconv::transport::{
-    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullPage, PullResponse, PushResponse,
-    TransportError,
+    Bookmark, FolderRename, OpId, OpOutcome, PendingOperation, PullPage, PullResponse,
+    PushResponse, TransportError,
 };
 use timconv::{ConversationId, Limits, Message};
 
@@ -377,7 +377,7 @@ impl Db {
                     page.changes
                         .into_iter()
                         .map(|c| match c {
-                            PageChange::Groups(g) => serde_json::value::to_raw_value(&g)
+                            PageChange::Folders(g) => serde_json::value::to_raw_value(&g)
                                 .map_err(|e| corrupt("groups", e)),
                             PageChange::Conversation(c) => Ok(c.json),
                         })
@@ -592,7 +592,7 @@ async fn load_head(tx: &mut AnyConnection, user: &str) -> Result<HeadRow, DbErro
             next_group_id: to_u64(r.try_get(3)?)?,
             pinned: to_u64(r.try_get(4)?)?,
             decorated: to_u64(r.try_get(5)?)?,
-            groups: serde_json::from_str(&groups).map_err(|e| corrupt("groups", e))?,
+            folders: serde_json::from_str(&groups).map_err(|e| corrupt("groups", e))?,
         },
         operations: to_u64(r.try_get(6)?)?,
     })
@@ -662,7 +662,7 @@ async fn load_renames(
     tx: &mut AnyConnection,
     user: &str,
     from: u64,
-) -> Result<Vec<(u64, GroupRename)>, DbError> {
+) -> Result<Vec<(u64, FolderRename)>, DbError> {
     let rows = sqlx::query(
         "SELECT version, from_name, to_name FROM renames \
          WHERE user_id = $1 AND version >= $2 ORDER BY version, seq",
@@ -675,7 +675,7 @@ async fn load_renames(
         .map(|r| {
             Ok((
                 to_u64(r.try_get(0)?)?,
-                GroupRename {
+                FolderRename {
                     from: r.try_get(1)?,
                     to: r.try_get(2)?,
                 },
@@ -693,7 +693,7 @@ async fn save(
     changes: &Changes,
 ) -> Result<(), DbError> {
     let head = account.head();
-    let groups = serde_json::to_string(&head.groups).map_err(|e| corrupt("groups", e))?;
+    let groups = serde_json::to_string(&head.folders).map_err(|e| corrupt("groups", e))?;
     sqlx::query(
         "INSERT INTO users (user_id, version, history_floor, groups_version, next_group_id, \
          pinned, decorated, operations, groups_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \

@@ -100,22 +100,34 @@ async fn converge(base_a: &str, base_b: &str, raw: &Raw) {
     laptop.sync().await.expect("laptop syncs");
     assert_eq!(laptop.total_unread(), 4);
 
-    phone.pin(&bob, true).await.expect("pin");
+    phone.pin(&bob).await.expect("pin");
     phone
-        .mark(std::slice::from_ref(&team), MarkFlags::STAR, true)
+        .mark(std::slice::from_ref(&team), MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
     phone
         .set_custom_data(std::slice::from_ref(&team), b"blue".to_vec())
         .await
+        .expect("custom data")
+        .into_result()
         .expect("custom data");
     phone
-        .create_group("work", std::slice::from_ref(&team))
+        .create_folder("work", std::slice::from_ref(&team))
         .await
+        .expect("folder")
+        .into_result()
         .expect("folder");
-    phone.delete(&dave, false).await.expect("delete");
     phone
-        .clean_unread(CleanTarget::Conversation(bob.clone()), 0, 0)
+        .delete(&dave, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
+    phone
+        .clean_unread(
+            CleanTarget::Conversation(bob.clone()),
+            timconv::ReadUpTo::Everything,
+        )
         .await
         .expect("read");
     phone
@@ -135,10 +147,10 @@ async fn converge(base_a: &str, base_b: &str, raw: &Raw) {
             && t.as_ref().is_some_and(|t| {
                 t.marks.contains(MarkFlags::STAR)
                     && t.custom_data.as_bytes() == b"blue"
-                    && t.groups == ["work"]
+                    && t.folders == ["work"]
             })
             && l.get(&dave).is_none()
-            && l.groups() == ["work"]
+            && l.folders() == ["work"]
     })
     .await;
     assert!(
@@ -148,8 +160,11 @@ async fn converge(base_a: &str, base_b: &str, raw: &Raw) {
     assert_eq!(laptop.total_unread(), 1);
 
     // And back: the laptop renames the folder and unpins; a new message reaches both.
-    laptop.rename_group("work", "office").await.expect("rename");
-    laptop.pin(&bob, false).await.expect("unpin");
+    laptop
+        .rename_folder("work", "office")
+        .await
+        .expect("rename");
+    laptop.unpin(&bob).await.expect("unpin");
     raw.deliver(&user, team.as_str(), &{
         let mut m = Message::text("t2", "lunch?");
         m.seq = Some(2);
@@ -157,7 +172,7 @@ async fn converge(base_a: &str, base_b: &str, raw: &Raw) {
     })
     .await;
     eventually(&phone, "the phone has the laptop's changes", |p| {
-        p.groups() == ["office"]
+        p.folders() == ["office"]
             && p.get(&bob)
                 .is_some_and(|b| !b.is_pinned && b.draft.is_some())
             && p.get(&team).is_some_and(|t| t.unread_count == 2)

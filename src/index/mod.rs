@@ -36,6 +36,22 @@ pub(crate) struct Row {
     pub(crate) demoted_from: u64,
 }
 
+/// A conversation a committed change touched: its record before and after the change (`None`:
+/// not in the list). Live lists are updated from these.
+#[derive(Debug, Clone)]
+pub(crate) struct Touched {
+    pub(crate) before: Option<Arc<Conversation>>,
+    pub(crate) after: Option<Arc<Conversation>>,
+}
+
+/// What [`Index::apply`] reports: the events to publish, in order, and the rows it touched.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub(crate) events: Vec<Event>,
+    /// One entry per conversation, however many times the change names it.
+    pub(crate) touched: Vec<Touched>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     rows: Vec<Option<Row>>,
@@ -195,6 +211,20 @@ impl Index {
             .filter(|c| filter.matches(c))
     }
 
+    /// Conversations matching `filter` strictly below position `below` (a sort key; `None` for
+    /// the top), in list order: what a live list refills its window from.
+    pub(crate) fn matching_below<'a>(
+        &'a self,
+        filter: &'a ConversationFilter,
+        below: Option<u64>,
+    ) -> impl Iterator<Item = &'a Arc<Conversation>> + 'a {
+        self.sets
+            .candidates(filter, below)
+            .filter_map(|(_, slot)| self.row(slot))
+            .map(|r| &r.record)
+            .filter(|c| filter.matches(c))
+    }
+
     /// Unread over `filter` by a walk of its candidate rows (used when it is not subscribed).
     /// Only rows with unread contribute, so the walk keeps to the cells that have some.
     pub(crate) fn recount(&self, filter: &ConversationFilter) -> u64 {
@@ -295,11 +325,13 @@ impl Index {
     }
 
     /// Applies a committed change and reports what to publish, in order: conversation events,
-    /// then `extra` (the operation's own events, e.g. folder events), then unread changes.
-    pub(crate) fn apply(&mut self, change: &ChangeSet, extra: Vec<Event>) -> Vec<Event> {
+    /// then `extra` (the operation's own events, e.g. folder events), then unread changes; and
+    /// the conversations it touched, before and after.
+    pub(crate) fn apply(&mut self, change: &ChangeSet, extra: Vec<Event>) -> Applied {
         self.version += 1;
         self.order_clock = self.order_clock.max(change.order_clock);
         self.counters.begin();
+        let mut touched = TouchedRows::default();
         let mut deleted = Vec::new();
         for t in &change.deletes {
             if let Some(row) = self.remove_row(&t.id) {
@@ -307,6 +339,7 @@ impl Index {
                 let from = row.record.sort_key().max(row.demoted_from);
                 self.departed.insert(t.id.clone(), (self.version, from));
                 deleted.push(t.id.clone());
+                touched.record(&t.id, Some(&row.record), None);
             }
             self.tombstones.insert(t.id.clone(), t.clone());
         }
@@ -316,9 +349,12 @@ impl Index {
             match self.by_id.get(&record.id) {
                 Some(&slot) => {
                     updated.push(Arc::clone(record));
+                    let before = self.row(slot).map(|r| &r.record);
+                    touched.record(&record.id, before, Some(record));
                     self.update_row(slot, Arc::clone(record));
                 }
                 None => {
+                    touched.record(&record.id, None, Some(record));
                     added.push(Arc::clone(record));
                     let (demoted_at, demoted_from) =
                         self.departed.remove(&record.id).unwrap_or((0, 0));
@@ -363,6 +399,37 @@ impl Index {
         for (filter, count) in filters {
             events.push(Event::UnreadByFilterChanged { filter, count });
         }
-        events
+        Applied {
+            events,
+            touched: touched.rows,
+        }
+    }
+}
+
+/// The rows a change touches, one entry per conversation: its state before the change (the
+/// first seen) and after it (the last seen).
+#[derive(Default)]
+struct TouchedRows {
+    rows: Vec<Touched>,
+    at: HashMap<ConversationId, usize>,
+}
+
+impl TouchedRows {
+    fn record(
+        &mut self,
+        id: &ConversationId,
+        before: Option<&Arc<Conversation>>,
+        after: Option<&Arc<Conversation>>,
+    ) {
+        match self.at.get(id) {
+            Some(&n) => self.rows[n].after = after.cloned(),
+            None => {
+                self.at.insert(id.clone(), self.rows.len());
+                self.rows.push(Touched {
+                    before: before.cloned(),
+                    after: after.cloned(),
+                });
+            }
+        }
     }
 }

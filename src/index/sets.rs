@@ -7,7 +7,7 @@
 //! criteria that can match most of an account: type (C2C / group), has unread, has @ info. A
 //! filter on any of those three is the merge of the cells it accepts, and every row of those
 //! cells matches them, so its pages cost O(log n + page) whatever the mix of values. Marks and
-//! conversation groups have sets per mark bit and per group name, split by cell the same way,
+//! folders have sets per mark bit and per group name, split by cell the same way,
 //! so a mark or group criterion combined with those three walks only rows matching all of
 //! them. Only a mark criterion combined with a group criterion may walk rows failing one of
 //! the two; both sets hold only decorated conversations, which
@@ -51,8 +51,8 @@ pub(crate) struct OrderSets {
     cells: [BTreeSet<Key>; CELLS],
     /// Per mark bit in use, one set per cell.
     marks: HashMap<u32, [BTreeSet<Key>; CELLS]>,
-    /// Per conversation group with members, one set per cell.
-    groups: HashMap<String, [BTreeSet<Key>; CELLS]>,
+    /// Per folder with members, one set per cell.
+    folders: HashMap<String, [BTreeSet<Key>; CELLS]>,
 }
 
 /// Removes `key` from the `cell` set of `map[name]`, dropping the entry once all are empty.
@@ -77,7 +77,7 @@ impl OrderSets {
         let mut all = Vec::new();
         let mut cells: [Vec<Key>; CELLS] = Default::default();
         let mut marks: HashMap<u32, [Vec<Key>; CELLS]> = HashMap::new();
-        let mut groups: HashMap<String, [Vec<Key>; CELLS]> = HashMap::new();
+        let mut folders: HashMap<String, [Vec<Key>; CELLS]> = HashMap::new();
         for (slot, c) in rows {
             let key = (c.sort_key(), slot);
             let cell = cell_of(c);
@@ -86,8 +86,8 @@ impl OrderSets {
             for bit in c.marks.each_bit() {
                 marks.entry(bit.trailing_zeros()).or_default()[cell].push(key);
             }
-            for g in &c.groups {
-                groups.entry(g.clone()).or_default()[cell].push(key);
+            for g in &c.folders {
+                folders.entry(g.clone()).or_default()[cell].push(key);
             }
         }
         let sets = |cells: [Vec<Key>; CELLS]| cells.map(BTreeSet::from_iter);
@@ -95,7 +95,7 @@ impl OrderSets {
             all: BTreeSet::from_iter(all),
             cells: sets(cells),
             marks: marks.into_iter().map(|(k, v)| (k, sets(v))).collect(),
-            groups: groups.into_iter().map(|(k, v)| (k, sets(v))).collect(),
+            folders: folders.into_iter().map(|(k, v)| (k, sets(v))).collect(),
         }
     }
 
@@ -107,8 +107,8 @@ impl OrderSets {
         for bit in c.marks.each_bit() {
             self.marks.entry(bit.trailing_zeros()).or_default()[cell].insert(key);
         }
-        for g in &c.groups {
-            self.groups.entry(g.clone()).or_default()[cell].insert(key);
+        for g in &c.folders {
+            self.folders.entry(g.clone()).or_default()[cell].insert(key);
         }
     }
 
@@ -120,8 +120,8 @@ impl OrderSets {
         for bit in c.marks.each_bit() {
             remove_from(&mut self.marks, &bit.trailing_zeros(), cell, &key);
         }
-        for g in &c.groups {
-            remove_from(&mut self.groups, g, cell, &key);
+        for g in &c.folders {
+            remove_from(&mut self.folders, g, cell, &key);
         }
     }
 
@@ -140,11 +140,11 @@ impl OrderSets {
             for bit in after.marks.each_bit().filter(|b| old_bits & b == 0) {
                 self.marks.entry(bit.trailing_zeros()).or_default()[new_cell].insert(new_key);
             }
-            for g in before.groups.iter().filter(|g| !after.groups.contains(g)) {
-                remove_from(&mut self.groups, g, old_cell, &old_key);
+            for g in before.folders.iter().filter(|g| !after.folders.contains(g)) {
+                remove_from(&mut self.folders, g, old_cell, &old_key);
             }
-            for g in after.groups.iter().filter(|g| !before.groups.contains(g)) {
-                self.groups.entry(g.clone()).or_default()[new_cell].insert(new_key);
+            for g in after.folders.iter().filter(|g| !before.folders.contains(g)) {
+                self.folders.entry(g.clone()).or_default()[new_cell].insert(new_key);
             }
             return;
         }
@@ -183,11 +183,11 @@ impl OrderSets {
                     .collect(),
             );
         }
-        if let Some(g) = filter.group.as_deref()
+        if let Some(g) = filter.folder.as_deref()
             && !g.is_empty()
         {
             consider(
-                self.groups
+                self.folders
                     .get(g)
                     .into_iter()
                     .flat_map(|sets| cells.iter().map(move |&c| &sets[c]))
@@ -268,7 +268,7 @@ mod tests {
                 out.push((format!("mark {bit} {n}"), cell.iter().copied().collect()));
             }
         }
-        for (name, cells) in &sets.groups {
+        for (name, cells) in &sets.folders {
             for (n, cell) in cells.iter().enumerate() {
                 out.push((format!("group {name} {n}"), cell.iter().copied().collect()));
             }
@@ -285,15 +285,15 @@ mod tests {
             let mut c = Conversation::new("group_g".parse().expect("valid id"));
             c.order_key = 10;
             c.marks = MarkFlags::STAR | MarkFlags::FOLD;
-            c.groups = vec!["work".into(), "home".into()];
+            c.folders = vec!["work".into(), "home".into()];
             c
         };
         let edits: Vec<fn(&mut Conversation)> = vec![
             |c| c.marks = MarkFlags::STAR,
             |c| c.marks = MarkFlags::STAR | MarkFlags::HIDE,
             |c| c.marks = MarkFlags::empty(),
-            |c| c.groups = vec!["home".into(), "play".into()],
-            |c| c.groups.clear(),
+            |c| c.folders = vec!["home".into(), "play".into()],
+            |c| c.folders.clear(),
             |c| c.custom_data = b"x".as_slice().into(),
             |c| c.unread_count = 3,
             |c| c.order_key = 20,
@@ -301,7 +301,7 @@ mod tests {
             |c| {
                 c.order_key = 30;
                 c.marks = MarkFlags::UNREAD;
-                c.groups = vec!["play".into()];
+                c.folders = vec!["play".into()];
             },
         ];
         for (n, edit) in edits.iter().enumerate() {

@@ -1,64 +1,85 @@
-//! Deleting conversations (SPEC §8), leaving tombstones so stale state cannot revive them.
+//! Deleting conversations, leaving tombstones so stale state cannot revive them.
 
 use super::messages::last_recency;
 use super::{ConversationManager, Tx};
 use crate::error::Result;
-use crate::events::{Event, GroupRemovalReason};
-use crate::model::ConversationId;
-use crate::outcome::{ConversationOutcome, batch};
+use crate::events::{Event, FolderRemovalReason};
+use crate::model::{ConversationId, IntoConversationIds};
+use crate::outcome::{BatchOutcome, ConversationOutcome, batch};
 use crate::store::Tombstone;
 use crate::transport::Operation;
 
+/// What a delete does to the conversation's message history.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MessageHistory {
+    /// Keep it (the default): only the conversation leaves the list.
+    #[default]
+    Keep,
+    /// Clear it too: the delete asks the message store and the server to drop the history
+    /// (it is recorded with the delete and roams; this crate keeps no history itself).
+    Clear,
+}
+
+impl MessageHistory {
+    fn clears(self) -> bool {
+        self == MessageHistory::Clear
+    }
+}
+
 impl ConversationManager {
-    /// Deletes a conversation: it leaves every list, the totals and its groups. It comes back
-    /// only when a message newer than its last one arrives. `clear_messages` also asks for its
-    /// message history to be dropped (recorded with the delete; history itself is kept by
-    /// the message store and the server, not by this crate).
+    /// Deletes a conversation: it leaves every list, the totals and its folders; its unread
+    /// messages go, its receive option and group type are kept for when it comes back. It
+    /// comes back only when a message newer than its last one arrives (a late or replayed copy
+    /// of an older one stays deleted). Dropping the returned future does not cancel the write.
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`](crate::Error::ConversationNotFound) (6004).
-    #[tracing::instrument(skip_all, fields(conversation = %id, clear_messages), err)]
-    pub async fn delete(&self, id: &ConversationId, clear_messages: bool) -> Result<()> {
+    #[tracing::instrument(skip_all, fields(conversation = %id, history = ?history), err(level = "debug"))]
+    pub async fn delete(&self, id: &ConversationId, history: MessageHistory) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
             let mut removed = Vec::new();
-            delete_one(tx, &id, clear_messages, &mut removed)?;
-            emit_group_removals(tx, removed);
+            delete_one(tx, &id, history.clears(), &mut removed)?;
+            emit_folder_removals(tx, removed);
             Ok(())
         })
         .await
     }
 
-    /// Deletes up to [`Limits::max_batch`](crate::Limits::max_batch) conversations, as
-    /// [`delete`](Self::delete) does each, in one atomic change. One result per distinct
-    /// conversation (6004 for one that does not exist).
+    /// Deletes up to [`Limits::max_batch`](crate::Limits::max_batch) conversations (one ID, or
+    /// any collection of them), as [`delete`](Self::delete) does each, in one atomic change.
+    /// One result per distinct conversation (6004 for one that does not exist).
     ///
     /// # Errors
     /// [`Error::BatchSize`](crate::Error::BatchSize) (51006), changing nothing.
-    #[tracing::instrument(skip_all, fields(count = ids.len(), clear_messages), err)]
+    #[tracing::instrument(skip_all, fields(history = ?history), err(level = "debug"))]
     pub async fn delete_many(
         &self,
-        ids: &[ConversationId],
-        clear_messages: bool,
-    ) -> Result<Vec<ConversationOutcome>> {
-        let ids = batch(ids, self.limits())?;
+        ids: impl IntoConversationIds,
+        history: MessageHistory,
+    ) -> Result<BatchOutcome> {
+        let ids = batch(ids.into_conversation_ids(), self.limits())?;
         self.write(move |tx| {
             let mut removed = Vec::new();
             let outcomes = ids
                 .into_iter()
                 .map(|id| {
-                    let result = delete_one(tx, &id, clear_messages, &mut removed);
+                    let result = delete_one(tx, &id, history.clears(), &mut removed);
                     ConversationOutcome::new(id, result)
                 })
                 .collect();
-            emit_group_removals(tx, removed);
-            Ok(outcomes)
+            emit_folder_removals(tx, removed);
+            Ok(BatchOutcome::new(outcomes))
         })
         .await
     }
 }
 
-/// Deletes one conversation, noting the groups it leaves in `removed`.
+/// Deletes one conversation, noting the folders it leaves in `removed`.
 fn delete_one(
     tx: &mut Tx<'_>,
     id: &ConversationId,
@@ -72,7 +93,7 @@ fn delete_one(
         last_recency(conversation).max(floor),
         clear_messages,
     );
-    removed.extend(conversation.groups.iter().map(|g| (g.clone(), id.clone())));
+    removed.extend(conversation.folders.iter().map(|g| (g.clone(), id.clone())));
     tx.record(Operation::Delete {
         conversation: id.clone(),
         clear_messages,
@@ -82,8 +103,8 @@ fn delete_one(
     Ok(())
 }
 
-/// One "removed from group" event per group that lost members.
-fn emit_group_removals(tx: &mut Tx<'_>, removed: Vec<(String, ConversationId)>) {
+/// One "removed from folder" event per folder that lost members.
+fn emit_folder_removals(tx: &mut Tx<'_>, removed: Vec<(String, ConversationId)>) {
     let mut by_group: Vec<(String, Vec<ConversationId>)> = Vec::new();
     for (group, id) in removed {
         match by_group.iter_mut().find(|(g, _)| *g == group) {
@@ -92,10 +113,10 @@ fn emit_group_removals(tx: &mut Tx<'_>, removed: Vec<(String, ConversationId)>) 
         }
     }
     for (name, conversations) in by_group {
-        tx.emit(Event::ConversationsRemovedFromGroup {
+        tx.emit(Event::ConversationsRemovedFromFolder {
             name,
             conversations,
-            reason: GroupRemovalReason::ByUser,
+            reason: FolderRemovalReason::ByUser,
         });
     }
 }

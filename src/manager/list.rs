@@ -48,7 +48,7 @@ impl ConversationManager {
     /// # async fn main() -> Result<(), timconv::Error> {
     /// use timconv::{ConversationFilter, ConversationManager, Cursor};
     ///
-    /// let manager = ConversationManager::builder().open().await?;
+    /// let manager = ConversationManager::builder().in_memory().open().await?;
     /// let filter = ConversationFilter::new().has_unread(true);
     /// let mut cursor = Cursor::START;
     /// loop {

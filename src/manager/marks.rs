@@ -3,30 +3,57 @@
 use super::{ConversationManager, Tx};
 use crate::error::{Error, Result};
 use crate::model::Conversation;
-use crate::model::{ConversationId, MarkFlags};
-use crate::outcome::{ConversationOutcome, batch};
+use crate::model::{ConversationId, IntoConversationIds, MarkFlags};
+use crate::outcome::{BatchOutcome, ConversationOutcome, batch};
 use crate::transport::Operation;
 
 impl ConversationManager {
-    /// Sets (`enable = true`) or clears (`false`) the mark bits `marks` on up to
-    /// [`Limits::max_batch`](crate::Limits::max_batch) conversations.
+    /// Sets the mark bits `marks` on up to [`Limits::max_batch`](crate::Limits::max_batch)
+    /// conversations (one ID, or any collection of them: [`IntoConversationIds`]).
     ///
     /// Returns one result per distinct conversation: 6004 if it does not exist, 51008 if
     /// marking it would make more than [`Limits::max_decorated`](crate::Limits::max_decorated)
-    /// conversations carry marks, custom data or groups. Marks are only recorded: they change
-    /// no unread count and hide nothing.
+    /// conversations carry marks, custom data or folders. Marks are only recorded: they change
+    /// no unread count and hide nothing. A conversation that has the marks already succeeds
+    /// and changes nothing.
+    ///
+    /// Dropping the returned future does not cancel the write: once sent to the writer it is
+    /// committed (and published) all the same.
     ///
     /// # Errors
     /// For the whole call, changing nothing: [`Error::BatchSize`] (51006),
     /// [`Error::ReservedMarkBits`] (6017) for bits 4..=31, [`Error::InvalidParameter`] (6017)
     /// for empty `marks`.
-    #[tracing::instrument(skip_all, fields(count = ids.len(), marks = marks.bits(), enable), err)]
+    #[tracing::instrument(skip_all, fields(marks = marks.bits()), err(level = "debug"))]
     pub async fn mark(
         &self,
-        ids: &[ConversationId],
+        ids: impl IntoConversationIds,
+        marks: MarkFlags,
+    ) -> Result<BatchOutcome> {
+        self.set_marks(ids.into_conversation_ids(), marks, true)
+            .await
+    }
+
+    /// Clears the mark bits `marks`; otherwise as [`mark`](Self::mark).
+    ///
+    /// # Errors
+    /// As [`mark`](Self::mark).
+    #[tracing::instrument(skip_all, fields(marks = marks.bits()), err(level = "debug"))]
+    pub async fn unmark(
+        &self,
+        ids: impl IntoConversationIds,
+        marks: MarkFlags,
+    ) -> Result<BatchOutcome> {
+        self.set_marks(ids.into_conversation_ids(), marks, false)
+            .await
+    }
+
+    async fn set_marks(
+        &self,
+        ids: Vec<ConversationId>,
         marks: MarkFlags,
         enable: bool,
-    ) -> Result<Vec<ConversationOutcome>> {
+    ) -> Result<BatchOutcome> {
         let marks = MarkFlags::checked(marks.bits())?;
         if marks.is_empty() {
             return Err(Error::InvalidParameter("no mark bit given".into()));
@@ -60,7 +87,7 @@ pub(crate) fn each(
     tx: &mut Tx<'_>,
     ids: Vec<ConversationId>,
     mut edit: impl FnMut(&mut Conversation),
-) -> (Vec<ConversationOutcome>, Vec<ConversationId>) {
+) -> (BatchOutcome, Vec<ConversationId>) {
     let mut changed = Vec::new();
     let outcomes = ids
         .into_iter()
@@ -72,7 +99,7 @@ pub(crate) fn each(
             ConversationOutcome::new(id, result.map(drop))
         })
         .collect();
-    (outcomes, changed)
+    (BatchOutcome::new(outcomes), changed)
 }
 
 /// Edits one conversation's roaming decoration (marks, custom data, groups), refusing to

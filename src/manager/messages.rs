@@ -1,100 +1,126 @@
-//! Messages: how a conversation is created, activated and gains unread (SPEC §1, §4, §6).
+//! Messages: how a conversation is created, activated and gains unread, and what a later copy
+//! of a known message does (its status, a recall, an edit, its acknowledgement).
 
 use super::{ConversationManager, Tx};
 use crate::error::{Error, Result};
+use crate::model::lifecycle::{is_newer, is_sending, position, recency};
 use crate::model::message::AT_ALL_MARKER;
 use crate::model::{
     Conversation, ConversationId, ConversationType, GroupAtInfo, GroupAtType, GroupType, Message,
 };
 
 /// What [`ConversationManager::ingest_message`] did with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IngestOutcome {
     /// The conversation did not exist and was created with this message.
     Created,
-    /// The conversation changed: new last message, more unread, or new @ info.
+    /// The conversation changed: a new last message, more unread, or new @ info.
     Updated,
-    /// The message was seen before (same message ID); nothing changed.
+    /// A later copy of the conversation's last message (the same identity: a new status, a
+    /// recall, an edit, its acknowledgement) replaced the shown copy, in place: the
+    /// conversation did not move and nothing was counted again.
+    Replaced,
+    /// The message was seen before: an identical copy of the last message, or an older
+    /// message that still counts as unread. Nothing changed.
     Duplicate,
-    /// The message changes nothing: it is older than the last message and does not count as
-    /// unread (sent by this user, excluded from unread, or at or before the read position).
+    /// The message changes nothing shown: it is older than the last message and does not
+    /// count as unread (sent by this user, excluded from unread, at or before the read
+    /// position, or in an audio-video chat room).
     Unchanged,
     /// The message is not newer than the conversation's last delete: it stays deleted, does
-    /// not bring the conversation back and does not count (SPEC §8).
+    /// not bring the conversation back and does not count.
     Stale,
-}
-
-/// Display fields of a conversation, usually from the user's or group's profile. `None`
-/// leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Profile {
-    /// New display name (`conv_show_name`).
-    pub show_name: Option<String>,
-    /// New avatar URL (`conv_face_url`).
-    pub face_url: Option<String>,
-    /// The group's kind (`conv_group_type`); audio-video chat rooms never count unread.
-    pub group_type: Option<GroupType>,
-}
-
-impl Profile {
-    /// An empty update.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the display name.
-    #[must_use]
-    pub fn show_name(mut self, name: impl Into<String>) -> Self {
-        self.show_name = Some(name.into());
-        self
-    }
-
-    /// Sets the avatar URL.
-    #[must_use]
-    pub fn face_url(mut self, url: impl Into<String>) -> Self {
-        self.face_url = Some(url.into());
-        self
-    }
-
-    /// Sets the group kind.
-    #[must_use]
-    pub fn group_type(mut self, group_type: GroupType) -> Self {
-        self.group_type = Some(group_type);
-        self
-    }
 }
 
 impl ConversationManager {
     /// Records a message sent or received in conversation `id`.
     ///
-    /// Creates the conversation if needed (unless it was deleted after this message), makes
-    /// the message the last one if it is the newest, activates the conversation when it does
-    /// (it moves to the top of its section), and counts it as unread when it should: never
-    /// for this user's own messages, once for a message delivered twice (same
-    /// `message_msg_id`), never when flagged `message_excluded_from_unread_count`, and only
-    /// after the read position. A group message mentioning this user (see
-    /// [`ManagerBuilder::self_user_id`](super::ManagerBuilder::self_user_id)) or everyone adds
-    /// @ info.
+    /// - **New messages** create the conversation if needed (unless it was deleted after this
+    ///   message), become its last message if they are the newest, activate it (it moves to
+    ///   the top of its section), and count as unread when they should: never for this user's
+    ///   own messages, never when flagged `message_excluded_from_unread_count`, never in an
+    ///   audio-video chat room, and only after the read position. A group message mentioning
+    ///   this user (see [`ManagerBuilder::self_user_id`](super::ManagerBuilder::self_user_id))
+    ///   or everyone adds @ info.
+    /// - **The same message again** (its identity is its `message_msg_id`, else its sequence,
+    ///   random and server time): an identical copy is a [`Duplicate`](IngestOutcome::Duplicate);
+    ///   a changed copy of the last message (a new `message_status`, a recall, an edit, the
+    ///   server's acknowledgement with its time and sequence) replaces the shown copy in place
+    ///   ([`Replaced`](IngestOutcome::Replaced)), with one `Updated` event, no move and nothing
+    ///   counted again; a copy of an older message changes nothing.
+    /// - **A message being sent** (`message_is_from_self`, `message_status` 1) activates its
+    ///   conversation at once, before it has a server time or a sequence; its client time
+    ///   stands in until the acknowledged copy replaces it.
     ///
-    /// The read position of a message is its `message_server_time` (C2C; falling back to
-    /// `message_client_time`) or its `message_seq` (group). A message without one (0) cannot
-    /// be placed against the read position and never counts as unread.
+    /// The read position of a message is its `message_server_time` (C2C; its
+    /// `message_client_time` while it has no server time) or its `message_seq` (group).
+    ///
+    /// Dropping the returned future does not cancel the write: once sent to the writer it is
+    /// committed and published all the same.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] (6017) if the message's `message_conv_id` /
-    /// `message_conv_type` name another conversation. Missing ones are filled in.
-    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
+    /// [`Error::InvalidParameter`] (6017), changing nothing: the message's `message_conv_id` /
+    /// `message_conv_type` name another conversation (missing ones are filled in), or it has no
+    /// position (a group message without `message_seq`, a C2C message without any time) and
+    /// is not this user's own message being sent.
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
     pub async fn ingest_message(
         &self,
         id: &ConversationId,
         mut message: Message,
     ) -> Result<IngestOutcome> {
         place(id, &mut message)?;
+        check_position(id, &message)?;
         let id = id.clone();
         self.write(move |tx| Ok(ingest(tx, &id, message))).await
+    }
+
+    /// Records many messages at once, in order, in one commit (catching up after being
+    /// offline, loading history): each as [`ingest_message`](Self::ingest_message) does it,
+    /// with one result per message. A message that is refused is refused alone; the call's
+    /// `Ok` means every accepted message is durable.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), timconv::Error> {
+    /// use timconv::{ConversationId, ConversationManager, IngestOutcome, Message};
+    ///
+    /// let manager = ConversationManager::builder().in_memory().self_user_id("me").open().await?;
+    /// let team = ConversationId::group("team")?;
+    /// let batch = (1..=3).map(|seq| (team.clone(), Message::builder().msg_id(format!("m{seq}")).seq(seq).text("hi").build()));
+    /// let results = manager.ingest_messages(batch).await?;
+    /// assert_eq!(results[0].as_ref().ok(), Some(&IngestOutcome::Created));
+    /// assert_eq!(manager.total_unread(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Only for the whole call: the store's (6019) or [`Error::Closed`]. Each message's own
+    /// refusal (6017, as for `ingest_message`) is in its result.
+    #[tracing::instrument(skip_all, fields(messages), err(level = "debug"))]
+    pub async fn ingest_messages(
+        &self,
+        messages: impl IntoIterator<Item = (ConversationId, Message)>,
+    ) -> Result<Vec<Result<IngestOutcome>>> {
+        let checked: Vec<Result<(ConversationId, Message)>> = messages
+            .into_iter()
+            .map(|(id, mut message)| {
+                place(&id, &mut message)?;
+                check_position(&id, &message)?;
+                Ok((id, message))
+            })
+            .collect();
+        tracing::Span::current().record("messages", checked.len());
+        self.write(move |tx| {
+            Ok(checked
+                .into_iter()
+                .map(|m| m.map(|(id, message)| ingest(tx, &id, message)))
+                .collect())
+        })
+        .await
     }
 
     /// Gets a conversation, creating it (empty, activated) if it does not exist.
@@ -104,42 +130,22 @@ impl ConversationManager {
     ///
     /// # Errors
     /// Only the store's (6019) or [`Error::Closed`].
-    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
-    pub async fn create_conversation(&self, id: &ConversationId) -> Result<Conversation> {
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
+    pub async fn create_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<std::sync::Arc<Conversation>> {
         let id = id.clone();
         self.write(move |tx| {
             if let Some(existing) = tx.get(&id) {
-                return Ok(Conversation::clone(existing));
+                return Ok(std::sync::Arc::clone(existing));
             }
             let mut conversation = tx.new_conversation(&id);
             conversation.order_key = tx.next_order_key();
-            tx.put(conversation.clone());
-            Ok(conversation)
-        })
-        .await
-    }
-
-    /// Updates display fields of an existing conversation. No change, no event.
-    ///
-    /// # Errors
-    /// [`Error::ConversationNotFound`] (6004).
-    #[tracing::instrument(skip_all, fields(conversation = %id), err)]
-    pub async fn set_profile(&self, id: &ConversationId, profile: Profile) -> Result<()> {
-        let id = id.clone();
-        self.write(move |tx| {
-            tx.update(&id, |c, _| {
-                if let Some(name) = profile.show_name {
-                    c.show_name = name;
-                }
-                if let Some(url) = profile.face_url {
-                    c.face_url = url;
-                }
-                if profile.group_type.is_some() {
-                    c.group_type = profile.group_type;
-                }
-                Ok(())
-            })
-            .map(drop)
+            tx.put(conversation);
+            tx.get(&id)
+                .cloned()
+                .ok_or_else(|| Error::Internal("a conversation just written is missing".into()))
         })
         .await
     }
@@ -160,32 +166,17 @@ pub(crate) fn place(id: &ConversationId, message: &mut Message) -> Result<()> {
     Ok(())
 }
 
-/// Where a message stands in its conversation: server time (or client time) for C2C,
-/// sequence for groups.
-pub(crate) fn position(message: &Message, kind: ConversationType) -> u64 {
-    match kind {
-        ConversationType::Group => message.seq.unwrap_or(0),
-        _ => message.server_time.or(message.client_time).unwrap_or(0),
+/// A message must have a position, unless it is this user's own message being sent.
+pub(crate) fn check_position(id: &ConversationId, message: &Message) -> Result<()> {
+    if position(message, id.kind()) == 0 && !is_sending(message) {
+        return Err(Error::InvalidParameter(match id.kind() {
+            ConversationType::Group => {
+                format!("a message of {id} without message_seq cannot be placed")
+            }
+            _ => format!("a message of {id} without a server or client time cannot be placed"),
+        }));
     }
-}
-
-pub(crate) fn recency(message: &Message, kind: ConversationType) -> [u64; 3] {
-    [
-        position(message, kind),
-        message.server_time.unwrap_or(0),
-        message.seq.unwrap_or(0),
-    ]
-}
-
-/// Which of two messages is newer: recency, then client time and random number, so that two
-/// different messages of the same second and sequence still differ and a redelivered one
-/// (identical) is never newer than itself.
-pub(crate) fn order_of(message: &Message, kind: ConversationType) -> ([u64; 3], u64, u64) {
-    (
-        recency(message, kind),
-        message.client_time.unwrap_or(0),
-        message.rand.unwrap_or(0),
-    )
+    Ok(())
 }
 
 /// The recency of a conversation's last message, as tombstones record it.
@@ -233,34 +224,55 @@ fn copy_for_ingest(c: &Conversation, newer: bool) -> Conversation {
         is_pinned: c.is_pinned,
         marks: c.marks,
         custom_data: c.custom_data.clone(),
-        groups: c.groups.clone(),
+        folders: c.folders.clone(),
         c2c_read_timestamp: c.c2c_read_timestamp,
         group_read_sequence: c.group_read_sequence,
     }
 }
 
+/// Ingests a message already placed and checked (see [`check_position`]).
 pub(crate) fn ingest(tx: &mut Tx<'_>, id: &ConversationId, message: Message) -> IngestOutcome {
     let kind = id.kind();
-    // Messages from before the last delete stay deleted, even once the conversation is back.
-    if tx
-        .tombstone(id)
-        .is_some_and(|t| recency(&message, kind) <= t.last_message)
+    let sending = is_sending(&message);
+    // Messages from before the last delete stay deleted, even once the conversation is back;
+    // a message being sent now is after any delete.
+    if !sending
+        && tx
+            .tombstone(id)
+            .is_some_and(|t| recency(&message, kind) <= t.last_message)
     {
         return IngestOutcome::Stale;
     }
     let existing = tx.get(id).cloned();
     let key = message.dedup_key();
     let last = existing.as_ref().and_then(|c| c.last_message.as_ref());
-    if last.is_some_and(|m| m.has_dedup_key(&key)) || tx.is_unread(id, &key) {
+    if let (Some(current), Some(last)) = (&existing, last)
+        && last.has_dedup_key(&key)
+    {
+        // The last message again: an update of it where it is shown, or nothing.
+        if *last == message {
+            return IngestOutcome::Duplicate;
+        }
+        let mut c = copy_for_ingest(current, true);
+        c.last_message = Some(message);
+        tx.put(c);
+        return IngestOutcome::Replaced;
+    }
+    if tx.is_unread(id, &key) {
+        // An older message seen before (it still counts as unread): nothing counts again.
         return IngestOutcome::Duplicate;
     }
     let pos = position(&message, kind);
     let read = existing.as_ref().map_or(0, |c| c.read_position());
-    // A message without a position cannot be placed against the read position, so it cannot
-    // be counted exactly: it never counts.
-    let counts =
-        !message.from_self() && !message.excluded_from_unread.unwrap_or(false) && pos > read;
-    let newer = last.is_none_or(|last| order_of(&message, kind) > order_of(last, kind));
+    let group_type = match &existing {
+        Some(c) => c.group_type,
+        None => tx.kept_settings(id).and_then(|k| k.group_type),
+    };
+    let counts = !message.from_self()
+        && !message.excluded_from_unread.unwrap_or(false)
+        && group_type != Some(GroupType::AvChatRoom)
+        && pos > read;
+    let newer = last.is_none_or(|last| is_newer(&message, last, kind));
     if !counts && !newer {
         return IngestOutcome::Unchanged;
     }

@@ -3,17 +3,19 @@
 //! Reads are answered from the in-memory index at once. Writes go through one writer task
 //! (see `writer.rs`): validate, compute the change, commit it to the store, apply it to the
 //! index, publish events — in that order, one change at a time. Each domain has its own file:
-//! `messages.rs`, `pin.rs`, `marks.rs`, `custom_data.rs`, `drafts.rs`, `groups.rs`,
-//! `unread.rs`, `delete.rs`, `list.rs`.
+//! `messages.rs`, `settings.rs`, `pin.rs`, `marks.rs`, `custom_data.rs`, `drafts.rs`,
+//! `folders.rs`, `unread.rs`, `delete.rs`, `list.rs`, `live.rs`.
 
 mod custom_data;
 mod delete;
 mod drafts;
-pub(crate) mod groups;
+pub(crate) mod folders;
 mod list;
+mod live;
 mod marks;
 pub(crate) mod messages;
 mod pin;
+mod settings;
 mod tx;
 pub(crate) mod unread;
 mod writer;
@@ -33,9 +35,11 @@ use crate::store::{MemoryStore, SqliteStoreOptions, Store};
 use crate::sync::{self, Control, Outbox, SyncOptions, SyncStatus, SyncStatusStream};
 use crate::transport::Transport;
 
-pub use messages::{IngestOutcome, Profile};
+pub use delete::MessageHistory;
+pub use messages::IngestOutcome;
+pub use settings::Profile;
 pub(crate) use tx::Tx;
-pub use unread::{CleanTarget, UnreadStream};
+pub use unread::{CleanTarget, ReadUpTo, UnreadStream};
 
 /// State shared by every handle and the writer task.
 pub(crate) struct Shared {
@@ -54,6 +58,11 @@ pub(crate) struct Shared {
     pub(crate) sync_wake: Option<Arc<Notify>>,
     /// Where sync stands; set by the sync task.
     pub(crate) sync_status: watch::Sender<SyncStatus>,
+    /// Set by the writer when it has stopped: every stream ends after what was published
+    /// before.
+    pub(crate) closed: watch::Sender<bool>,
+    /// Live lists and conversation watches, updated by the writer with the index.
+    pub(crate) live: crate::live::Registry,
 }
 
 impl Shared {
@@ -92,27 +101,45 @@ impl WeakManager {
 /// The conversation list of one account: every conversation operation, its events and its
 /// unread counters.
 ///
-/// Cheap to clone (clones share one state), `Send + Sync`, usable from many tasks at once.
-/// Reads never wait for storage; writes are applied one at a time, each atomically: a call
-/// that returns `Ok` is durable in the store and already visible to reads and events, a call
-/// that returns `Err` changed nothing and emitted nothing.
+/// # Opening
+///
+/// [`ConversationManager::open`]`(path, self_user_id)` opens (or creates) the account's SQLite
+/// file; [`builder`](Self::builder) chooses everything else: the store
+/// ([`sqlite_file`](ManagerBuilder::sqlite_file), [`sqlite`](ManagerBuilder::sqlite) with
+/// options, [`in_memory`](ManagerBuilder::in_memory), or your own
+/// [`store`](ManagerBuilder::store)), limits, a sync transport. A store file is held by one
+/// manager at a time; [`shutdown`](Self::shutdown) releases it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), timconv::Error> {
 /// use timconv::{ConversationId, ConversationManager, Message};
 ///
-/// let manager = ConversationManager::builder().self_user_id("me").open().await?;
+/// # let dir = std::env::temp_dir().join(format!("timconv-manager-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).map_err(timconv::Error::store)?;
+/// # let path = dir.join("conversations.db");
+/// let manager = ConversationManager::open(&path, "me").await?;
 /// let alice = ConversationId::c2c("alice")?;
-/// let mut hello = Message::text("m1", "hello");
-/// hello.server_time = Some(1_700_000_000);
+/// let hello = Message::builder().msg_id("m1").server_time(1_700_000_000).text("hello").build();
 /// manager.ingest_message(&alice, hello).await?;
 /// assert_eq!(manager.total_unread(), 1);
-/// manager.pin(&alice, true).await?;
-/// assert!(manager.get(&alice).map(|c| c.is_pinned).unwrap_or(false));
+/// manager.pin(&alice).await?;
+/// assert!(manager.get(&alice).is_some_and(|c| c.is_pinned));
+/// manager.shutdown().await?;
+/// # std::fs::remove_dir_all(&dir).map_err(timconv::Error::store)?;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # The model
+///
+/// Cheap to clone (clones share one state), `Send + Sync`, usable from many tasks at once.
+/// Reads never wait for storage and hand out shared records (`Arc<Conversation>`), never
+/// copies. Writes are applied one at a time, each atomically: a call that returns `Ok` is
+/// durable in the store and already visible to reads and events, a call that returns `Err`
+/// changed nothing and emitted nothing. A write is sent to the writer when its future is first
+/// polled; dropping the future after that does not cancel it (it is committed and published
+/// all the same, and only its answer is lost).
 #[derive(Clone)]
 pub struct ConversationManager {
     inner: Arc<Inner>,
@@ -130,8 +157,7 @@ impl std::fmt::Debug for ConversationManager {
 #[derive(Debug)]
 #[must_use = "a builder does nothing until opened"]
 pub struct ManagerBuilder {
-    store: Option<Arc<dyn Store>>,
-    sqlite: Option<SqliteStoreOptions>,
+    store: StoreChoice,
     limits: Limits,
     self_user: Option<String>,
     event_capacity: usize,
@@ -140,11 +166,20 @@ pub struct ManagerBuilder {
     sync_options: SyncOptions,
 }
 
+/// Which store a builder opens.
+#[derive(Debug)]
+enum StoreChoice {
+    /// None chosen yet: opening is an error.
+    Unset,
+    Store(Arc<dyn Store>),
+    Sqlite(SqliteStoreOptions),
+    Memory,
+}
+
 impl Default for ManagerBuilder {
     fn default() -> Self {
         Self {
-            store: None,
-            sqlite: None,
+            store: StoreChoice::Unset,
             limits: Limits::default(),
             self_user: None,
             event_capacity: 1024,
@@ -156,10 +191,23 @@ impl Default for ManagerBuilder {
 }
 
 impl ManagerBuilder {
-    /// The storage backend, already open (default: a fresh [`MemoryStore`]).
+    /// Keeps the conversations in the SQLite file at `path` (created if missing), with default
+    /// [`SqliteStoreOptions`]: the usual choice.
+    pub fn sqlite_file(self, path: impl AsRef<std::path::Path>) -> Self {
+        self.sqlite(SqliteStoreOptions::new().filename(path))
+    }
+
+    /// Keeps everything in memory ([`MemoryStore`]): nothing survives the manager. For tests
+    /// and ephemeral sessions.
+    pub fn in_memory(mut self) -> Self {
+        self.store = StoreChoice::Memory;
+        self
+    }
+
+    /// The storage backend, already open: a [`SqliteStore`](crate::SqliteStore), a
+    /// [`MemoryStore`] shared with other managers, or your own [`Store`].
     pub fn store(mut self, store: impl Store) -> Self {
-        self.store = Some(Arc::new(store));
-        self.sqlite = None;
+        self.store = StoreChoice::Store(Arc::new(store));
         self
     }
 
@@ -179,12 +227,11 @@ impl ManagerBuilder {
     /// # }
     /// ```
     pub fn sqlite(mut self, options: SqliteStoreOptions) -> Self {
-        self.sqlite = Some(options);
-        self.store = None;
+        self.store = StoreChoice::Sqlite(options);
         self
     }
 
-    /// The limits to enforce (default: [`Limits::default`], the SPEC numbers).
+    /// The limits to enforce (default: [`Limits::default`], the original service's numbers).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -231,14 +278,21 @@ impl ManagerBuilder {
     /// (and the sync task, with a transport).
     ///
     /// # Errors
-    /// [`Error::NoRuntime`] (6013) outside a Tokio runtime; the store's error if opening or
-    /// loading fails (6019).
+    /// [`Error::InvalidParameter`] (6017) when no store was chosen; [`Error::NoRuntime`]
+    /// (6013) outside a Tokio runtime; the store's error if opening or loading fails (6019,
+    /// 6022 for a file that cannot be opened, [`Error::StoreInUse`] for one another manager
+    /// holds).
     pub async fn open(self) -> Result<ConversationManager> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let store: Arc<dyn Store> = match (self.store, self.sqlite) {
-            (Some(store), _) => store,
-            (None, Some(options)) => Arc::new(options.open().await?),
-            (None, None) => Arc::new(MemoryStore::new()),
+        let store: Arc<dyn Store> = match self.store {
+            StoreChoice::Unset => {
+                return Err(Error::InvalidParameter(
+                    "no store chosen: call sqlite_file, sqlite, in_memory or store".into(),
+                ));
+            }
+            StoreChoice::Store(store) => store,
+            StoreChoice::Sqlite(options) => Arc::new(options.open().await?),
+            StoreChoice::Memory => Arc::new(MemoryStore::new()),
         };
         let mut snapshot = store.load().await?;
         let count = snapshot.conversations.len();
@@ -266,6 +320,8 @@ impl ManagerBuilder {
             } else {
                 SyncStatus::Disabled
             }),
+            closed: watch::Sender::new(false),
+            live: crate::live::Registry::default(),
         });
         let (jobs, rx) = mpsc::channel(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
@@ -297,22 +353,29 @@ impl ManagerBuilder {
 }
 
 impl ConversationManager {
-    /// Opens the conversations kept in the SQLite file at `path` (created if missing), with
-    /// default limits: the usual way to start.
+    /// Opens the conversations of user `self_user_id` kept in the SQLite file at `path`
+    /// (created if missing), with default limits: the usual way to start. The user's ID is
+    /// what recognises @me mentions in group messages.
     ///
-    /// Use [`builder`](Self::builder) to set the logged-in user, limits or store options.
+    /// Use [`builder`](Self::builder) for store options, limits or a sync transport.
     ///
     /// # Errors
     /// As [`SqliteStoreOptions::open`](crate::SqliteStoreOptions::open) and
     /// [`ManagerBuilder::open`].
-    pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
+    pub async fn open(
+        path: impl AsRef<std::path::Path>,
+        self_user_id: impl Into<String>,
+    ) -> Result<Self> {
         Self::builder()
-            .sqlite(SqliteStoreOptions::new().filename(path))
+            .sqlite_file(path)
+            .self_user_id(self_user_id)
             .open()
             .await
     }
 
-    /// A builder; without a [`store`](ManagerBuilder::store) it keeps everything in memory.
+    /// A builder: choose a store ([`sqlite_file`](ManagerBuilder::sqlite_file),
+    /// [`sqlite`](ManagerBuilder::sqlite), [`in_memory`](ManagerBuilder::in_memory) or
+    /// [`store`](ManagerBuilder::store)), then [`open`](ManagerBuilder::open).
     pub fn builder() -> ManagerBuilder {
         ManagerBuilder::default()
     }
@@ -335,14 +398,19 @@ impl ConversationManager {
         self.len() == 0
     }
 
-    /// Subscribes to every event from now on; dropping the stream unsubscribes.
+    /// Subscribes to every event from now on; dropping the stream unsubscribes. The stream
+    /// ends once the manager has shut down (after the events of its last writes).
     pub fn events(&self) -> EventStream {
-        EventStream::new(self.inner.shared.events.subscribe())
+        EventStream::new(
+            self.inner.shared.events.subscribe(),
+            self.inner.shared.closed.subscribe(),
+        )
     }
 
     /// Stops the writer after the writes already queued, and closes the store. Calls made
     /// afterwards on any clone fail with [`Error::Closed`] (6013); reads keep answering from
-    /// the last state.
+    /// the last state. Every stream the manager handed out ends (event streams after the
+    /// events already published, watches after their last value).
     ///
     /// # Errors
     /// [`Error::Closed`] if already shut down; the store's error if closing fails.
@@ -399,7 +467,10 @@ impl ConversationManager {
     /// Watches where server sync stands: the current [`SyncStatus`] first, then each change.
     /// Unlike the sync events, a watch taken after open still starts from the current state.
     pub fn watch_sync_status(&self) -> SyncStatusStream {
-        SyncStatusStream::new(self.shared().sync_status.subscribe())
+        SyncStatusStream::new(
+            self.shared().sync_status.subscribe(),
+            self.shared().closed.subscribe(),
+        )
     }
 
     /// Sets the sync status (the sync task does).

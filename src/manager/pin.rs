@@ -1,4 +1,4 @@
-//! Pinning (SPEC §3, §4): pinned conversations come first in every list.
+//! Pinning: pinned conversations come first in every list.
 
 use super::ConversationManager;
 use crate::error::{Error, Result};
@@ -6,16 +6,29 @@ use crate::model::ConversationId;
 use crate::transport::Operation;
 
 impl ConversationManager {
-    /// Pins (`true`) or unpins (`false`) a conversation.
-    ///
-    /// Pinning activates the conversation, so it comes first among the pinned ones. Pinning a
-    /// pinned conversation, or unpinning one that is not, changes nothing and emits nothing.
+    /// Pins a conversation: it comes first in every list, and pinning activates it, so it
+    /// comes first among the pinned ones. Pinning a pinned conversation changes nothing and
+    /// emits nothing. Dropping the returned future does not cancel the write.
     ///
     /// # Errors
     /// [`Error::ConversationNotFound`] (6004); [`Error::TooManyPinned`] (51012) when
     /// [`Limits::max_pinned`](crate::Limits::max_pinned) conversations are pinned already.
-    #[tracing::instrument(skip_all, fields(conversation = %id, pinned), err)]
-    pub async fn pin(&self, id: &ConversationId, pinned: bool) -> Result<()> {
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
+    pub async fn pin(&self, id: &ConversationId) -> Result<()> {
+        self.set_pinned(id, true).await
+    }
+
+    /// Unpins a conversation; unpinning one that is not pinned changes nothing and emits
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::ConversationNotFound`] (6004).
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "debug"))]
+    pub async fn unpin(&self, id: &ConversationId) -> Result<()> {
+        self.set_pinned(id, false).await
+    }
+
+    async fn set_pinned(&self, id: &ConversationId, pinned: bool) -> Result<()> {
         let id = id.clone();
         self.write(move |tx| {
             if tx.existing(&id)?.is_pinned == pinned {

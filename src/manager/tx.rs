@@ -426,7 +426,7 @@ impl<'a> Tx<'a> {
 
     /// Members of folder `name` as this change sees them.
     pub(crate) fn folder_members(&self, name: &str) -> Vec<ConversationId> {
-        self.ids_matching(&ConversationFilter::new().group(name))
+        self.ids_matching(&ConversationFilter::new().folder(name))
     }
 
     /// Queues an event to publish after commit (conversation events are derived on apply).

@@ -5,14 +5,15 @@ use std::sync::Weak;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::BoxStream;
+use futures::stream::FusedStream;
 use tokio::sync::watch;
 
 use super::messages::last_position;
 use super::{ConversationManager, Shared, Tx};
 use crate::error::{Error, Result};
 use crate::filter::ConversationFilter;
-use crate::model::{Conversation, ConversationId, ConversationType, ReceiveOption};
+use crate::model::{Conversation, ConversationId, ConversationType};
+use crate::streams::{Ending, watch_values};
 use crate::transport::Operation;
 
 /// Which conversations [`ConversationManager::clean_unread`] cleans.
@@ -50,14 +51,62 @@ impl From<ConversationId> for CleanTarget {
     }
 }
 
+impl From<&ConversationId> for CleanTarget {
+    fn from(id: &ConversationId) -> Self {
+        CleanTarget::Conversation(id.clone())
+    }
+}
+
+/// How far [`ConversationManager::clean_unread`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReadUpTo {
+    /// Everything: up to each conversation's newest message.
+    Everything,
+    /// C2C conversations up to this server time; group conversations are left as they are.
+    Timestamp(u64),
+    /// Group conversations up to this sequence; C2C conversations are left as they are.
+    Sequence(u64),
+    /// Both kinds: C2C conversations up to `timestamp`, groups up to `sequence`; `None` reads
+    /// that kind up to its newest message.
+    Positions {
+        /// For C2C conversations.
+        timestamp: Option<u64>,
+        /// For group conversations.
+        sequence: Option<u64>,
+    },
+}
+
+impl ReadUpTo {
+    /// How far a conversation of `kind` is read; `None` if this does not apply to it.
+    pub(crate) fn through(self, kind: ConversationType) -> Option<Through> {
+        let group = kind == ConversationType::Group;
+        match self {
+            ReadUpTo::Everything => Some(Through::Newest),
+            ReadUpTo::Timestamp(t) if !group => Some(Through::Position(t)),
+            ReadUpTo::Sequence(s) if group => Some(Through::Position(s)),
+            ReadUpTo::Timestamp(_) | ReadUpTo::Sequence(_) => None,
+            ReadUpTo::Positions {
+                timestamp,
+                sequence,
+            } => {
+                let at = if group { sequence } else { timestamp };
+                Some(at.map_or(Through::Newest, Through::Position))
+            }
+        }
+    }
+}
+
 /// A watch on an unread count: yields the current value first, then each new value.
 ///
 /// Values are "latest wins": a consumer that polls slowly sees the newest count, never a stale
 /// one, possibly skipping intermediate values. Dropping the stream unsubscribes; watchers of
-/// equal filters share one subscription.
+/// equal filters share one subscription. The stream is `Send + Sync`, fused, and ends when the
+/// manager shuts down.
 #[must_use = "streams do nothing unless polled"]
 pub struct UnreadStream {
-    inner: BoxStream<'static, u64>,
+    inner: Ending<u64>,
     _subscription: Option<FilterSubscription>,
 }
 
@@ -68,9 +117,13 @@ impl std::fmt::Debug for UnreadStream {
 }
 
 impl UnreadStream {
-    fn new(rx: watch::Receiver<u64>, subscription: Option<FilterSubscription>) -> Self {
+    fn new(
+        rx: watch::Receiver<u64>,
+        closed: watch::Receiver<bool>,
+        subscription: Option<FilterSubscription>,
+    ) -> Self {
         Self {
-            inner: crate::watch::watch_values(rx),
+            inner: watch_values(rx, closed),
             _subscription: subscription,
         }
     }
@@ -80,7 +133,13 @@ impl Stream for UnreadStream {
     type Item = u64;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
-        self.inner.as_mut().poll_next(cx)
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+impl FusedStream for UnreadStream {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }
 
@@ -128,7 +187,11 @@ impl ConversationManager {
 
     /// Watches the total unread. See [`UnreadStream`].
     pub fn watch_total_unread(&self) -> UnreadStream {
-        UnreadStream::new(self.shared().read_index().counters.watch_total(), None)
+        UnreadStream::new(
+            self.shared().read_index().counters.watch_total(),
+            self.shared().closed.subscribe(),
+            None,
+        )
     }
 
     /// Watches the unread count of `filter`; while watched, its count is kept incrementally,
@@ -148,28 +211,58 @@ impl ConversationManager {
             shared: std::sync::Arc::downgrade(self.shared()),
             filter: filter.clone(),
         };
-        Ok(UnreadStream::new(rx, Some(subscription)))
+        Ok(UnreadStream::new(
+            rx,
+            self.shared().closed.subscribe(),
+            Some(subscription),
+        ))
     }
 
-    /// Marks messages read: C2C conversations up to `timestamp`, groups up to `sequence`
-    /// (0 = everything), for one conversation or all C2C / all group / all conversations.
-    /// Read positions never move back; @ info at or before the new position goes too.
+    /// Marks messages read, for one conversation or all C2C / all group / all conversations
+    /// ([`CleanTarget`]; a conversation ID converts into one), as far as `up_to` says.
+    /// Read positions never move back; the unread messages and @ info at or before the new
+    /// position go. Dropping the returned future does not cancel the write.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), timconv::Error> {
+    /// use timconv::{CleanTarget, ConversationId, ConversationManager, Message, ReadUpTo};
+    ///
+    /// let manager = ConversationManager::builder().in_memory().self_user_id("me").open().await?;
+    /// let team = ConversationId::group("team")?;
+    /// for seq in 1..=5 {
+    ///     let message = Message::builder().msg_id(format!("m{seq}")).seq(seq).text("hi").build();
+    ///     manager.ingest_message(&team, message).await?;
+    /// }
+    /// manager.clean_unread(&team, ReadUpTo::Sequence(3)).await?;
+    /// assert_eq!(manager.total_unread(), 2);
+    /// manager.clean_unread(CleanTarget::All, ReadUpTo::Everything).await?;
+    /// assert_eq!(manager.total_unread(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
-    /// [`Error::ConversationNotFound`] (6004) for a single conversation that does not exist.
-    #[tracing::instrument(skip_all, fields(timestamp, sequence), err)]
+    /// [`Error::ConversationNotFound`] (6004) for a single conversation that does not exist;
+    /// [`Error::InvalidParameter`] (6017) for a single conversation of the kind `up_to` does
+    /// not cover (a timestamp for a group, a sequence for a C2C conversation).
+    #[tracing::instrument(skip_all, fields(target, up_to = ?up_to), err(level = "debug"))]
     pub async fn clean_unread(
         &self,
         target: impl Into<CleanTarget>,
-        timestamp: u64,
-        sequence: u64,
+        up_to: ReadUpTo,
     ) -> Result<()> {
         let target = target.into();
-        tracing::debug!(?target, "cleaning unread");
+        tracing::Span::current().record("target", tracing::field::debug(&target));
         self.write(move |tx| {
             let ids = match &target {
                 CleanTarget::Conversation(id) => {
                     tx.existing(id)?;
+                    if up_to.through(id.kind()).is_none() {
+                        return Err(Error::InvalidParameter(format!(
+                            "{up_to:?} does not apply to {id}"
+                        )));
+                    }
                     vec![id.clone()]
                 }
                 bulk => {
@@ -183,11 +276,10 @@ impl ConversationManager {
                 }
             };
             for id in ids {
-                let up_to = match id.kind() {
-                    ConversationType::Group => sequence,
-                    _ => timestamp,
+                let Some(through) = up_to.through(id.kind()) else {
+                    continue;
                 };
-                if let Some(position) = clean(tx, &id, up_to) {
+                if let Some(position) = clean(tx, &id, through) {
                     tx.record(Operation::MarkRead {
                         conversation: id,
                         position,
@@ -198,45 +290,25 @@ impl ConversationManager {
         })
         .await
     }
-
-    /// Sets how a conversation's messages are received; this decides whether its unread
-    /// counts toward totals (SPEC §6).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] (6017) for an unknown option, [`Error::ConversationNotFound`]
-    /// (6004).
-    #[tracing::instrument(skip_all, fields(conversation = %id, option = option.as_u32()), err)]
-    pub async fn set_receive_option(
-        &self,
-        id: &ConversationId,
-        option: ReceiveOption,
-    ) -> Result<()> {
-        if let ReceiveOption::Unknown(n) = option {
-            return Err(Error::InvalidParameter(format!(
-                "unknown receive option {n}"
-            )));
-        }
-        let id = id.clone();
-        self.write(move |tx| {
-            tx.update(&id, |c, _| {
-                c.receive_option = option;
-                Ok(())
-            })
-            .map(drop)
-        })
-        .await
-    }
 }
 
-/// Moves conversation `id`'s read position up to `up_to` (0 = its newest message) and uncounts
-/// the unread messages and @ info at or before it. Returns the new read position if it moved;
-/// nothing is written when nothing changes (most conversations of a bulk clean are clean).
-pub(crate) fn clean(tx: &mut Tx<'_>, id: &ConversationId, up_to: u64) -> Option<u64> {
+/// How far a clean reads one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Through {
+    /// Up to its newest message.
+    Newest,
+    /// Up to this position (timestamp for C2C, sequence for groups).
+    Position(u64),
+}
+
+/// Moves conversation `id`'s read position up to `through` and uncounts the unread messages
+/// and @ info at or before it. Returns the new read position if it moved; nothing is written
+/// when nothing changes (most conversations of a bulk clean are clean).
+pub(crate) fn clean(tx: &mut Tx<'_>, id: &ConversationId, through: Through) -> Option<u64> {
     let c = std::sync::Arc::clone(tx.get(id)?);
-    let target = if up_to == 0 {
-        last_position(&c).max(tx.max_unread_position(id).unwrap_or(0))
-    } else {
-        up_to
+    let target = match through {
+        Through::Newest => last_position(&c).max(tx.max_unread_position(id).unwrap_or(0)),
+        Through::Position(p) => p,
     };
     let read = c.read_position().max(target);
     let moved = read > c.read_position();

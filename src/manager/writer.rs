@@ -80,10 +80,13 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
             break;
         }
     }
+    // Live lists and watches end with the writer.
+    shared.live.close();
     let closed = store.close().await;
     if let Err(err) = &closed {
         tracing::warn!(error = %err, "closing the store failed");
     }
+    shared.closed.send_replace(true);
     if let Some(reply) = shutdown {
         let _ = reply.send(closed);
     }
@@ -128,7 +131,13 @@ async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) 
                 }
                 Ok(()) => {
                     let recorded = !outbox.added.is_empty();
-                    let events = shared.write_index().apply(&change, events);
+                    let events = {
+                        let mut index = shared.write_index();
+                        let applied = index.apply(&change, events);
+                        // Under the same lock: live lists move with the index.
+                        shared.live.apply(&index, &applied.touched);
+                        applied.events
+                    };
                     shared.lock_outbox().apply(outbox);
                     for event in events {
                         // No receiver is fine: nobody is listening.

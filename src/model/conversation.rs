@@ -48,9 +48,10 @@ pub struct Conversation {
     pub marks: MarkFlags,
     /// Custom data (`conv_custom_data`).
     pub custom_data: CustomData,
-    /// Names of the conversation groups it belongs to (`conv_conversation_group_array`),
-    /// in the order it joined them.
-    pub groups: Vec<String>,
+    /// Names of the folders it is in (the original SDK's "conversation groups",
+    /// `conv_conversation_group_array`), in the order it joined them. Not to be confused with
+    /// group chats: a folder holds conversations of either type.
+    pub folders: Vec<String>,
     /// C2C read position as a server timestamp (`conv_c2c_read_timestamp`).
     pub c2c_read_timestamp: u64,
     /// Group read position as a message sequence (`conv_group_read_sequence`).
@@ -75,7 +76,7 @@ impl Conversation {
             is_pinned: false,
             marks: MarkFlags::empty(),
             custom_data: CustomData::default(),
-            groups: Vec::new(),
+            folders: Vec::new(),
             c2c_read_timestamp: 0,
             group_read_sequence: 0,
         }
@@ -115,10 +116,10 @@ impl Conversation {
     }
 
     /// Whether it carries roaming decoration counted by the 1000-conversation limit: marks,
-    /// custom data or group membership (SPEC §3).
+    /// custom data or folder membership.
     #[must_use]
     pub fn is_decorated(&self) -> bool {
-        !self.marks.is_empty() || !self.custom_data.is_empty() || !self.groups.is_empty()
+        !self.marks.is_empty() || !self.custom_data.is_empty() || !self.folders.is_empty()
     }
 }
 
@@ -182,7 +183,7 @@ impl Serialize for Conversation {
             conv_is_pinned: self.is_pinned,
             conv_mark_array: self.marks.each_bit().collect(),
             conv_custom_data: self.custom_data.clone(),
-            conv_conversation_group_array: self.groups.clone(),
+            conv_conversation_group_array: self.folders.clone(),
             conv_c2c_read_timestamp: self.c2c_read_timestamp,
             conv_group_read_sequence: self.group_read_sequence,
         }
@@ -210,7 +211,7 @@ impl<'de> Deserialize<'de> for Conversation {
             is_pinned: w.conv_is_pinned,
             marks: MarkFlags::from_bits_retain(marks),
             custom_data: w.conv_custom_data,
-            groups: w.conv_conversation_group_array,
+            folders: w.conv_conversation_group_array,
             c2c_read_timestamp: w.conv_c2c_read_timestamp,
             group_read_sequence: w.conv_group_read_sequence,
         })

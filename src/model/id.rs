@@ -196,6 +196,54 @@ impl<'de> Deserialize<'de> for ConversationId {
     }
 }
 
+/// What batch calls take as their conversations: one ID (`&id` or `id`), or any iterator,
+/// slice, array or `Vec` of IDs (owned or borrowed).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), timconv::Error> {
+/// use timconv::{ConversationId, ConversationManager, MarkFlags};
+///
+/// let manager = ConversationManager::builder().in_memory().open().await?;
+/// let alice = ConversationId::c2c("alice")?;
+/// let bob = ConversationId::c2c("bob")?;
+/// for id in [&alice, &bob] {
+///     manager.create_conversation(id).await?;
+/// }
+/// manager.mark(&alice, MarkFlags::STAR).await?;                 // one
+/// manager.mark([&alice, &bob], MarkFlags::FOLD).await?;          // an array
+/// manager.mark(vec![alice.clone()], MarkFlags::HIDE).await?;     // a Vec
+/// manager.mark(manager.conversations().iter().map(|c| c.id.clone()), MarkFlags::UNREAD).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub trait IntoConversationIds {
+    /// The IDs, in order (repeats included: batch calls drop them).
+    fn into_conversation_ids(self) -> Vec<ConversationId>;
+}
+
+impl IntoConversationIds for &ConversationId {
+    fn into_conversation_ids(self) -> Vec<ConversationId> {
+        vec![self.clone()]
+    }
+}
+
+impl IntoConversationIds for ConversationId {
+    fn into_conversation_ids(self) -> Vec<ConversationId> {
+        vec![self]
+    }
+}
+
+impl<I, T> IntoConversationIds for I
+where
+    I: IntoIterator<Item = T>,
+    T: std::borrow::Borrow<ConversationId>,
+{
+    fn into_conversation_ids(self) -> Vec<ConversationId> {
+        self.into_iter().map(|id| id.borrow().clone()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,6 +246,25 @@ impl Message {
         }
     }
 
+    /// A builder, key by key:
+    ///
+    /// ```
+    /// use timconv::Message;
+    ///
+    /// let m = Message::builder()
+    ///     .msg_id("m7")
+    ///     .seq(7)
+    ///     .server_time(1_700_000_000)
+    ///     .sender("alice")
+    ///     .text("see you")
+    ///     .build();
+    /// assert_eq!(m.text_content(), Some("see you"));
+    /// assert_eq!(m.seq, Some(7));
+    /// ```
+    pub fn builder() -> MessageBuilder {
+        MessageBuilder::default()
+    }
+
     /// The text of the first text element, if any.
     #[must_use]
     pub fn text_content(&self) -> Option<&str> {
@@ -326,5 +345,107 @@ mod tests {
         assert!(m.has_dedup_key("id") && !m.has_dedup_key("#0:0:0"));
         assert!(Message::default().has_dedup_key("#0:0:0"));
         assert!(!Message::default().has_dedup_key("id"));
+    }
+}
+
+/// Builds a [`Message`] key by key ([`Message::builder`]). Keys not set stay absent.
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until built"]
+pub struct MessageBuilder(Message);
+
+impl MessageBuilder {
+    /// `message_msg_id`: the message's identity.
+    pub fn msg_id(mut self, id: impl Into<String>) -> Self {
+        self.0.msg_id = Some(id.into());
+        self
+    }
+
+    /// `message_seq`: its sequence (the read position of group conversations).
+    pub fn seq(mut self, seq: u64) -> Self {
+        self.0.seq = Some(seq);
+        self
+    }
+
+    /// `message_rand`.
+    pub fn rand(mut self, rand: u64) -> Self {
+        self.0.rand = Some(rand);
+        self
+    }
+
+    /// `message_sender`: the sender's user ID.
+    pub fn sender(mut self, user: impl Into<String>) -> Self {
+        self.0.sender = Some(user.into());
+        self
+    }
+
+    /// `message_client_time`, UTC seconds.
+    pub fn client_time(mut self, time: u64) -> Self {
+        self.0.client_time = Some(time);
+        self
+    }
+
+    /// `message_server_time`, UTC seconds (the read position of C2C conversations).
+    pub fn server_time(mut self, time: u64) -> Self {
+        self.0.server_time = Some(time);
+        self
+    }
+
+    /// `message_is_from_self`: this user sent it (it never counts as unread).
+    pub fn from_self(mut self) -> Self {
+        self.0.is_from_self = Some(true);
+        self
+    }
+
+    /// `message_status` (1 sending, 2 sent, 3 failed, 4 deleted, 5 imported, 6 revoked; see
+    /// [`lifecycle`](crate::model::lifecycle)).
+    pub fn status(mut self, status: u32) -> Self {
+        self.0.status = Some(status);
+        self
+    }
+
+    /// `message_excluded_from_unread_count`: it never counts as unread.
+    pub fn excluded_from_unread(mut self) -> Self {
+        self.0.excluded_from_unread = Some(true);
+        self
+    }
+
+    /// `message_group_at_user_array`: users @-mentioned (see [`at_all`](Self::at_all)).
+    pub fn at_users<S: Into<String>>(mut self, users: impl IntoIterator<Item = S>) -> Self {
+        self.0
+            .group_at_users
+            .get_or_insert_with(Vec::new)
+            .extend(users.into_iter().map(Into::into));
+        self
+    }
+
+    /// Mentions everyone (@all).
+    pub fn at_all(self) -> Self {
+        self.at_users([AT_ALL_MARKER])
+    }
+
+    /// Appends a text element (`elem_type` 0).
+    pub fn text(self, content: impl Into<String>) -> Self {
+        let mut elem = Map::new();
+        elem.insert("elem_type".into(), Value::from(0));
+        elem.insert("text_elem_content".into(), Value::from(content.into()));
+        self.element(Value::Object(elem))
+    }
+
+    /// Appends an element to `message_elem_array`, as JSON.
+    pub fn element(mut self, element: Value) -> Self {
+        self.0.elements.get_or_insert_with(Vec::new).push(element);
+        self
+    }
+
+    /// Sets any other key.
+    pub fn key(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.0.extra.insert(key.into(), value);
+        self
+    }
+
+    /// The message.
+    #[must_use]
+    pub fn build(self) -> Message {
+        self.0
     }
 }

@@ -173,7 +173,7 @@ impl Outbox {
 /// Whether `op` bears on conversation `id`'s roaming state (folder-wide operations bear on
 /// every member).
 pub(crate) fn touches(op: &Operation, id: &ConversationId) -> bool {
-    op.is_group_wide() || op.conversations().contains(id)
+    op.is_folder_wide() || op.conversations().contains(id)
 }
 
 #[cfg(test)]

@@ -15,11 +15,11 @@ use crate::events::Event;
 use crate::folders::{FolderEdit, join, leave};
 use crate::manager::Tx;
 use crate::manager::messages::{ingest, last_recency, place};
-use crate::manager::unread::clean;
+use crate::manager::unread::{Through, clean};
 use crate::model::{Conversation, ConversationId, CustomData, MarkFlags};
 use crate::store::Tombstone;
 use crate::transport::{
-    GroupRename, OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange,
+    FolderRename, OpOutcome, Operation, PendingOperation, PushResponse, RemoteChange,
     RemoteConversation, TransportError,
 };
 
@@ -30,7 +30,7 @@ struct Roaming {
     pinned: bool,
     marks: MarkFlags,
     custom_data: CustomData,
-    groups: Vec<String>,
+    folders: Vec<String>,
     read: u64,
     /// Deleted, with the floor and the clear-messages flag of the delete.
     deleted: Option<([u64; 3], bool)>,
@@ -42,7 +42,7 @@ impl Roaming {
             pinned: r.pinned,
             marks: MarkFlags::from_bits_retain(r.marks),
             custom_data: r.custom_data.clone(),
-            groups: r.groups.clone(),
+            folders: r.folders.clone(),
             read: r.read_position,
             deleted: None,
         }
@@ -95,29 +95,29 @@ impl Roaming {
                 conversation,
                 position,
             } if conversation == id => self.read = self.read.max(*position),
-            Operation::CreateGroup {
+            Operation::CreateFolder {
                 name,
                 conversations,
             }
-            | Operation::AddToGroup {
-                name,
-                conversations,
-            } if conversations.contains(id) => {
-                join(&mut self.groups, name);
-            }
-            Operation::RemoveFromGroup {
+            | Operation::AddToFolder {
                 name,
                 conversations,
             } if conversations.contains(id) => {
-                leave(&mut self.groups, name);
+                join(&mut self.folders, name);
             }
-            Operation::DeleteGroup { name } => {
-                FolderEdit::Delete(name).apply_to_memberships(&mut self.groups);
+            Operation::RemoveFromFolder {
+                name,
+                conversations,
+            } if conversations.contains(id) => {
+                leave(&mut self.folders, name);
+            }
+            Operation::DeleteFolder { name } => {
+                FolderEdit::Delete(name).apply_to_memberships(&mut self.folders);
             }
             // Renaming onto a name this conversation is in already changes nothing: the
             // server refuses such a rename (6017).
-            Operation::RenameGroup { from, to } => {
-                FolderEdit::Rename { from, to }.apply_to_memberships(&mut self.groups);
+            Operation::RenameFolder { from, to } => {
+                FolderEdit::Rename { from, to }.apply_to_memberships(&mut self.folders);
             }
             _ => {}
         }
@@ -141,7 +141,7 @@ pub(crate) fn apply_remote(tx: &mut Tx<'_>, change: RemoteChange) {
             floor,
             clear_messages,
         } => apply_deleted(tx, &id, floor, clear_messages),
-        RemoteChange::Groups { names, renamed } => apply_group_names(tx, names, renamed),
+        RemoteChange::Folders { names, renamed } => apply_group_names(tx, names, renamed),
     }
 }
 
@@ -190,16 +190,16 @@ fn apply_deleted(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_me
 /// events a local delete has.
 fn delete_locally(tx: &mut Tx<'_>, id: &ConversationId, floor: [u64; 3], clear_messages: bool) {
     let old_floor = tx.tombstone(id).map(|t| t.last_message);
-    let groups = tx.get(id).map(|c| c.groups.clone()).unwrap_or_default();
+    let groups = tx.get(id).map(|c| c.folders.clone()).unwrap_or_default();
     let floor = old_floor.map_or(floor, |f| f.max(floor));
     if tx.get(id).is_none() && old_floor == Some(floor) {
         return;
     }
     for name in groups {
-        tx.emit(Event::ConversationsRemovedFromGroup {
+        tx.emit(Event::ConversationsRemovedFromFolder {
             name,
             conversations: vec![id.clone()],
-            reason: crate::events::GroupRemovalReason::ByUser,
+            reason: crate::events::FolderRemovalReason::ByUser,
         });
     }
     tx.delete(Tombstone::new(id.clone(), floor, clear_messages));
@@ -223,7 +223,7 @@ fn write_roaming(
     if c.is_pinned == want.pinned
         && c.marks == want.marks
         && c.custom_data == want.custom_data
-        && c.groups == want.groups
+        && c.folders == want.folders
         && c.read_position() >= want.read
         && !renamed
     {
@@ -232,7 +232,7 @@ fn write_roaming(
     }
     let pinning = want.pinned && !current.is_pinned;
     if want.read > current.read_position() {
-        clean(tx, id, want.read);
+        clean(tx, id, Through::Position(want.read));
     }
     let Some(cleaned) = tx.get(id) else {
         return;
@@ -242,10 +242,10 @@ fn write_roaming(
     c.is_pinned = want.pinned;
     c.marks = want.marks;
     c.custom_data.clone_from(&want.custom_data);
-    c.groups.clear();
+    c.folders.clear();
     // Each name once, whatever the server sent.
-    for g in &want.groups {
-        join(&mut c.groups, g);
+    for g in &want.folders {
+        join(&mut c.folders, g);
     }
     if let Some(r) = remote {
         if !r.show_name.is_empty() {
@@ -262,19 +262,19 @@ fn write_roaming(
         return;
     }
     // Membership changes publish the group events a local change would.
-    let old_groups = current.groups.clone();
-    let new_groups = &s.groups;
+    let old_groups = current.folders.clone();
+    let new_groups = &s.folders;
     for name in new_groups.iter().filter(|g| !old_groups.contains(g)) {
-        tx.emit(Event::ConversationsAddedToGroup {
+        tx.emit(Event::ConversationsAddedToFolder {
             name: name.clone(),
             conversations: vec![id.clone()],
         });
     }
     for name in old_groups.iter().filter(|g| !new_groups.contains(g)) {
-        tx.emit(Event::ConversationsRemovedFromGroup {
+        tx.emit(Event::ConversationsRemovedFromFolder {
             name: name.clone(),
             conversations: vec![id.clone()],
-            reason: crate::events::GroupRemovalReason::ByUser,
+            reason: crate::events::FolderRemovalReason::ByUser,
         });
     }
     if pinning {
@@ -287,9 +287,9 @@ fn write_roaming(
 /// The server's list of group names, with pending group operations over it, becomes the
 /// local list (keeping the server's order). The renames the server reports come first, for
 /// the groups here still by their old names: they are renamed, as a local rename does (with
-/// `GroupRenamed`), rather than deleted and created anew.
-fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRename>) {
-    for GroupRename { from, to } in renamed {
+/// `FolderRenamed`), rather than deleted and created anew.
+fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<FolderRename>) {
+    for FolderRename { from, to } in renamed {
         // A group operation of this device's still waiting on either name makes the local
         // group by that name possibly not the server's one: the list below settles it.
         let waiting = tx
@@ -299,19 +299,19 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
         // name may have been renamed away and then used again since.
         let current = names.contains(&to) && !names.contains(&from);
         if from != to && current && !waiting && tx.folder_exists(&from) && !tx.folder_exists(&to) {
-            crate::manager::groups::rename(tx, from, to);
+            crate::manager::folders::rename(tx, from, to);
         }
     }
     let mut want = names;
     for op in tx.pending_ops() {
         match op {
-            Operation::CreateGroup { name, .. } => {
+            Operation::CreateFolder { name, .. } => {
                 FolderEdit::Create(name).apply_to_list(&mut want);
             }
-            Operation::DeleteGroup { name } => {
+            Operation::DeleteFolder { name } => {
                 FolderEdit::Delete(name).apply_to_list(&mut want);
             }
-            Operation::RenameGroup { from, to } => {
+            Operation::RenameFolder { from, to } => {
                 FolderEdit::Rename { from, to }.apply_to_list(&mut want);
             }
             _ => {}
@@ -340,15 +340,15 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
         let edit = FolderEdit::Delete(name);
         for id in tx.folder_members(name) {
             let _ = tx.update(&id, |c, _| {
-                edit.apply_to_memberships(&mut c.groups);
+                edit.apply_to_memberships(&mut c.folders);
                 Ok(())
             });
         }
-        tx.emit(Event::GroupDeleted { name: name.clone() });
+        tx.emit(Event::FolderDeleted { name: name.clone() });
     }
     for name in want.iter().filter(|n| !current.contains(n)) {
         let conversations = tx.folder_members(name);
-        tx.emit(Event::GroupCreated {
+        tx.emit(Event::FolderCreated {
             name: name.clone(),
             conversations,
         });
@@ -358,11 +358,11 @@ fn apply_group_names(tx: &mut Tx<'_>, names: Vec<String>, renamed: Vec<GroupRena
 /// Whether `op` is a group operation naming group `name`.
 fn names_group(op: &Operation, name: &str) -> bool {
     match op {
-        Operation::CreateGroup { name: n, .. }
-        | Operation::DeleteGroup { name: n }
-        | Operation::AddToGroup { name: n, .. }
-        | Operation::RemoveFromGroup { name: n, .. } => n == name,
-        Operation::RenameGroup { from, to } => from == name || to == name,
+        Operation::CreateFolder { name: n, .. }
+        | Operation::DeleteFolder { name: n }
+        | Operation::AddToFolder { name: n, .. }
+        | Operation::RemoveFromFolder { name: n, .. } => n == name,
+        Operation::RenameFolder { from, to } => from == name || to == name,
         _ => false,
     }
 }
@@ -402,7 +402,7 @@ pub(crate) fn apply_push(tx: &mut Tx<'_>, response: PushResponse) -> usize {
         .filter_map(|c| match c {
             RemoteChange::Conversation(r) => Some(r.id.clone()),
             RemoteChange::Deleted { id, .. } => Some(id.clone()),
-            RemoteChange::Groups { .. } => None,
+            RemoteChange::Folders { .. } => None,
         })
         .collect();
     for change in response.changes {
@@ -446,7 +446,7 @@ pub(crate) fn apply_full(tx: &mut Tx<'_>, changes: Vec<RemoteChange>, activated_
         match change {
             RemoteChange::Conversation(r) => seen.insert(r.id.clone()),
             RemoteChange::Deleted { id, .. } => seen.insert(id.clone()),
-            RemoteChange::Groups { .. } => false,
+            RemoteChange::Folders { .. } => false,
         };
     }
     for change in changes {

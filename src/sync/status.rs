@@ -5,11 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::BoxStream;
+use futures::stream::FusedStream;
 use tokio::sync::watch;
 
 use crate::error::ErrorCode;
-use crate::watch::watch_values;
+use crate::streams::{Ending, watch_values};
 
 /// The state of server sync, as [`ConversationManager::sync_status`](crate::ConversationManager::sync_status)
 /// reads it and [`watch_sync_status`](crate::ConversationManager::watch_sync_status) follows it.
@@ -40,16 +40,16 @@ pub enum SyncStatus {
 
 /// A watch on the sync status: yields the current status first, then each new one. Values
 /// are "latest wins": a consumer that polls slowly sees the newest status, possibly skipping
-/// some in between. The stream ends when the manager is gone.
+/// some in between. The stream is `Send + Sync`, fused, and ends when the manager shuts down.
 #[must_use = "streams do nothing unless polled"]
 pub struct SyncStatusStream {
-    inner: BoxStream<'static, SyncStatus>,
+    inner: Ending<SyncStatus>,
 }
 
 impl SyncStatusStream {
-    pub(crate) fn new(rx: watch::Receiver<SyncStatus>) -> Self {
+    pub(crate) fn new(rx: watch::Receiver<SyncStatus>, closed: watch::Receiver<bool>) -> Self {
         Self {
-            inner: watch_values(rx),
+            inner: watch_values(rx, closed),
         }
     }
 }
@@ -64,6 +64,12 @@ impl Stream for SyncStatusStream {
     type Item = SyncStatus;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SyncStatus>> {
-        self.inner.as_mut().poll_next(cx)
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+impl FusedStream for SyncStatusStream {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }

@@ -31,7 +31,7 @@ use futures::stream::BoxStream;
 use crate::error::ErrorCode;
 
 pub use wire::{
-    Bookmark, GroupRename, OpId, OpOutcome, OpResult, Operation, PendingOperation, PullPage,
+    Bookmark, FolderRename, OpId, OpOutcome, OpResult, Operation, PendingOperation, PullPage,
     PullResponse, PushResponse, RemoteChange, RemoteConversation, ServerEvent,
 };
 

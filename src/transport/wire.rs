@@ -25,7 +25,7 @@ impl std::fmt::Display for OpId {
 }
 
 /// A change the user made on this device to state that roams (SPEC §11): pin, marks, custom
-/// data, conversation groups, deletes and read positions. Drafts never leave the device.
+/// data, folders, deletes and read positions. Drafts never leave the device.
 ///
 /// Each is recorded, already applied locally, in the same transaction as the local change,
 /// with the conversations it actually changed.
@@ -73,34 +73,39 @@ pub enum Operation {
         /// The new read position: server time (C2C) or sequence (group).
         position: u64,
     },
-    /// Create a conversation group with members.
-    CreateGroup {
+    /// Create a folder with members.
+    #[serde(rename = "create_group")]
+    CreateFolder {
         /// Its name.
         name: String,
         /// Its first members.
         conversations: Vec<ConversationId>,
     },
-    /// Delete a conversation group (its members stay, outside it).
-    DeleteGroup {
+    /// Delete a folder (its members stay, outside it).
+    #[serde(rename = "delete_group")]
+    DeleteFolder {
         /// Its name.
         name: String,
     },
-    /// Rename a conversation group.
-    RenameGroup {
+    /// Rename a folder.
+    #[serde(rename = "rename_group")]
+    RenameFolder {
         /// The old name.
         from: String,
         /// The new name.
         to: String,
     },
     /// Add conversations to a group.
-    AddToGroup {
+    #[serde(rename = "add_to_group")]
+    AddToFolder {
         /// The group.
         name: String,
         /// The conversations.
         conversations: Vec<ConversationId>,
     },
     /// Remove conversations from a group.
-    RemoveFromGroup {
+    #[serde(rename = "remove_from_group")]
+    RemoveFromFolder {
         /// The group.
         name: String,
         /// The conversations.
@@ -109,7 +114,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The conversations it names (none for the group-wide `DeleteGroup` / `RenameGroup`).
+    /// The conversations it names (none for the group-wide `DeleteFolder` / `RenameFolder`).
     #[must_use]
     pub fn conversations(&self) -> &[ConversationId] {
         match self {
@@ -118,19 +123,19 @@ impl Operation {
             | Operation::MarkRead { conversation, .. } => std::slice::from_ref(conversation),
             Operation::Mark { conversations, .. }
             | Operation::SetCustomData { conversations, .. }
-            | Operation::CreateGroup { conversations, .. }
-            | Operation::AddToGroup { conversations, .. }
-            | Operation::RemoveFromGroup { conversations, .. } => conversations,
-            Operation::DeleteGroup { .. } | Operation::RenameGroup { .. } => &[],
+            | Operation::CreateFolder { conversations, .. }
+            | Operation::AddToFolder { conversations, .. }
+            | Operation::RemoveFromFolder { conversations, .. } => conversations,
+            Operation::DeleteFolder { .. } | Operation::RenameFolder { .. } => &[],
         }
     }
 
-    /// Whether it changes every member of a group (`DeleteGroup`, `RenameGroup`).
+    /// Whether it changes every member of a group (`DeleteFolder`, `RenameFolder`).
     #[must_use]
-    pub fn is_group_wide(&self) -> bool {
+    pub fn is_folder_wide(&self) -> bool {
         matches!(
             self,
-            Operation::DeleteGroup { .. } | Operation::RenameGroup { .. }
+            Operation::DeleteFolder { .. } | Operation::RenameFolder { .. }
         )
     }
 }
@@ -210,7 +215,8 @@ pub struct RemoteConversation {
     pub custom_data: CustomData,
     /// The groups it belongs to, in the order it joined them.
     #[serde(default)]
-    pub groups: Vec<String>,
+    #[serde(rename = "groups")]
+    pub folders: Vec<String>,
     /// Read position: server time (C2C) or sequence (group).
     pub read_position: u64,
     /// The messages after the read position, and the last message, oldest first (messages
@@ -234,7 +240,7 @@ impl RemoteConversation {
             pinned: false,
             marks: 0,
             custom_data: CustomData::default(),
-            groups: Vec::new(),
+            folders: Vec::new(),
             read_position: 0,
             messages: Vec::new(),
             show_name: String::new(),
@@ -258,8 +264,9 @@ pub enum RemoteChange {
         /// Its history was cleared too.
         clear_messages: bool,
     },
-    /// The list of conversation-group names, in creation order.
-    Groups {
+    /// The folder list (names, in creation order).
+    #[serde(rename = "groups")]
+    Folders {
         /// The names.
         names: Vec<String>,
         /// The renames among the changes since the bookmark pulled from, oldest first (none
@@ -267,13 +274,13 @@ pub enum RemoteChange {
         /// renames it, rather than deleting it and creating one by the new name. A hint: a
         /// server may leave it empty, and `names` is the list either way.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        renamed: Vec<GroupRename>,
+        renamed: Vec<FolderRename>,
     },
 }
 
 /// A group renamed on the server, as a pull reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRename {
+pub struct FolderRename {
     /// The name before.
     pub from: String,
     /// The name after.

@@ -16,8 +16,8 @@ pub fn invariant_filters() -> Vec<ConversationFilter> {
         ConversationFilter::new().conv_type(ConversationType::Group),
         ConversationFilter::new().mark(MarkFlags::empty()),
         ConversationFilter::new().mark(MarkFlags::STAR | ext32),
-        ConversationFilter::new().group(""),
-        ConversationFilter::new().group("a"),
+        ConversationFilter::new().folder(""),
+        ConversationFilter::new().folder("a"),
         ConversationFilter::new().has_unread(true),
         ConversationFilter::new().has_unread(false),
         ConversationFilter::new().has_at_info(true),
@@ -29,7 +29,7 @@ pub fn invariant_filters() -> Vec<ConversationFilter> {
             .mark(MarkFlags::FOLD)
             .has_unread(true),
         ConversationFilter::new()
-            .group("b")
+            .folder("b")
             .mark(MarkFlags::empty()),
     ]
 }
@@ -147,20 +147,20 @@ pub fn check_consistent(
         ));
     }
     // Groups: names unique and within limits, membership only names existing groups.
-    let names = manager.groups();
+    let names = manager.folders();
     let unique: std::collections::HashSet<_> = names.iter().collect();
-    if unique.len() != names.len() || names.len() > limits.max_groups {
+    if unique.len() != names.len() || names.len() > limits.max_folders {
         return Err(format!(
             "groups {names:?}: repeated or over {}",
-            limits.max_groups
+            limits.max_folders
         ));
     }
     for c in &convs {
-        let own: std::collections::HashSet<_> = c.groups.iter().collect();
-        if own.len() != c.groups.len() {
-            return Err(format!("{} names a group twice: {:?}", c.id, c.groups));
+        let own: std::collections::HashSet<_> = c.folders.iter().collect();
+        if own.len() != c.folders.len() {
+            return Err(format!("{} names a group twice: {:?}", c.id, c.folders));
         }
-        if let Some(g) = c.groups.iter().find(|g| !names.contains(g)) {
+        if let Some(g) = c.folders.iter().find(|g| !names.contains(g)) {
             return Err(format!(
                 "{} is in group {g:?} which does not exist ({names:?})",
                 c.id
@@ -171,9 +171,9 @@ pub fn check_consistent(
     all_filters.extend(
         names
             .iter()
-            .map(|n| ConversationFilter::new().group(n.as_str())),
+            .map(|n| ConversationFilter::new().folder(n.as_str())),
     );
-    all_filters.push(ConversationFilter::new().group(""));
+    all_filters.push(ConversationFilter::new().folder(""));
     for f in &all_filters {
         let expected: Vec<String> = ids_of(convs.iter().filter(|c| f.matches(c)));
         let walked = ids_of(&walk(manager, f, page_size)?);
@@ -183,12 +183,12 @@ pub fn check_consistent(
             ));
         }
         if let Some(name) = f
-            .group
+            .folder
             .as_deref()
-            .filter(|n| !n.is_empty() && *f == ConversationFilter::new().group(*n))
+            .filter(|n| !n.is_empty() && *f == ConversationFilter::new().folder(*n))
         {
             let named: Vec<String> =
-                ids_of(convs.iter().filter(|c| c.groups.iter().any(|g| g == name)));
+                ids_of(convs.iter().filter(|c| c.folders.iter().any(|g| g == name)));
             if walked != named {
                 return Err(format!(
                     "group {name:?} lists {walked:?}, members are {named:?}"

@@ -92,3 +92,39 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Pins or unpins, as `on` says (for tests that pick at random).
+pub async fn set_pinned(
+    m: &timconv::ConversationManager,
+    id: &ConversationId,
+    on: bool,
+) -> timconv::Result<()> {
+    if on {
+        m.pin(id).await
+    } else {
+        m.unpin(id).await
+    }
+}
+
+/// Marks or unmarks, as `on` says (for tests that pick at random).
+pub async fn set_marks(
+    m: &timconv::ConversationManager,
+    ids: &[ConversationId],
+    marks: timconv::MarkFlags,
+    on: bool,
+) -> timconv::Result<timconv::BatchOutcome> {
+    if on {
+        m.mark(ids, marks).await
+    } else {
+        m.unmark(ids, marks).await
+    }
+}
+
+/// The history choice a random `clear` flag stands for.
+pub fn history(clear: bool) -> timconv::MessageHistory {
+    if clear {
+        timconv::MessageHistory::Clear
+    } else {
+        timconv::MessageHistory::Keep
+    }
+}

@@ -273,10 +273,9 @@ pub async fn run<W: World>(seed: u64, world: &W) -> Result<(), String> {
                 let kind = rng.below(13);
                 let target = format!("{kind} {conv} {other} {group}");
                 let result = match kind {
-                    0 => m.pin(&conv, true).await.map(drop),
-                    1 => m.pin(&conv, false).await.map(drop),
-                    2 => m
-                        .mark(&[conv, other], bit, rng.below(3) != 0)
+                    0 => m.pin(&conv).await.map(drop),
+                    1 => m.unpin(&conv).await.map(drop),
+                    2 => crate::set_marks(&m, &[conv, other], bit, rng.below(3) != 0)
                         .await
                         .map(drop),
                     3 => {
@@ -286,14 +285,23 @@ pub async fn run<W: World>(seed: u64, world: &W) -> Result<(), String> {
                         };
                         m.set_custom_data(&[conv], data).await.map(drop)
                     }
-                    4 => m.create_group(group, &[conv, other]).await.map(drop),
-                    5 => m.delete_group(group).await,
-                    6 => m.rename_group(group, new_name).await,
-                    7 => m.add_to_group(group, &[conv]).await.map(drop),
-                    8 => m.remove_from_group(group, &[conv]).await.map(drop),
-                    9 => m.delete(&conv, rng.below(2) == 0).await,
-                    10 => m.clean_unread(CleanTarget::Conversation(conv), 0, 0).await,
-                    11 => m.clean_unread(CleanTarget::All, 0, 0).await,
+                    4 => m.create_folder(group, &[conv, other]).await.map(drop),
+                    5 => m.delete_folder(group).await,
+                    6 => m.rename_folder(group, new_name).await,
+                    7 => m.add_to_folder(group, &[conv]).await.map(drop),
+                    8 => m.remove_from_folder(group, &[conv]).await.map(drop),
+                    9 => m.delete(&conv, crate::history(rng.below(2) == 0)).await,
+                    10 => {
+                        m.clean_unread(
+                            CleanTarget::Conversation(conv),
+                            timconv::ReadUpTo::Everything,
+                        )
+                        .await
+                    }
+                    11 => {
+                        m.clean_unread(CleanTarget::All, timconv::ReadUpTo::Everything)
+                            .await
+                    }
                     _ => {
                         let text = format!("draft of device {}", devices[d].name);
                         m.set_draft(&conv, Draft::new(Message::text("", text), "", step as u64))
@@ -448,7 +456,7 @@ pub fn diff(device: &RoamingView, server: &RoamingView) -> String {
     }
     if device.1 != server.1 {
         out.push_str(&format!(
-            "\n  groups: device {:?}, server {:?}",
+            "\n  folders: device {:?}, server {:?}",
             device.1, server.1
         ));
     }

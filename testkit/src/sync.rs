@@ -66,7 +66,7 @@ pub struct Roamed {
     pinned: bool,
     marks: u64,
     custom_data: Vec<u8>,
-    groups: Vec<String>,
+    folders: Vec<String>,
     read_position: u64,
     unread: u64,
     last_message: Option<String>,
@@ -87,7 +87,7 @@ pub fn device_view(m: &ConversationManager) -> RoamingView {
                     pinned: c.is_pinned,
                     marks: c.marks.bits(),
                     custom_data: c.custom_data.as_bytes().to_vec(),
-                    groups: c.groups.clone(),
+                    folders: c.folders.clone(),
                     read_position: c.read_position(),
                     unread: c.unread_count,
                     last_message: c.last_message.as_ref().and_then(|m| m.msg_id.clone()),
@@ -95,7 +95,7 @@ pub fn device_view(m: &ConversationManager) -> RoamingView {
             )
         })
         .collect();
-    (conversations, m.groups())
+    (conversations, m.folders())
 }
 
 /// What roams on a server, in the same form (unread counted as a device counts it: messages
@@ -124,7 +124,7 @@ pub fn state_view(state: &ServerState) -> RoamingView {
                     pinned: r.pinned,
                     marks: r.marks,
                     custom_data: r.custom_data.as_bytes().to_vec(),
-                    groups: r.groups.clone(),
+                    folders: r.folders.clone(),
                     read_position: r.read_position,
                     unread,
                     last_message: r.messages.last().and_then(|m| m.msg_id.clone()),
@@ -132,7 +132,7 @@ pub fn state_view(state: &ServerState) -> RoamingView {
             )
         })
         .collect();
-    (conversations, state.groups.clone())
+    (conversations, state.folders.clone())
 }
 
 /// A server's state as a full pull through `transport` shows it: every live conversation and
@@ -157,7 +157,7 @@ pub async fn pulled_state(transport: &impl Transport, page: usize) -> Result<Ser
                 RemoteChange::Deleted { id, .. } => {
                     state.conversations.remove(&id);
                 }
-                RemoteChange::Groups { names, .. } => state.groups = names,
+                RemoteChange::Folders { names, .. } => state.folders = names,
             }
         }
         if !page.has_more {

@@ -14,13 +14,13 @@ use timconv::{
     Profile, ReceiveOption,
 };
 
-use crate::common::{id, incoming, manager, manager_with};
+use crate::common::{id, incoming, manager, manager_with, set_marks};
 
 /// Everything a refused call must leave as it was.
 #[derive(Debug, PartialEq)]
 struct State {
     conversations: Vec<Arc<Conversation>>,
-    groups: Vec<String>,
+    folders: Vec<String>,
     total_unread: u64,
     watched_filters: usize,
 }
@@ -29,7 +29,7 @@ impl State {
     fn of(m: &ConversationManager) -> Self {
         Self {
             conversations: m.conversations(),
-            groups: m.groups(),
+            folders: m.folders(),
             total_unread: m.total_unread(),
             watched_filters: m.watched_filters(),
         }
@@ -122,15 +122,21 @@ async fn populated(limits: Limits) -> ConversationManager {
         .await
         .expect("ingest");
     m.create_conversation(&id("c2c_bob")).await.expect("create");
-    m.pin(&id("c2c_bob"), true).await.expect("pin");
-    m.mark(&[id("c2c_alice")], MarkFlags::STAR, true)
+    m.pin(&id("c2c_bob")).await.expect("pin");
+    m.mark(&[id("c2c_alice")], MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
-    m.create_group("work", &[id("group_team")])
+    m.create_folder("work", &[id("group_team")])
         .await
+        .expect("group")
+        .into_result()
         .expect("group");
     m.set_custom_data(&[id("c2c_bob")], "data")
         .await
+        .expect("custom data")
+        .into_result()
         .expect("custom data");
     assert_eq!(m.total_unread(), 2);
     m
@@ -243,7 +249,7 @@ async fn reserved_and_empty_marks_are_6017() {
             cases.push(case(
                 format!("mark {name} enable={enable}"),
                 6017,
-                m.mark(&targets, marks, enable),
+                set_marks(&m, &targets, marks, enable),
             ));
         }
     }
@@ -251,21 +257,21 @@ async fn reserved_and_empty_marks_are_6017() {
         cases.push(case(
             format!("mark no flags enable={enable}"),
             6017,
-            m.mark(&targets, MarkFlags::empty(), enable),
+            set_marks(&m, &targets, MarkFlags::empty(), enable),
         ));
     }
     // Invalid marks are refused before the batch or the conversations are looked at.
     cases.push(case(
         "mark reserved on a missing conversation",
         6017,
-        m.mark(&nobody, MarkFlags::from_bits_retain(1 << 4), true),
+        set_marks(&m, &nobody, MarkFlags::from_bits_retain(1 << 4), true),
     ));
     assert_refused(&m, cases).await;
 
     // Every reserved bit alone.
     for n in 4..32 {
         let err = m
-            .mark(&targets, MarkFlags::from_bits_retain(1 << n), true)
+            .mark(&targets, MarkFlags::from_bits_retain(1 << n))
             .await
             .expect_err("reserved");
         assert_eq!(err.code().as_i32(), 6017, "bit {n}");
@@ -276,7 +282,7 @@ async fn reserved_and_empty_marks_are_6017() {
         MarkFlags::extension(32).expect("32"),
         MarkFlags::extension(63).expect("63"),
     ] {
-        let outcomes = m.mark(&targets, marks, true).await.expect("allowed");
+        let outcomes = m.mark(&targets, marks).await.expect("allowed");
         assert_eq!(codes(&outcomes), [0, 0]);
     }
 }
@@ -337,48 +343,50 @@ async fn group_name_length_is_51011() {
         cases.push(case(
             format!("create {label}"),
             51011,
-            m.create_group(bad, &alice),
+            m.create_folder(bad, &alice),
         ));
         cases.push(case(
             format!("rename from {label}"),
             51011,
-            m.rename_group(bad, "other"),
+            m.rename_folder(bad, "other"),
         ));
         cases.push(case(
             format!("rename to {label}"),
             51011,
-            m.rename_group("work", bad),
+            m.rename_folder("work", bad),
         ));
         cases.push(case(
             format!("add to {label}"),
             51011,
-            m.add_to_group(bad, &alice),
+            m.add_to_folder(bad, &alice),
         ));
         cases.push(case(
             format!("remove from {label}"),
             51011,
-            m.remove_from_group(bad, &team),
+            m.remove_from_folder(bad, &team),
         ));
-        cases.push(case(format!("delete {label}"), 51011, m.delete_group(bad)));
+        cases.push(case(format!("delete {label}"), 51011, m.delete_folder(bad)));
     }
     // The name is checked before the batch and before the group is looked up.
     cases.push(case(
         "create empty name, empty batch",
         51011,
-        m.create_group("", &[]),
+        m.create_folder("", &[]),
     ));
     cases.push(case(
         "add to 33 bytes, empty batch",
         51011,
-        m.add_to_group(&long, &[]),
+        m.add_to_folder(&long, &[]),
     ));
     assert_refused(&m, cases).await;
 
     let max = "m".repeat(32);
-    m.create_group(&max, &alice)
+    m.create_folder(&max, &alice)
         .await
+        .expect("32 bytes is allowed")
+        .into_result()
         .expect("32 bytes is allowed");
-    m.rename_group(&max, &"é".repeat(16))
+    m.rename_folder(&max, &"é".repeat(16))
         .await
         .expect("32 bytes of UTF-8 is allowed");
 }
@@ -389,28 +397,32 @@ async fn twenty_first_group_is_51010() {
     let alice = [id("c2c_alice")];
     // "work" exists already: 19 more make 20.
     for i in 1..20 {
-        m.create_group(&format!("g{i}"), &alice)
+        m.create_folder(&format!("g{i}"), &alice)
             .await
+            .expect("within 20")
+            .into_result()
             .expect("within 20");
     }
-    assert_eq!(m.groups().len(), 20);
+    assert_eq!(m.folders().len(), 20);
     assert_refused(
         &m,
         vec![
-            case("21st group", 51010, m.create_group("g21", &alice)),
+            case("21st group", 51010, m.create_folder("g21", &alice)),
             case(
                 "21st group of another conversation",
                 51010,
-                m.create_group("g22", &[id("c2c_bob")]),
+                m.create_folder("g22", &[id("c2c_bob")]),
             ),
         ],
     )
     .await;
-    m.delete_group("g1").await.expect("delete");
-    m.create_group("g21", &alice)
+    m.delete_folder("g1").await.expect("delete");
+    m.create_folder("g21", &alice)
         .await
+        .expect("room for one again")
+        .into_result()
         .expect("room for one again");
-    assert_eq!(m.groups().len(), 20);
+    assert_eq!(m.folders().len(), 20);
 }
 
 #[tokio::test]
@@ -418,18 +430,22 @@ async fn too_many_groups_follows_limits() {
     let m = manager_with(Limits::default().with_max_groups(2)).await;
     let a = id("c2c_a");
     m.create_conversation(&a).await.expect("create");
-    m.create_group("one", std::slice::from_ref(&a))
+    m.create_folder("one", std::slice::from_ref(&a))
         .await
+        .expect("1")
+        .into_result()
         .expect("1");
-    m.create_group("two", std::slice::from_ref(&a))
+    m.create_folder("two", std::slice::from_ref(&a))
         .await
+        .expect("2")
+        .into_result()
         .expect("2");
     assert_refused(
         &m,
         vec![case(
             "third of two",
             51010,
-            m.create_group("three", std::slice::from_ref(&a)),
+            m.create_folder("three", std::slice::from_ref(&a)),
         )],
     )
     .await;
@@ -442,26 +458,26 @@ async fn unknown_group_is_51009() {
     assert_refused(
         &m,
         vec![
-            case("delete", 51009, m.delete_group("nope")),
-            case("rename", 51009, m.rename_group("nope", "fresh")),
-            case("rename to itself", 51009, m.rename_group("nope", "nope")),
-            case("add", 51009, m.add_to_group("nope", &alice)),
-            case("remove", 51009, m.remove_from_group("nope", &alice)),
+            case("delete", 51009, m.delete_folder("nope")),
+            case("rename", 51009, m.rename_folder("nope", "fresh")),
+            case("rename to itself", 51009, m.rename_folder("nope", "nope")),
+            case("add", 51009, m.add_to_folder("nope", &alice)),
+            case("remove", 51009, m.remove_from_folder("nope", &alice)),
             case(
                 "add missing conversation",
                 51009,
-                m.add_to_group("nope", &[id("c2c_nobody")]),
+                m.add_to_folder("nope", &[id("c2c_nobody")]),
             ),
-            case("names are case-sensitive", 51009, m.delete_group("Work")),
+            case("names are case-sensitive", 51009, m.delete_folder("Work")),
         ],
     )
     .await;
-    m.delete_group("work").await.expect("delete");
+    m.delete_folder("work").await.expect("delete");
     assert_refused(
         &m,
         vec![
-            case("delete twice", 51009, m.delete_group("work")),
-            case("add after delete", 51009, m.add_to_group("work", &alice)),
+            case("delete twice", 51009, m.delete_folder("work")),
+            case("add after delete", 51009, m.add_to_folder("work", &alice)),
         ],
     )
     .await;
@@ -470,8 +486,10 @@ async fn unknown_group_is_51009() {
 #[tokio::test]
 async fn duplicate_group_name_is_6017() {
     let m = populated(Limits::default()).await;
-    m.create_group("home", &[id("c2c_alice")])
+    m.create_folder("home", &[id("c2c_alice")])
         .await
+        .expect("create")
+        .into_result()
         .expect("create");
     assert_refused(
         &m,
@@ -479,14 +497,18 @@ async fn duplicate_group_name_is_6017() {
             case(
                 "create existing",
                 6017,
-                m.create_group("work", &[id("c2c_alice")]),
+                m.create_folder("work", &[id("c2c_alice")]),
             ),
             case(
                 "create existing with a missing conversation",
                 6017,
-                m.create_group("work", &[id("c2c_nobody")]),
+                m.create_folder("work", &[id("c2c_nobody")]),
             ),
-            case("rename onto existing", 6017, m.rename_group("home", "work")),
+            case(
+                "rename onto existing",
+                6017,
+                m.rename_folder("home", "work"),
+            ),
         ],
     )
     .await;
@@ -496,8 +518,10 @@ async fn duplicate_group_name_is_6017() {
 async fn batch_of_0_or_101_is_51006() {
     let m = populated(Limits::default()).await;
     let many = create_many(&m, "batch", 0..101).await;
-    m.create_group("big", &many[..100])
+    m.create_folder("big", &many[..100])
         .await
+        .expect("100 is allowed")
+        .into_result()
         .expect("100 is allowed");
     let none: [ConversationId; 0] = [];
     let mut cases = Vec::new();
@@ -505,7 +529,7 @@ async fn batch_of_0_or_101_is_51006() {
         cases.push(case(
             format!("mark {label}"),
             51006,
-            m.mark(ids, MarkFlags::STAR, true),
+            m.mark(ids, MarkFlags::STAR),
         ));
         cases.push(case(
             format!("set_custom_data {label}"),
@@ -515,22 +539,25 @@ async fn batch_of_0_or_101_is_51006() {
         cases.push(case(
             format!("delete_many {label}"),
             51006,
-            m.delete_many(ids, false),
+            m.delete_many(ids, timconv::MessageHistory::Keep),
+        ));
+        if label == "101" {
+            // A folder may be created empty; only too many is refused.
+            cases.push(case(
+                format!("create_folder {label}"),
+                51006,
+                m.create_folder("fresh", ids),
+            ));
+        }
+        cases.push(case(
+            format!("add_to_folder {label}"),
+            51006,
+            m.add_to_folder("work", ids),
         ));
         cases.push(case(
-            format!("create_group {label}"),
+            format!("remove_from_folder {label}"),
             51006,
-            m.create_group("fresh", ids),
-        ));
-        cases.push(case(
-            format!("add_to_group {label}"),
-            51006,
-            m.add_to_group("work", ids),
-        ));
-        cases.push(case(
-            format!("remove_from_group {label}"),
-            51006,
-            m.remove_from_group("big", ids),
+            m.remove_from_folder("big", ids),
         ));
     }
     assert_refused(&m, cases).await;
@@ -538,11 +565,11 @@ async fn batch_of_0_or_101_is_51006() {
     // 100 is accepted by every batch call.
     let hundred = &many[1..];
     for outcomes in [
-        m.mark(hundred, MarkFlags::FOLD, true).await,
+        m.mark(hundred, MarkFlags::FOLD).await,
         m.set_custom_data(hundred, "x").await,
-        m.add_to_group("work", hundred).await,
-        m.remove_from_group("big", hundred).await,
-        m.delete_many(hundred, false).await,
+        m.add_to_folder("work", hundred).await,
+        m.remove_from_folder("big", hundred).await,
+        m.delete_many(hundred, timconv::MessageHistory::Keep).await,
     ] {
         let outcomes = outcomes.expect("100 is allowed");
         assert_eq!(outcomes.len(), 100);
@@ -554,21 +581,19 @@ async fn batch_of_0_or_101_is_51006() {
 async fn pin_over_the_limit_is_51012() {
     let m = manager_with(Limits::default().with_max_pinned(2)).await;
     let ids = create_many(&m, "p", 0..3).await;
-    m.pin(&ids[0], true).await.expect("1st");
-    m.pin(&ids[1], true).await.expect("2nd");
-    assert_refused(&m, vec![case("3rd of 2", 51012, m.pin(&ids[2], true))]).await;
+    m.pin(&ids[0]).await.expect("1st");
+    m.pin(&ids[1]).await.expect("2nd");
+    assert_refused(&m, vec![case("3rd of 2", 51012, m.pin(&ids[2]))]).await;
     // Pinning a pinned conversation at the limit changes nothing and succeeds.
-    m.pin(&ids[1], true).await.expect("already pinned");
-    m.pin(&ids[0], false).await.expect("unpin");
-    m.pin(&ids[2], true).await.expect("room again");
+    m.pin(&ids[1]).await.expect("already pinned");
+    m.unpin(&ids[0]).await.expect("unpin");
+    m.pin(&ids[2]).await.expect("room again");
     // Deleting a pinned conversation frees its place too.
-    assert_refused(
-        &m,
-        vec![case("3rd of 2 again", 51012, m.pin(&ids[0], true))],
-    )
-    .await;
-    m.delete(&ids[1], false).await.expect("delete");
-    m.pin(&ids[0], true).await.expect("room after delete");
+    assert_refused(&m, vec![case("3rd of 2 again", 51012, m.pin(&ids[0]))]).await;
+    m.delete(&ids[1], timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
+    m.pin(&ids[0]).await.expect("room after delete");
 }
 
 #[tokio::test]
@@ -577,12 +602,12 @@ async fn fifty_first_pin_is_51012_at_the_default_limit() {
     assert_eq!(m.limits().max_pinned, 50);
     let ids = create_many(&m, "pin", 0..51).await;
     for c in &ids[..50] {
-        m.pin(c, true).await.expect("within 50");
+        m.pin(c).await.expect("within 50");
     }
     assert_eq!(m.conversations().iter().filter(|c| c.is_pinned).count(), 50);
-    assert_refused(&m, vec![case("51st pin", 51012, m.pin(&ids[50], true))]).await;
-    m.pin(&ids[0], false).await.expect("unpin");
-    m.pin(&ids[50], true).await.expect("room for one again");
+    assert_refused(&m, vec![case("51st pin", 51012, m.pin(&ids[50]))]).await;
+    m.unpin(&ids[0]).await.expect("unpin");
+    m.pin(&ids[50]).await.expect("room for one again");
     assert_eq!(m.conversations().iter().filter(|c| c.is_pinned).count(), 50);
 }
 
@@ -591,12 +616,26 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
     let m = manager_with(Limits::default().with_max_decorated(5)).await;
     let ids = create_many(&m, "d", 0..10).await;
     // Four decorated, one way each (and one with two).
-    m.mark(&ids[0..2], MarkFlags::STAR, true)
+    m.mark(&ids[0..2], MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
-    m.set_custom_data(&ids[2..3], "cd").await.expect("data");
-    m.create_group("work", &ids[3..4]).await.expect("group");
-    m.set_custom_data(&ids[0..1], "more").await.expect("data");
+    m.set_custom_data(&ids[2..3], "cd")
+        .await
+        .expect("data")
+        .into_result()
+        .expect("data");
+    m.create_folder("work", &ids[3..4])
+        .await
+        .expect("group")
+        .into_result()
+        .expect("group");
+    m.set_custom_data(&ids[0..1], "more")
+        .await
+        .expect("data")
+        .into_result()
+        .expect("data");
 
     // A batch with room for one: the first new one succeeds, the next is refused, and an
     // already decorated one still succeeds.
@@ -604,7 +643,7 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
     let before_6 = m.get(&ids[5]).expect("exists");
     let batch = [ids[4].clone(), ids[5].clone(), ids[1].clone()];
     let outcomes = m
-        .mark(&batch, MarkFlags::FOLD, true)
+        .mark(&batch, MarkFlags::FOLD)
         .await
         .expect("the batch is accepted");
     assert_eq!(ids_of(&outcomes), batch);
@@ -646,10 +685,10 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
     let decorated = ids[2].clone();
     let both = [fresh.clone(), decorated.clone()];
     for (what, outcomes) in [
-        ("mark", m.mark(&both, MarkFlags::HIDE, true).await),
+        ("mark", m.mark(&both, MarkFlags::HIDE).await),
         ("custom data", m.set_custom_data(&both, "z").await),
-        ("add to group", m.add_to_group("work", &both).await),
-        ("create group", m.create_group("second", &both).await),
+        ("add to group", m.add_to_folder("work", &both).await),
+        ("create group", m.create_folder("second", &both).await),
     ] {
         let outcomes = outcomes.unwrap_or_else(|e| panic!("{what}: batch refused: {e}"));
         assert_eq!(codes(&outcomes), [51008, 0], "{what}");
@@ -660,7 +699,7 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
     let before = State::of(&m);
     let mut events = m.events();
     let outcomes = m
-        .mark(&ids[6..10], MarkFlags::STAR, true)
+        .mark(&ids[6..10], MarkFlags::STAR)
         .await
         .expect("accepted");
     assert_eq!(codes(&outcomes), [51008; 4]);
@@ -669,7 +708,7 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
 
     // Changes that add no decoration pass at the limit.
     let outcomes = m
-        .mark(std::slice::from_ref(&fresh), MarkFlags::STAR, false)
+        .unmark(std::slice::from_ref(&fresh), MarkFlags::STAR)
         .await
         .expect("clearing");
     assert_eq!(codes(&outcomes), [0]);
@@ -681,12 +720,12 @@ async fn decoration_limit_refuses_per_conversation_with_51008() {
 
     // Undecorating one frees a place.
     let outcomes = m
-        .mark(std::slice::from_ref(&ids[4]), MarkFlags::FOLD, false)
+        .unmark(std::slice::from_ref(&ids[4]), MarkFlags::FOLD)
         .await
         .expect("clear");
     assert_eq!(codes(&outcomes), [0]);
     let outcomes = m
-        .mark(std::slice::from_ref(&fresh), MarkFlags::STAR, true)
+        .mark(std::slice::from_ref(&fresh), MarkFlags::STAR)
         .await
         .expect("mark");
     assert_eq!(codes(&outcomes), [0]);
@@ -700,9 +739,9 @@ async fn thousand_and_first_decorated_is_51008_at_the_default_limit() {
     // Decorate 1000, in the three ways.
     for (i, chunk) in ids[..1000].chunks(100).enumerate() {
         let outcomes = match i % 3 {
-            0 => m.mark(chunk, MarkFlags::STAR, true).await,
+            0 => m.mark(chunk, MarkFlags::STAR).await,
             1 => m.set_custom_data(chunk, "cd").await,
-            _ => m.create_group(&format!("folder{i}"), chunk).await,
+            _ => m.create_folder(&format!("folder{i}"), chunk).await,
         }
         .expect("batch accepted");
         assert_eq!(outcomes.len(), 100);
@@ -714,8 +753,7 @@ async fn thousand_and_first_decorated_is_51008_at_the_default_limit() {
     for (what, outcomes) in [
         (
             "mark",
-            m.mark(std::slice::from_ref(&last), MarkFlags::STAR, true)
-                .await,
+            m.mark(std::slice::from_ref(&last), MarkFlags::STAR).await,
         ),
         (
             "custom data",
@@ -723,7 +761,8 @@ async fn thousand_and_first_decorated_is_51008_at_the_default_limit() {
         ),
         (
             "add to group",
-            m.add_to_group("folder2", std::slice::from_ref(&last)).await,
+            m.add_to_folder("folder2", std::slice::from_ref(&last))
+                .await,
         ),
     ] {
         let outcomes = outcomes.unwrap_or_else(|e| panic!("{what}: batch refused: {e}"));
@@ -737,7 +776,6 @@ async fn thousand_and_first_decorated_is_51008_at_the_default_limit() {
         .mark(
             &[ids[0].clone(), last.clone(), ids[500].clone()],
             MarkFlags::HIDE,
-            true,
         )
         .await
         .expect("accepted");
@@ -781,7 +819,9 @@ async fn missing_conversation_is_6004() {
     m.ingest_message(&gone, incoming("g1", 5))
         .await
         .expect("ingest");
-    m.delete(&gone, false).await.expect("delete");
+    m.delete(&gone, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     let mut cases = Vec::new();
     for missing in [id("c2c_nobody"), id("group_nobody"), gone] {
         let name = missing.to_string();
@@ -789,38 +829,40 @@ async fn missing_conversation_is_6004() {
         cases.extend([
             case(format!("pin {name}"), 6004, {
                 let missing = missing.clone();
-                async move { m.pin(&missing, true).await }
+                async move { m.pin(&missing).await }
             }),
             case(format!("unpin {name}"), 6004, {
                 let missing = missing.clone();
-                async move { m.pin(&missing, false).await }
+                async move { m.unpin(&missing).await }
             }),
             case(format!("cancel_draft {name}"), 6004, {
                 let missing = missing.clone();
                 async move { m.cancel_draft(&missing).await }
             }),
-            case(format!("set_receive_option {name}"), 6004, {
-                let missing = missing.clone();
-                async move {
-                    m.set_receive_option(&missing, ReceiveOption::NotNotify)
-                        .await
-                }
-            }),
             case(format!("delete {name}"), 6004, {
                 let missing = missing.clone();
-                async move { m.delete(&missing, false).await }
+                async move { m.delete(&missing, timconv::MessageHistory::Keep).await }
             }),
             case(format!("delete clearing messages {name}"), 6004, {
                 let missing = missing.clone();
-                async move { m.delete(&missing, true).await }
+                async move { m.delete(&missing, timconv::MessageHistory::Clear).await }
             }),
             case(format!("clean_unread {name}"), 6004, {
                 let missing = missing.clone();
-                async move { m.clean_unread(missing, 0, 0).await }
+                async move { m.clean_unread(missing, timconv::ReadUpTo::Everything).await }
             }),
             case(format!("clean_unread by text {name}"), 6004, {
                 let text = missing.to_string();
-                async move { m.clean_unread(CleanTarget::parse(&text)?, 100, 100).await }
+                async move {
+                    m.clean_unread(
+                        CleanTarget::parse(&text)?,
+                        timconv::ReadUpTo::Positions {
+                            timestamp: Some(100),
+                            sequence: Some(100),
+                        },
+                    )
+                    .await
+                }
             }),
             case(format!("set_profile {name}"), 6004, {
                 let missing = missing.clone();
@@ -840,15 +882,18 @@ async fn missing_conversation_in_a_batch_is_6004_for_that_item() {
     let pair = [here.clone(), missing.clone()];
 
     for (what, outcomes) in [
-        ("mark", m.mark(&pair, MarkFlags::FOLD, true).await),
+        ("mark", m.mark(&pair, MarkFlags::FOLD).await),
         ("set_custom_data", m.set_custom_data(&pair, "cd").await),
-        ("add_to_group", m.add_to_group("work", &pair).await),
+        ("add_to_folder", m.add_to_folder("work", &pair).await),
         (
-            "remove_from_group",
-            m.remove_from_group("work", &pair).await,
+            "remove_from_folder",
+            m.remove_from_folder("work", &pair).await,
         ),
-        ("create_group", m.create_group("new", &pair).await),
-        ("delete_many", m.delete_many(&pair, false).await),
+        ("create_folder", m.create_folder("new", &pair).await),
+        (
+            "delete_many",
+            m.delete_many(&pair, timconv::MessageHistory::Keep).await,
+        ),
     ] {
         let outcomes = outcomes.unwrap_or_else(|e| panic!("{what}: batch refused: {e}"));
         assert_eq!(ids_of(&outcomes), pair, "{what}");
@@ -862,7 +907,6 @@ async fn missing_conversation_in_a_batch_is_6004_for_that_item() {
         .mark(
             &[missing.clone(), missing.clone(), id("c2c_bob")],
             MarkFlags::STAR,
-            true,
         )
         .await
         .expect("accepted");
@@ -873,17 +917,24 @@ async fn missing_conversation_in_a_batch_is_6004_for_that_item() {
     let before = State::of(&m);
     let mut events = m.events();
     for (what, outcomes) in [
-        ("mark", m.mark(&only_missing, MarkFlags::FOLD, true).await),
+        ("mark", m.mark(&only_missing, MarkFlags::FOLD).await),
         (
             "set_custom_data",
             m.set_custom_data(&only_missing, "cd").await,
         ),
-        ("add_to_group", m.add_to_group("work", &only_missing).await),
         (
-            "remove_from_group",
-            m.remove_from_group("work", &only_missing).await,
+            "add_to_folder",
+            m.add_to_folder("work", &only_missing).await,
         ),
-        ("delete_many", m.delete_many(&only_missing, true).await),
+        (
+            "remove_from_folder",
+            m.remove_from_folder("work", &only_missing).await,
+        ),
+        (
+            "delete_many",
+            m.delete_many(&only_missing, timconv::MessageHistory::Clear)
+                .await,
+        ),
     ] {
         let outcomes = outcomes.unwrap_or_else(|e| panic!("{what}: batch refused: {e}"));
         assert_eq!(codes(&outcomes), [6004, 6004], "{what}");
@@ -965,8 +1016,8 @@ async fn calls_after_shutdown_are_6013() {
     let batch = [alice.clone()];
     let late = id("c2c_late");
     let cases = vec![
-        case("pin", 6013, m.pin(&alice, false)),
-        case("mark", 6013, m.mark(&batch, MarkFlags::FOLD, true)),
+        case("pin", 6013, m.unpin(&alice)),
+        case("mark", 6013, m.mark(&batch, MarkFlags::FOLD)),
         case("create", 6013, m.create_conversation(&late)),
         case("shutdown twice", 6013, m.shutdown()),
     ];
@@ -991,8 +1042,10 @@ async fn partial_batches_report_only_accepted_conversations_in_group_events() {
     let m = manager_with(Limits::default().with_max_decorated(2)).await;
     let ids = create_many(&m, "e", 0..3).await;
     let missing = id("c2c_nobody");
-    m.mark(&ids[0..1], MarkFlags::STAR, true)
+    m.mark(&ids[0..1], MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
 
     // ids[1] takes the last place, ids[2] is over the limit, `missing` does not exist.
@@ -1003,11 +1056,11 @@ async fn partial_batches_report_only_accepted_conversations_in_group_events() {
         ids[0].clone(),
     ];
     let mut events = m.events();
-    let outcomes = m.create_group("g", &batch).await.expect("accepted");
+    let outcomes = m.create_folder("g", &batch).await.expect("accepted");
     assert_eq!(codes(&outcomes), [0, 51008, 6004, 0]);
     let mut created = None;
     for _ in 0..2 {
-        if let Event::GroupCreated {
+        if let Event::FolderCreated {
             name,
             conversations,
         } = next_event(&mut events).await
@@ -1019,15 +1072,19 @@ async fn partial_batches_report_only_accepted_conversations_in_group_events() {
         created,
         Some(("g".to_owned(), vec![ids[1].clone(), ids[0].clone()]))
     );
-    assert_no_event_since(&m, &mut events, "after create_group").await;
+    assert_no_event_since(&m, &mut events, "after create_folder").await;
 
-    m.create_group("h", &ids[0..1]).await.expect("create");
+    m.create_folder("h", &ids[0..1])
+        .await
+        .expect("create")
+        .into_result()
+        .expect("create");
     let mut events = m.events();
-    let outcomes = m.add_to_group("h", &batch).await.expect("accepted");
+    let outcomes = m.add_to_folder("h", &batch).await.expect("accepted");
     assert_eq!(codes(&outcomes), [0, 51008, 6004, 0]);
     let mut added = None;
     for _ in 0..2 {
-        if let Event::ConversationsAddedToGroup {
+        if let Event::ConversationsAddedToFolder {
             name,
             conversations,
         } = next_event(&mut events).await
@@ -1036,11 +1093,13 @@ async fn partial_batches_report_only_accepted_conversations_in_group_events() {
         }
     }
     assert_eq!(added, Some(("h".to_owned(), vec![ids[1].clone()])));
-    assert_no_event_since(&m, &mut events, "after add_to_group").await;
-    assert_eq!(m.get(&ids[2]).map(|c| c.groups.clone()), Some(Vec::new()));
+    assert_no_event_since(&m, &mut events, "after add_to_folder").await;
+    assert_eq!(m.get(&ids[2]).map(|c| c.folders.clone()), Some(Vec::new()));
 
     // Deleting a decorated conversation frees its place.
-    let outcomes = m.delete_many(&[ids[1].clone(), missing], false).await;
+    let outcomes = m
+        .delete_many(&[ids[1].clone(), missing], timconv::MessageHistory::Keep)
+        .await;
     assert_eq!(codes(&outcomes.expect("accepted")), [0, 6004]);
     let outcomes = m
         .set_custom_data(&ids[2..3], "now it fits")

@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use timconv::{
     CleanTarget, ConversationFilter, ConversationId, ConversationManager, Cursor, Draft, Event,
-    EventStream, GroupAtType, GroupRemovalReason, GroupType, IngestOutcome, MarkFlags, MemoryStore,
-    Message, Profile, ReceiveOption,
+    EventStream, FolderRemovalReason, GroupAtType, GroupType, IngestOutcome, MarkFlags,
+    MemoryStore, Message, Profile, ReceiveOption,
 };
 
 use crate::common::{id, incoming, manager, outgoing};
@@ -162,7 +162,15 @@ mod messages {
                 .len(),
             1
         );
-        m.clean_unread(g.clone(), 0, 2).await.unwrap();
+        m.clean_unread(
+            g.clone(),
+            timconv::ReadUpTo::Positions {
+                timestamp: None,
+                sequence: Some(2),
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(get(&m, "group_g").group_at_info.len(), 1);
     }
 
@@ -195,14 +203,10 @@ mod messages {
         let g = id("group_live");
         m.ingest_message(&g, incoming("1", 1)).await.unwrap();
         assert_eq!(m.total_unread(), 1);
-        m.set_profile(
-            &g,
-            Profile::new()
-                .show_name("Live")
-                .group_type(GroupType::AvChatRoom),
-        )
-        .await
-        .unwrap();
+        m.set_profile(&g, Profile::new().show_name("Live"))
+            .await
+            .unwrap();
+        m.set_group_type(&g, GroupType::AvChatRoom).await.unwrap();
         let conv = get(&m, "group_live");
         assert_eq!((conv.show_name.as_str(), conv.unread_count), ("Live", 1));
         assert_eq!(m.total_unread(), 0);
@@ -221,11 +225,11 @@ mod pin {
                 .unwrap();
         }
         assert_eq!(order(&m), ["1", "2", "3", "4", "5"]);
-        m.pin(&id("c2c_3"), true).await.unwrap();
-        m.pin(&id("c2c_2"), true).await.unwrap();
+        m.pin(&id("c2c_3")).await.unwrap();
+        m.pin(&id("c2c_2")).await.unwrap();
         // Pinning activates: the latest pinned comes first among the pinned.
         assert_eq!(order(&m), ["2", "3", "1", "4", "5"]);
-        m.pin(&id("c2c_2"), false).await.unwrap();
+        m.unpin(&id("c2c_2")).await.unwrap();
         assert_eq!(order(&m), ["3", "2", "1", "4", "5"]);
         assert!(!get(&m, "c2c_2").is_pinned);
     }
@@ -235,11 +239,11 @@ mod pin {
         let m = manager().await;
         let a = id("c2c_a");
         m.ingest_message(&a, incoming("1", 1)).await.unwrap();
-        m.pin(&a, true).await.unwrap();
+        m.pin(&a).await.unwrap();
         let key = get(&m, "c2c_a").order_key;
         let mut events = m.events();
-        m.pin(&a, true).await.unwrap();
-        m.pin(&id("c2c_a"), true).await.unwrap();
+        m.pin(&a).await.unwrap();
+        m.pin(&id("c2c_a")).await.unwrap();
         assert!(!has_event(&mut events));
         assert_eq!(get(&m, "c2c_a").order_key, key);
     }
@@ -293,15 +297,17 @@ mod marks_and_custom_data {
         m.ingest_message(&a, incoming("1", 1)).await.unwrap();
         let ext = MarkFlags::extension(40).unwrap();
         let all = MarkFlags::UNREAD | MarkFlags::FOLD | MarkFlags::HIDE | ext;
-        let out = m.mark(std::slice::from_ref(&a), all, true).await.unwrap();
+        let out = m.mark(std::slice::from_ref(&a), all).await.unwrap();
         assert!(out.iter().all(|o| o.is_ok()));
         let conv = get(&m, "c2c_a");
         assert_eq!(conv.marks, all);
         assert_eq!(conv.unread_count, 1);
         assert_eq!(m.total_unread(), 1);
         assert_eq!(m.conversations().len(), 1);
-        m.mark(std::slice::from_ref(&a), MarkFlags::FOLD | ext, false)
+        m.unmark(std::slice::from_ref(&a), MarkFlags::FOLD | ext)
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
         assert_eq!(get(&m, "c2c_a").marks, MarkFlags::UNREAD | MarkFlags::HIDE);
     }
@@ -322,7 +328,11 @@ mod marks_and_custom_data {
             [("c2c_a".to_owned(), 0), ("c2c_missing".to_owned(), 6004)]
         );
         assert_eq!(get(&m, "c2c_a").custom_data.as_str(), Some("data"));
-        m.set_custom_data(&[id("c2c_a")], "").await.unwrap();
+        m.set_custom_data(&[id("c2c_a")], "")
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
         assert!(get(&m, "c2c_a").custom_data.is_empty());
     }
 
@@ -335,17 +345,27 @@ mod marks_and_custom_data {
         m.ingest_message(&id("c2c_b"), incoming("2", 2))
             .await
             .unwrap();
-        m.mark(&[id("c2c_a")], MarkFlags::STAR, true).await.unwrap();
-        let out = m.mark(&[id("c2c_b")], MarkFlags::STAR, true).await.unwrap();
+        m.mark(&[id("c2c_a")], MarkFlags::STAR)
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
+        let out = m.mark(&[id("c2c_b")], MarkFlags::STAR).await.unwrap();
         assert_eq!(out[0].code(), 51008);
         // Decorating an already-decorated conversation further is fine.
         let out = m.set_custom_data(&[id("c2c_a")], "x").await.unwrap();
         assert!(out[0].is_ok());
-        m.mark(&[id("c2c_a")], MarkFlags::STAR, false)
+        m.unmark(&[id("c2c_a")], MarkFlags::STAR)
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
-        m.set_custom_data(&[id("c2c_a")], "").await.unwrap();
-        let out = m.mark(&[id("c2c_b")], MarkFlags::STAR, true).await.unwrap();
+        m.set_custom_data(&[id("c2c_a")], "")
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
+        let out = m.mark(&[id("c2c_b")], MarkFlags::STAR).await.unwrap();
         assert!(out[0].is_ok());
     }
 }
@@ -384,19 +404,45 @@ mod unread {
                 .await
                 .unwrap();
         }
-        m.clean_unread(a.clone(), 102, 0).await.unwrap();
-        m.clean_unread(g.clone(), 0, 3).await.unwrap();
+        m.clean_unread(
+            a.clone(),
+            timconv::ReadUpTo::Positions {
+                timestamp: Some(102),
+                sequence: None,
+            },
+        )
+        .await
+        .unwrap();
+        m.clean_unread(
+            g.clone(),
+            timconv::ReadUpTo::Positions {
+                timestamp: None,
+                sequence: Some(3),
+            },
+        )
+        .await
+        .unwrap();
         let (ca, cg) = (get(&m, "c2c_a"), get(&m, "group_g"));
         assert_eq!((ca.unread_count, ca.c2c_read_timestamp), (3, 102));
         assert_eq!((cg.unread_count, cg.group_read_sequence), (2, 3));
         // Going back does nothing.
-        m.clean_unread(a.clone(), 101, 0).await.unwrap();
+        m.clean_unread(
+            a.clone(),
+            timconv::ReadUpTo::Positions {
+                timestamp: Some(101),
+                sequence: None,
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(get(&m, "c2c_a").c2c_read_timestamp, 102);
         // A message at or before the read position does not count.
         m.ingest_message(&g, incoming("old", 2)).await.unwrap();
         assert_eq!(get(&m, "group_g").unread_count, 2);
         // 0 means everything.
-        m.clean_unread(CleanTarget::All, 0, 0).await.unwrap();
+        m.clean_unread(CleanTarget::All, timconv::ReadUpTo::Everything)
+            .await
+            .unwrap();
         let (ca, cg) = (get(&m, "c2c_a"), get(&m, "group_g"));
         assert_eq!((ca.unread_count, ca.c2c_read_timestamp), (0, 105));
         assert_eq!((cg.unread_count, cg.group_read_sequence), (0, 5));
@@ -412,9 +458,12 @@ mod unread {
         m.ingest_message(&id("group_g"), incoming("2", 1))
             .await
             .unwrap();
-        m.clean_unread(CleanTarget::parse("group").unwrap(), 0, 0)
-            .await
-            .unwrap();
+        m.clean_unread(
+            CleanTarget::parse("group").unwrap(),
+            timconv::ReadUpTo::Everything,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (
                 get(&m, "c2c_a").unread_count,
@@ -425,9 +474,12 @@ mod unread {
         m.ingest_message(&id("group_g"), incoming("3", 2))
             .await
             .unwrap();
-        m.clean_unread(CleanTarget::parse("c2c").unwrap(), 0, 0)
-            .await
-            .unwrap();
+        m.clean_unread(
+            CleanTarget::parse("c2c").unwrap(),
+            timconv::ReadUpTo::Everything,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (
                 get(&m, "c2c_a").unread_count,
@@ -435,9 +487,12 @@ mod unread {
             ),
             (0, 1)
         );
-        m.clean_unread(CleanTarget::parse("").unwrap(), 0, 0)
-            .await
-            .unwrap();
+        m.clean_unread(
+            CleanTarget::parse("").unwrap(),
+            timconv::ReadUpTo::Everything,
+        )
+        .await
+        .unwrap();
         assert_eq!(m.total_unread(), 0);
         assert_eq!(
             CleanTarget::parse("c2c_a").unwrap(),
@@ -495,7 +550,11 @@ mod unread {
             .unwrap();
         let _watch = m.watch_unread(&starred).unwrap();
         let mut events = m.events();
-        m.mark(&[id("c2c_a")], MarkFlags::STAR, true).await.unwrap();
+        m.mark(&[id("c2c_a")], MarkFlags::STAR)
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
         assert!(matches!(next_event(&mut events).await, Event::Updated(_)));
         assert_eq!(
             next_event(&mut events).await,
@@ -525,27 +584,29 @@ mod delete {
         m.ingest_message(&id("c2c_b"), incoming("2", 11))
             .await
             .unwrap();
-        m.create_group("friends", std::slice::from_ref(&a))
+        m.create_folder("friends", std::slice::from_ref(&a))
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
         let mut events = m.events();
-        m.delete(&a, false).await.unwrap();
+        m.delete(&a, timconv::MessageHistory::Keep).await.unwrap();
         assert_eq!(
             next_event(&mut events).await,
             Event::Deleted(vec![a.clone()])
         );
         assert_eq!(
             next_event(&mut events).await,
-            Event::ConversationsRemovedFromGroup {
+            Event::ConversationsRemovedFromFolder {
                 name: "friends".into(),
                 conversations: vec![a.clone()],
-                reason: GroupRemovalReason::ByUser,
+                reason: FolderRemovalReason::ByUser,
             }
         );
         assert_eq!(next_event(&mut events).await, Event::TotalUnreadChanged(1));
         assert!(m.get(&a).is_none());
         assert_eq!(order(&m), ["b"]);
-        let members = ConversationFilter::new().group("friends");
+        let members = ConversationFilter::new().folder("friends");
         assert!(
             m.list(&members, Cursor::START, 10)
                 .unwrap()
@@ -559,8 +620,8 @@ mod delete {
         let m = manager().await;
         let a = id("c2c_a");
         m.ingest_message(&a, incoming("1", 10)).await.unwrap();
-        m.pin(&a, true).await.unwrap();
-        m.delete(&a, true).await.unwrap();
+        m.pin(&a).await.unwrap();
+        m.delete(&a, timconv::MessageHistory::Clear).await.unwrap();
         assert_eq!(
             m.ingest_message(&a, incoming("1", 10)).await.unwrap(),
             IngestOutcome::Stale
@@ -589,7 +650,10 @@ mod delete {
             .await
             .unwrap();
         let out = m
-            .delete_many(&[id("c2c_a"), id("c2c_x"), id("group_g")], false)
+            .delete_many(
+                &[id("c2c_a"), id("c2c_x"), id("group_g")],
+                timconv::MessageHistory::Keep,
+            )
             .await
             .unwrap();
         let codes: Vec<_> = out.iter().map(|o| o.code()).collect();
@@ -611,54 +675,60 @@ mod groups {
         let mut events = m.events();
 
         let out = m
-            .create_group("work", &[a.clone(), id("c2c_missing")])
+            .create_folder("work", &[a.clone(), id("c2c_missing")])
             .await
             .unwrap();
         assert_eq!(out.iter().map(|o| o.code()).collect::<Vec<_>>(), [0, 6004]);
         assert!(matches!(next_event(&mut events).await, Event::Updated(_)));
         assert_eq!(
             next_event(&mut events).await,
-            Event::GroupCreated {
+            Event::FolderCreated {
                 name: "work".into(),
                 conversations: vec![a.clone()]
             }
         );
-        m.create_group("home", std::slice::from_ref(&b))
+        m.create_folder("home", std::slice::from_ref(&b))
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
-        assert_eq!(m.groups(), ["work", "home"]);
+        assert_eq!(m.folders(), ["work", "home"]);
 
-        m.add_to_group("work", &[a.clone(), b.clone()])
+        m.add_to_folder("work", &[a.clone(), b.clone()])
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
         next_event(&mut events).await; // home: updated
         next_event(&mut events).await; // home: created
         assert!(matches!(next_event(&mut events).await, Event::Updated(list) if list.len() == 1));
         assert_eq!(
             next_event(&mut events).await,
-            Event::ConversationsAddedToGroup {
+            Event::ConversationsAddedToFolder {
                 name: "work".into(),
                 conversations: vec![b.clone()]
             }
         );
-        assert_eq!(get(&m, "c2c_b").groups, ["home", "work"]);
+        assert_eq!(get(&m, "c2c_b").folders, ["home", "work"]);
 
-        m.rename_group("work", "job").await.unwrap();
-        assert_eq!(m.groups(), ["job", "home"]);
-        assert_eq!(get(&m, "c2c_b").groups, ["home", "job"]);
+        m.rename_folder("work", "job").await.unwrap();
+        assert_eq!(m.folders(), ["job", "home"]);
+        assert_eq!(get(&m, "c2c_b").folders, ["home", "job"]);
         next_event(&mut events).await; // updated members
         assert_eq!(
             next_event(&mut events).await,
-            Event::GroupRenamed {
+            Event::FolderRenamed {
                 old_name: "work".into(),
                 new_name: "job".into()
             }
         );
 
-        m.remove_from_group("job", std::slice::from_ref(&a))
+        m.remove_from_folder("job", std::slice::from_ref(&a))
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
-        let job = ConversationFilter::new().group("job");
+        let job = ConversationFilter::new().folder("job");
         let members: Vec<_> = m
             .list(&job, Cursor::START, 10)
             .unwrap()
@@ -667,7 +737,7 @@ mod groups {
             .map(|c| c.id.clone())
             .collect();
         assert_eq!(members, std::slice::from_ref(&b));
-        let none = ConversationFilter::new().group("");
+        let none = ConversationFilter::new().folder("");
         let ungrouped: Vec<_> = m
             .list(&none, Cursor::START, 10)
             .unwrap()
@@ -677,12 +747,12 @@ mod groups {
             .collect();
         assert_eq!(ungrouped, std::slice::from_ref(&a));
 
-        m.delete_group("job").await.unwrap();
-        assert_eq!(m.groups(), ["home"]);
-        assert_eq!(get(&m, "c2c_b").groups, ["home"]);
+        m.delete_folder("job").await.unwrap();
+        assert_eq!(m.folders(), ["home"]);
+        assert_eq!(get(&m, "c2c_b").folders, ["home"]);
         // Removing a non-member is a success that changes nothing.
         let out = m
-            .remove_from_group("home", std::slice::from_ref(&a))
+            .remove_from_folder("home", std::slice::from_ref(&a))
             .await
             .unwrap();
         assert!(out[0].is_ok());
@@ -694,9 +764,13 @@ mod groups {
         m.ingest_message(&id("c2c_a"), incoming("1", 1))
             .await
             .unwrap();
-        m.create_group("g", &[id("c2c_a")]).await.unwrap();
+        m.create_folder("g", &[id("c2c_a")])
+            .await
+            .unwrap()
+            .into_result()
+            .unwrap();
         let mut events = m.events();
-        m.rename_group("g", "g").await.unwrap();
+        m.rename_folder("g", "g").await.unwrap();
         assert!(!has_event(&mut events));
     }
 }
@@ -714,26 +788,30 @@ mod lifecycle {
             .unwrap();
         let a = id("c2c_a");
         first.ingest_message(&a, incoming("1", 1)).await.unwrap();
-        first.pin(&a, true).await.unwrap();
+        first.pin(&a).await.unwrap();
         first
-            .mark(std::slice::from_ref(&a), MarkFlags::STAR, true)
+            .mark(std::slice::from_ref(&a), MarkFlags::STAR)
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
         first
-            .create_group("g", std::slice::from_ref(&a))
+            .create_folder("g", std::slice::from_ref(&a))
             .await
+            .unwrap()
+            .into_result()
             .unwrap();
         first
             .ingest_message(&id("c2c_b"), incoming("2", 2))
             .await
             .unwrap();
-        first.delete(&id("c2c_b"), false).await.unwrap();
+        first
+            .delete(&id("c2c_b"), timconv::MessageHistory::Keep)
+            .await
+            .unwrap();
         let before = first.conversations();
         first.shutdown().await.unwrap();
-        assert_eq!(
-            first.pin(&a, false).await.unwrap_err().code().as_i32(),
-            6013
-        );
+        assert_eq!(first.unpin(&a).await.unwrap_err().code().as_i32(), 6013);
 
         let second = ConversationManager::builder()
             .store(store)
@@ -741,7 +819,7 @@ mod lifecycle {
             .await
             .unwrap();
         assert_eq!(second.conversations(), before);
-        assert_eq!(second.groups(), ["g"]);
+        assert_eq!(second.folders(), ["g"]);
         assert_eq!(second.total_unread(), 1);
         // The tombstone survived; order keys keep growing.
         assert_eq!(
@@ -772,7 +850,7 @@ mod lifecycle {
             assert_eq!(outcome.unwrap(), IngestOutcome::Created);
         }
         // Ten pins queued at once: the first three succeed, the rest hit the limit.
-        let pins = ids[..10].iter().map(|c| m.pin(c, true));
+        let pins = ids[..10].iter().map(|c| m.pin(c));
         let results = futures::future::join_all(pins).await;
         let codes: Vec<_> = results
             .iter()
@@ -793,7 +871,7 @@ mod lifecycle {
 
     #[test]
     fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
-        let opened = futures::executor::block_on(ConversationManager::builder().open());
+        let opened = futures::executor::block_on(ConversationManager::builder().in_memory().open());
         let err = opened.expect_err("no runtime");
         assert!(matches!(err, timconv::Error::NoRuntime));
         assert_eq!(err.code().as_i32(), 6013);

@@ -7,8 +7,8 @@ use timconv::{ConversationFilter, ConversationManager, Limits, UnreadStream};
 // Test messages and directories, the generator and the invariant checks live in the
 // workspace's test support, shared with the server's tests.
 pub use timconv_testkit::{
-    Rng, TempDir, check_consistent, id, incoming, invariant_filters, outgoing, rand_of, recount,
-    walk,
+    Rng, TempDir, check_consistent, history, id, incoming, invariant_filters, outgoing, rand_of,
+    recount, set_marks, set_pinned, walk,
 };
 
 /// Proptest settings: `default_cases` cases unless `PROPTEST_CASES` says otherwise (CI runs
@@ -33,6 +33,7 @@ pub async fn manager() -> ConversationManager {
 /// A manager with the given limits, logged in as `me`.
 pub async fn manager_with(limits: Limits) -> ConversationManager {
     ConversationManager::builder()
+        .in_memory()
         .self_user_id("me")
         .limits(limits)
         .open()

@@ -10,14 +10,14 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use timconv::{
     CleanTarget, ConversationFilter, ConversationId, ConversationManager, ConversationType, Cursor,
-    Draft, Event, GroupType, Lagged, MarkFlags, Message, Profile, ReceiveOption, UnreadStream,
+    Draft, Event, GroupType, Lagged, MarkFlags, Message, ReceiveOption, UnreadStream,
 };
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::common::{
     Rng, UnreadWatchers, check_consistent, id, incoming, invariant_filters, manager, outgoing,
-    recount,
+    recount, set_marks, set_pinned,
 };
 
 /// Bound on any one phase of a test.
@@ -129,7 +129,7 @@ async fn many_tasks_one_manager() {
         let pool: Vec<_> = c2c_pool().into_iter().chain(group_pool()).collect();
         for _ in 0..200 {
             let conv = rng.pick(&pool).clone();
-            w.pin(&conv, rng.below(3) != 0).await.expect("pin");
+            set_pinned(&w, &conv, rng.below(3) != 0).await.expect("pin");
         }
     });
     // 4. Marks and custom data.
@@ -145,14 +145,17 @@ async fn many_tasks_one_manager() {
         ];
         for _ in 0..200 {
             let ids = [rng.pick(&pool).clone(), rng.pick(&pool).clone()];
-            let outcomes = w
-                .mark(&ids, *rng.pick(&marks), rng.below(2) == 0)
+            let outcomes = set_marks(&w, &ids, *rng.pick(&marks), rng.below(2) == 0)
                 .await
                 .expect("mark");
             assert!(outcomes.iter().all(|o| o.is_ok()));
             if rng.below(4) == 0 {
                 let data = if rng.below(2) == 0 { "" } else { "data" };
-                w.set_custom_data(&ids, data).await.expect("custom data");
+                w.set_custom_data(&ids, data)
+                    .await
+                    .expect("custom data")
+                    .into_result()
+                    .expect("custom data");
             }
         }
     });
@@ -169,19 +172,25 @@ async fn many_tasks_one_manager() {
                 _ => CleanTarget::Conversation(rng.pick(&pool).clone()),
             };
             let (ts, seq) = (rng.below(320), rng.below(320));
-            w.clean_unread(target, ts, seq).await.expect("clean");
+            w.clean_unread(
+                target,
+                timconv::ReadUpTo::Positions {
+                    timestamp: Some(ts),
+                    sequence: Some(seq),
+                },
+            )
+            .await
+            .expect("clean");
             let conv = rng.pick(&pool).clone();
             let option = ReceiveOption::from_u32(rng.below(5) as u32);
             w.set_receive_option(&conv, option).await.expect("option");
             if conv.kind() == ConversationType::Group && rng.below(4) == 0 {
                 let kind = *rng.pick(&[GroupType::AvChatRoom, GroupType::Public]);
-                w.set_profile(&conv, Profile::new().group_type(kind))
-                    .await
-                    .expect("profile");
+                w.set_group_type(&conv, kind).await.expect("group type");
             }
         }
     });
-    // 6. Conversation groups: create, add, remove, rename, delete (refusals are expected).
+    // 6. Conversation folders: create, add, remove, rename, delete (refusals are expected).
     let w = m.clone();
     writers.spawn(async move {
         let mut rng = Rng(6);
@@ -191,11 +200,11 @@ async fn many_tasks_one_manager() {
             let name = *rng.pick(&names);
             let ids = [rng.pick(&pool).clone()];
             let _refused = match rng.below(5) {
-                0 => w.create_group(name, &ids).await.map(drop),
-                1 => w.add_to_group(name, &ids).await.map(drop),
-                2 => w.remove_from_group(name, &ids).await.map(drop),
-                3 => w.rename_group(name, names[rng.below(3) as usize]).await,
-                _ => w.delete_group(name).await,
+                0 => w.create_folder(name, &ids).await.map(drop),
+                1 => w.add_to_folder(name, &ids).await.map(drop),
+                2 => w.remove_from_folder(name, &ids).await.map(drop),
+                3 => w.rename_folder(name, names[rng.below(3) as usize]).await,
+                _ => w.delete_folder(name).await,
             };
         }
     });
@@ -206,7 +215,10 @@ async fn many_tasks_one_manager() {
         for n in 0..200u64 {
             let conv = rng.pick(&churn_pool()).clone();
             let _refused = match rng.below(4) {
-                0 => w.delete(&conv, rng.below(2) == 0).await,
+                0 => {
+                    w.delete(&conv, crate::common::history(rng.below(2) == 0))
+                        .await
+                }
                 1 => {
                     let draft = Draft::new(Message::text("", "draft"), "", n);
                     w.set_draft(&conv, draft).await
@@ -295,7 +307,7 @@ async fn dropped_callers_never_half_apply() {
             // the write was handed over and must happen.
             0 => timeout(
                 Duration::ZERO,
-                tokio::task::unconstrained(m.mark(&ids, MarkFlags::STAR, on)),
+                tokio::task::unconstrained(set_marks(&m, &ids, MarkFlags::STAR, on)),
             )
             .await
             .ok()
@@ -305,14 +317,15 @@ async fn dropped_callers_never_half_apply() {
                 tokio::select! {
                     biased;
                     () = std::future::ready(()) => None,
-                    r = m.mark(&ids, MarkFlags::STAR, on) => Some(r.expect("valid mark")),
+                    r = set_marks(&m, &ids, MarkFlags::STAR, on) => Some(r.expect("valid mark")),
                 }
             }
             // A task aborted at an arbitrary point.
             _ => {
                 let w = m.clone();
                 let batch = ids.clone();
-                let task = tokio::spawn(async move { w.mark(&batch, MarkFlags::STAR, on).await });
+                let task =
+                    tokio::spawn(async move { set_marks(&w, &batch, MarkFlags::STAR, on).await });
                 if round % 2 == 0 {
                     tokio::task::yield_now().await;
                 }
@@ -374,6 +387,7 @@ async fn dropped_callers_never_half_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_event_consumer_lags_without_blocking_writers() {
     let m = ConversationManager::builder()
+        .in_memory()
         .self_user_id("me")
         .event_capacity(8)
         .open()

@@ -372,7 +372,7 @@ fn rich_records() -> Vec<Stored> {
     rich.marks =
         MarkFlags::STAR | MarkFlags::UNREAD | MarkFlags::FOLD | MarkFlags::HIDE | ext(32) | ext(63);
     rich.custom_data = CustomData::new(all_bytes());
-    rich.groups = vec!["zeta".into(), "alpha".into()];
+    rich.folders = vec!["zeta".into(), "alpha".into()];
     rich.c2c_read_timestamp = 1_700_000_000;
     rich.group_read_sequence = u64::MAX;
     rich.unread_count = 2;
@@ -411,7 +411,7 @@ fn rich_records() -> Vec<Stored> {
     group.unread_count = 3;
     group.last_message = Some(mentioning("", 8, &[AT_ALL, "me"]));
     group.custom_data = CustomData::from("text data");
-    group.groups = vec!["alpha".into()];
+    group.folders = vec!["alpha".into()];
     let group = Stored {
         unread: (6..=8)
             .map(|seq| UnreadEntry::new(seq, group.id.clone(), format!("#{seq}:1:{seq}"), seq))
@@ -470,7 +470,7 @@ fn bulk_record(name: &str, order_key: u64, groups: &[&str]) -> Stored {
     c.show_name = format!("{name} shown");
     c.last_message = Some(incoming(name, order_key));
     c.marks = MarkFlags::from_bits_retain(order_key << 32);
-    c.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    c.folders = groups.iter().map(|g| (*g).to_owned()).collect();
     c.unread_count = 1;
     Stored {
         unread: vec![UnreadEntry::new(
@@ -540,7 +540,7 @@ async fn store_commit_then_load_is_exact<B: Backend>() {
         c.is_pinned = !c.is_pinned;
         c.marks = MarkFlags::from_bits_retain(c.marks.bits() ^ (MarkFlags::STAR | ext(40)).bits());
         c.custom_data = CustomData::new(vec![0xfe; 3]);
-        c.groups.reverse();
+        c.folders.reverse();
         c.c2c_read_timestamp += 1;
         c.group_read_sequence = 0;
         c.unread_count = 0;
@@ -855,16 +855,16 @@ async fn every_field_survives_a_restart<B: Backend>() {
         &room,
         Profile::new()
             .show_name("Room ✨ 'q' \"dq\"")
-            .face_url("https://example.com/room.png?s=1&t=2")
-            .group_type(GroupType::Unknown(77)),
+            .face_url("https://example.com/room.png?s=1&t=2"),
     )
     .await
     .unwrap();
-    let av = id("group_av");
-    m.ingest_message(&av, incoming("av1", 3)).await.unwrap();
-    m.set_profile(&av, Profile::new().group_type(GroupType::AvChatRoom))
+    m.set_group_type(&room, GroupType::Unknown(77))
         .await
         .unwrap();
+    let av = id("group_av");
+    m.ingest_message(&av, incoming("av1", 3)).await.unwrap();
+    m.set_group_type(&av, GroupType::AvChatRoom).await.unwrap();
 
     // A last message with unknown keys, pinned, marked, with custom data and groups.
     let rich = id("c2c_rich");
@@ -874,39 +874,51 @@ async fn every_field_survives_a_restart<B: Backend>() {
     m.ingest_message(&rich, rich_message("r2", 1_700_000_002))
         .await
         .unwrap();
-    m.pin(&rich, true).await.unwrap();
+    m.pin(&rich).await.unwrap();
     m.mark(
         std::slice::from_ref(&rich),
         MarkFlags::STAR | ext(32) | ext(63),
-        true,
     )
     .await
+    .unwrap()
+    .into_result()
     .unwrap();
     m.set_custom_data(std::slice::from_ref(&rich), all_bytes())
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
     let texted = id("c2c_texted");
     m.ingest_message(&texted, outgoing("t1", 50)).await.unwrap();
     m.set_custom_data(std::slice::from_ref(&texted), "text ✓")
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
     m.mark(
         std::slice::from_ref(&texted),
         MarkFlags::FOLD | MarkFlags::HIDE,
-        true,
     )
     .await
+    .unwrap()
+    .into_result()
     .unwrap();
 
     // Group membership in joining order: rich joins work then family, texted the reverse.
-    m.create_group("work", std::slice::from_ref(&rich))
+    m.create_folder("work", std::slice::from_ref(&rich))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.create_group("family", &[texted.clone(), rich.clone()])
+    m.create_folder("family", &[texted.clone(), rich.clone()])
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.add_to_group("work", std::slice::from_ref(&texted))
+    m.add_to_folder("work", std::slice::from_ref(&texted))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
 
     // Read positions, with unread left after them.
@@ -916,14 +928,30 @@ async fn every_field_survives_a_restart<B: Backend>() {
             .await
             .unwrap();
     }
-    m.clean_unread(c2c_read.clone(), 201, 0).await.unwrap();
+    m.clean_unread(
+        c2c_read.clone(),
+        timconv::ReadUpTo::Positions {
+            timestamp: Some(201),
+            sequence: None,
+        },
+    )
+    .await
+    .unwrap();
     let group_read = id("group_read");
     for n in 0..3 {
         m.ingest_message(&group_read, incoming(&format!("s{n}"), 10 + n))
             .await
             .unwrap();
     }
-    m.clean_unread(group_read.clone(), 0, 11).await.unwrap();
+    m.clean_unread(
+        group_read.clone(),
+        timconv::ReadUpTo::Positions {
+            timestamp: None,
+            sequence: Some(11),
+        },
+    )
+    .await
+    .unwrap();
 
     // A draft.
     let drafted = id("c2c_drafted");
@@ -951,7 +979,7 @@ async fn every_field_survives_a_restart<B: Backend>() {
         before,
         "every field and the list order survive"
     );
-    assert_eq!(m.groups(), ["work", "family"]);
+    assert_eq!(m.folders(), ["work", "family"]);
     assert_eq!(m.total_unread(), total);
     for (f, count) in filters.iter().zip(&counts) {
         assert_eq!(m.unread_by_filter(f).unwrap(), *count, "{f:?}");
@@ -983,7 +1011,7 @@ async fn every_field_survives_a_restart<B: Backend>() {
     assert!(c.is_pinned);
     assert_eq!(c.marks.bits(), 1 | 1 << 32 | 1 << 63);
     assert_eq!(c.custom_data.as_bytes(), all_bytes());
-    assert_eq!(c.groups, ["work", "family"]);
+    assert_eq!(c.folders, ["work", "family"]);
     assert_eq!(c.unread_count, 2);
     let last = c.last_message.clone().expect("a last message");
     assert_eq!(
@@ -999,7 +1027,7 @@ async fn every_field_survives_a_restart<B: Backend>() {
     let t = get(&m, "c2c_texted");
     assert_eq!(t.custom_data.as_str(), Some("text ✓"));
     assert_eq!(t.marks, MarkFlags::FOLD | MarkFlags::HIDE);
-    assert_eq!(t.groups, ["family", "work"]);
+    assert_eq!(t.folders, ["family", "work"]);
     let c = get(&m, "c2c_read");
     assert_eq!((c.c2c_read_timestamp, c.unread_count), (201, 2));
     let g = get(&m, "group_read");
@@ -1009,24 +1037,30 @@ async fn every_field_survives_a_restart<B: Backend>() {
     assert_eq!(ids(&m)[1], "c2c_empty", "then the newest");
 
     // Change or clear every field, restart again: updates in place survive too.
-    m.pin(&rich, false).await.unwrap();
-    m.mark(std::slice::from_ref(&rich), ext(63), false)
+    m.unpin(&rich).await.unwrap();
+    m.unmark(std::slice::from_ref(&rich), ext(63))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
     m.set_custom_data(std::slice::from_ref(&texted), "")
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.remove_from_group("work", std::slice::from_ref(&rich))
+    m.remove_from_folder("work", std::slice::from_ref(&rich))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
     m.set_receive_option(&id("c2c_opt1"), ReceiveOption::Receive)
         .await
         .unwrap();
-    m.set_profile(&room, Profile::new().group_type(GroupType::Public))
+    m.set_group_type(&room, GroupType::Public).await.unwrap();
+    m.cancel_draft(&drafted).await.unwrap();
+    m.clean_unread(CleanTarget::All, timconv::ReadUpTo::Everything)
         .await
         .unwrap();
-    m.cancel_draft(&drafted).await.unwrap();
-    m.clean_unread(CleanTarget::All, 0, 0).await.unwrap();
     m.ingest_message(&id("c2c_opt3"), incoming("o3b", 300))
         .await
         .unwrap();
@@ -1085,8 +1119,24 @@ async fn unread_bookkeeping_survives_a_restart<B: Backend>() {
     assert_eq!(m.total_unread(), 5);
 
     // Cleaning up to a position removes exactly the messages at or before it.
-    m.clean_unread(a.clone(), 20, 0).await.unwrap();
-    m.clean_unread(g.clone(), 0, 5).await.unwrap();
+    m.clean_unread(
+        a.clone(),
+        timconv::ReadUpTo::Positions {
+            timestamp: Some(20),
+            sequence: None,
+        },
+    )
+    .await
+    .unwrap();
+    m.clean_unread(
+        g.clone(),
+        timconv::ReadUpTo::Positions {
+            timestamp: None,
+            sequence: Some(5),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(get(&m, "c2c_a").unread_count, 1);
     assert_eq!(get(&m, "group_g").unread_count, 1);
     assert_eq!(get(&m, "group_g").group_at_info.len(), 1);
@@ -1102,7 +1152,9 @@ async fn unread_bookkeeping_survives_a_restart<B: Backend>() {
     m.ingest_message(&a, incoming("v", 40)).await.unwrap();
     assert_eq!(get(&m, "c2c_a").unread_count, 2);
     // Cleaning everything still works after the restart, @ info too.
-    m.clean_unread(CleanTarget::All, 0, 0).await.unwrap();
+    m.clean_unread(CleanTarget::All, timconv::ReadUpTo::Everything)
+        .await
+        .unwrap();
     assert_eq!(m.total_unread(), 0);
 
     let m = restart(&backend, m).await;
@@ -1126,11 +1178,13 @@ async fn tombstones_survive_a_restart<B: Backend>() {
     let g = id("group_g");
     m.ingest_message(&a, incoming("a1", 100)).await.unwrap();
     m.ingest_message(&g, incoming("g1", 7)).await.unwrap();
-    m.create_group("folder", std::slice::from_ref(&a))
+    m.create_folder("folder", std::slice::from_ref(&a))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.delete(&a, true).await.unwrap();
-    m.delete(&g, false).await.unwrap();
+    m.delete(&a, timconv::MessageHistory::Clear).await.unwrap();
+    m.delete(&g, timconv::MessageHistory::Keep).await.unwrap();
     assert!(m.is_empty());
 
     let m = restart(&backend, m).await;
@@ -1155,7 +1209,7 @@ async fn tombstones_survive_a_restart<B: Backend>() {
         m.ingest_message(&a, incoming("a2", 101)).await.unwrap(),
         IngestOutcome::Created
     );
-    assert!(get(&m, "c2c_a").groups.is_empty());
+    assert!(get(&m, "c2c_a").folders.is_empty());
     assert_eq!(get(&m, "c2c_a").unread_count, 1);
 
     // The tombstone outlives the conversation coming back, across another restart.
@@ -1169,10 +1223,10 @@ async fn tombstones_survive_a_restart<B: Backend>() {
         IngestOutcome::Stale
     );
     assert_eq!(ids(&m), ["c2c_a"]);
-    assert!(get(&m, "c2c_a").groups.is_empty());
+    assert!(get(&m, "c2c_a").folders.is_empty());
     assert_eq!(m.total_unread(), 1);
     // A later delete raises the floor.
-    m.delete(&a, false).await.unwrap();
+    m.delete(&a, timconv::MessageHistory::Keep).await.unwrap();
     let m = restart(&backend, m).await;
     assert_eq!(
         m.ingest_message(&a, incoming("a2", 101)).await.unwrap(),
@@ -1195,36 +1249,48 @@ async fn groups_survive_a_restart<B: Backend>() {
             .await
             .unwrap();
     }
-    m.create_group("one", &[a.clone(), b.clone()])
+    m.create_folder("one", &[a.clone(), b.clone()])
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.create_group("two", &[b.clone(), c.clone()])
+    m.create_folder("two", &[b.clone(), c.clone()])
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.create_group("three", &[c.clone(), a.clone()])
+    m.create_folder("three", &[c.clone(), a.clone()])
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.create_group("empty", &[id("c2c_missing")]).await.unwrap();
-
-    let m = restart(&backend, m).await;
-    assert_eq!(m.groups(), ["one", "two", "three", "empty"]);
-    assert_eq!(get(&m, "c2c_a").groups, ["one", "three"]);
-    assert_eq!(get(&m, "c2c_b").groups, ["one", "two"]);
-    assert_eq!(get(&m, "group_c").groups, ["two", "three"]);
-
-    m.rename_group("two", "deux").await.unwrap();
-    m.delete_group("one").await.unwrap();
-    m.remove_from_group("three", std::slice::from_ref(&c))
+    m.create_folder("empty", Vec::<ConversationId>::new())
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
 
     let m = restart(&backend, m).await;
-    assert_eq!(m.groups(), ["deux", "three", "empty"]);
-    assert_eq!(get(&m, "c2c_a").groups, ["three"]);
-    assert_eq!(get(&m, "c2c_b").groups, ["deux"]);
-    assert_eq!(get(&m, "group_c").groups, ["deux"]);
+    assert_eq!(m.folders(), ["one", "two", "three", "empty"]);
+    assert_eq!(get(&m, "c2c_a").folders, ["one", "three"]);
+    assert_eq!(get(&m, "c2c_b").folders, ["one", "two"]);
+    assert_eq!(get(&m, "group_c").folders, ["two", "three"]);
+
+    m.rename_folder("two", "deux").await.unwrap();
+    m.delete_folder("one").await.unwrap();
+    m.remove_from_folder("three", std::slice::from_ref(&c))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+
+    let m = restart(&backend, m).await;
+    assert_eq!(m.folders(), ["deux", "three", "empty"]);
+    assert_eq!(get(&m, "c2c_a").folders, ["three"]);
+    assert_eq!(get(&m, "c2c_b").folders, ["deux"]);
+    assert_eq!(get(&m, "group_c").folders, ["deux"]);
     let walked = |name: &str| -> Vec<String> {
-        m.list(&ConversationFilter::new().group(name), Cursor::START, 10)
+        m.list(&ConversationFilter::new().folder(name), Cursor::START, 10)
             .unwrap()
             .conversations
             .iter()
@@ -1236,13 +1302,15 @@ async fn groups_survive_a_restart<B: Backend>() {
     assert!(walked("one").is_empty());
 
     // New groups go to the end, also after the reopen; a freed name can be taken again.
-    m.create_group("one", std::slice::from_ref(&c))
+    m.create_folder("one", std::slice::from_ref(&c))
         .await
+        .unwrap()
+        .into_result()
         .unwrap();
-    m.rename_group("deux", "two").await.unwrap();
+    m.rename_folder("deux", "two").await.unwrap();
     let m = restart(&backend, m).await;
-    assert_eq!(m.groups(), ["two", "three", "empty", "one"]);
-    assert_eq!(get(&m, "group_c").groups, ["two", "one"]);
+    assert_eq!(m.folders(), ["two", "three", "empty", "one"]);
+    assert_eq!(get(&m, "group_c").folders, ["two", "one"]);
     check_consistent(&m, &invariant_filters(), 2).expect("consistent");
     m.shutdown().await.unwrap();
 }
@@ -1251,7 +1319,7 @@ async fn order_clock_survives_a_restart<B: Backend>() {
     let backend = B::fresh().await;
     let m = open_manager(&backend).await;
     for n in 0..5 {
-        m.ingest_message(&id(&format!("c2c_u{n}")), incoming(&format!("m{n}"), n))
+        m.ingest_message(&id(&format!("c2c_u{n}")), incoming(&format!("m{n}"), n + 1))
             .await
             .unwrap();
     }
@@ -1259,7 +1327,9 @@ async fn order_clock_survives_a_restart<B: Backend>() {
     let highest = m.conversations().iter().map(|c| c.order_key).max();
     let highest = highest.expect("conversations");
     // The highest key belonged to a deleted conversation: it is never reused.
-    m.delete(&id("c2c_top"), false).await.unwrap();
+    m.delete(&id("c2c_top"), timconv::MessageHistory::Keep)
+        .await
+        .unwrap();
     let order = ids(&m);
 
     let m = restart(&backend, m).await;
@@ -1298,8 +1368,16 @@ async fn order_clock_survives_a_restart<B: Backend>() {
 /// A varied state for the counter tests: receive options, audio-video rooms, pins, marks,
 /// groups, @ info, partly read and deleted conversations. Returns the conversations' IDs.
 async fn build_counter_state(m: &ConversationManager) -> Vec<ConversationId> {
-    m.create_group("a", &[id("c2c_none")]).await.unwrap();
-    m.create_group("b", &[id("c2c_none")]).await.unwrap();
+    m.create_folder("a", Vec::<ConversationId>::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    m.create_folder("b", Vec::<ConversationId>::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
     let options = [
         ReceiveOption::Receive,
         ReceiveOption::NotReceive,
@@ -1329,28 +1407,42 @@ async fn build_counter_state(m: &ConversationManager) -> Vec<ConversationId> {
             .await
             .unwrap();
         if n % 9 == 0 {
-            m.set_profile(&conv, Profile::new().group_type(GroupType::AvChatRoom))
+            m.set_group_type(&conv, GroupType::AvChatRoom)
                 .await
                 .unwrap();
         }
         if n % 5 == 0 {
-            m.pin(&conv, true).await.unwrap();
+            m.pin(&conv).await.unwrap();
         }
         if n % 4 == 1 {
             let marks = [MarkFlags::STAR, MarkFlags::FOLD, ext(32)][n as usize % 3];
-            m.mark(std::slice::from_ref(&conv), marks, true)
+            m.mark(std::slice::from_ref(&conv), marks)
                 .await
+                .unwrap()
+                .into_result()
                 .unwrap();
         }
         if n % 7 == 2 {
-            m.add_to_group(["a", "b"][n as usize % 2], std::slice::from_ref(&conv))
+            m.add_to_folder(["a", "b"][n as usize % 2], std::slice::from_ref(&conv))
                 .await
+                .unwrap()
+                .into_result()
                 .unwrap();
         }
         all.push(conv);
     }
-    m.clean_unread(all[3].clone(), 11, 11).await.unwrap();
-    m.delete(&all[7], false).await.unwrap();
+    m.clean_unread(
+        all[3].clone(),
+        timconv::ReadUpTo::Positions {
+            timestamp: Some(11),
+            sequence: Some(11),
+        },
+    )
+    .await
+    .unwrap();
+    m.delete(&all[7], timconv::MessageHistory::Keep)
+        .await
+        .unwrap();
     all
 }
 
@@ -1376,7 +1468,9 @@ async fn counters_equal_a_recount_after_restart<B: Backend>() {
     m.ingest_message(&all[1], incoming("after", 1_000))
         .await
         .unwrap();
-    m.clean_unread(CleanTarget::AllGroups, 0, 0).await.unwrap();
+    m.clean_unread(CleanTarget::AllGroups, timconv::ReadUpTo::Everything)
+        .await
+        .unwrap();
     check_consistent(&m, &filters, 6).expect("consistent after more writes");
     m.shutdown().await.unwrap();
 }
@@ -1402,7 +1496,9 @@ async fn unread_watches_after_restart_start_at_the_recount<B: Backend>() {
     m.ingest_message(&all[1], incoming("after", 1_000))
         .await
         .unwrap();
-    m.clean_unread(CleanTarget::AllGroups, 0, 0).await.unwrap();
+    m.clean_unread(CleanTarget::AllGroups, timconv::ReadUpTo::Everything)
+        .await
+        .unwrap();
     watchers
         .check(&m)
         .expect("watchers follow after the restart");

@@ -56,12 +56,14 @@ use futures::future::join_all;
 use timconv::store::{Snapshot, Tombstone};
 use timconv::transport::Operation;
 use timconv::{
-    CleanTarget, Conversation, ConversationId, ConversationManager, ConversationOutcome, Draft,
-    Error, GroupType, Limits, MarkFlags, MemoryStore, Message, Profile, ReceiveOption, SqliteStore,
-    Store,
+    BatchOutcome, CleanTarget, Conversation, ConversationId, ConversationManager, Draft, Error,
+    GroupType, Limits, MarkFlags, MemoryStore, Message, Profile, ReceiveOption, SqliteStore, Store,
 };
 
-use crate::common::{TempDir, check_consistent, incoming, invariant_filters, outgoing, rand_of};
+use crate::common::{
+    TempDir, check_consistent, incoming, invariant_filters, outgoing, rand_of, set_marks,
+    set_pinned,
+};
 
 /// The database file the child writes.
 const DB_ENV: &str = "TIMCONV_CRASH_DB";
@@ -211,23 +213,23 @@ enum Op {
         n: u64,
         av_chat_room: bool,
     },
-    CreateGroup {
+    CreateFolder {
         name: usize,
         convs: Vec<usize>,
     },
-    AddToGroup {
+    AddToFolder {
         name: usize,
         convs: Vec<usize>,
     },
-    RemoveFromGroup {
+    RemoveFromFolder {
         name: usize,
         convs: Vec<usize>,
     },
-    RenameGroup {
+    RenameFolder {
         from: usize,
         to: usize,
     },
-    DeleteGroup {
+    DeleteFolder {
         name: usize,
     },
     Delete {
@@ -286,7 +288,7 @@ impl Generator {
         }
     }
 
-    fn group(&mut self) -> usize {
+    fn folder(&mut self) -> usize {
         self.rng.index(GROUP_NAMES.len())
     }
 
@@ -342,23 +344,25 @@ impl Generator {
                 n: self.rng.below(100),
                 av_chat_room: self.rng.percent(30),
             },
-            72..=74 => Op::CreateGroup {
-                name: self.group(),
+            72..=74 => Op::CreateFolder {
+                name: self.folder(),
                 convs: self.convs(),
             },
-            75..=77 => Op::AddToGroup {
-                name: self.group(),
+            75..=77 => Op::AddToFolder {
+                name: self.folder(),
                 convs: self.convs(),
             },
-            78..=79 => Op::RemoveFromGroup {
-                name: self.group(),
+            78..=79 => Op::RemoveFromFolder {
+                name: self.folder(),
                 convs: self.convs(),
             },
-            80..=81 => Op::RenameGroup {
-                from: self.group(),
-                to: self.group(),
+            80..=81 => Op::RenameFolder {
+                from: self.folder(),
+                to: self.folder(),
             },
-            82..=83 => Op::DeleteGroup { name: self.group() },
+            82..=83 => Op::DeleteFolder {
+                name: self.folder(),
+            },
             84..=87 => Op::Delete {
                 conv: self.conv(),
                 clear: self.rng.percent(50),
@@ -403,11 +407,11 @@ fn unit(r: Result<(), Error>) -> String {
     }
 }
 
-fn outcomes(r: Result<Vec<ConversationOutcome>, Error>) -> String {
+fn outcomes(r: Result<BatchOutcome, Error>) -> String {
     match r {
         Ok(v) => {
             let codes: Vec<String> = v.iter().map(|o| o.code().to_string()).collect();
-            format!("ok {}", codes.join(","))
+            format!("ok {}", codes.join(",")).trim_end().to_owned()
         }
         Err(e) => format!("err {}", e.code().as_i32()),
     }
@@ -440,11 +444,10 @@ async fn run(m: &ConversationManager, op: &Op) -> String {
             let described: Vec<String> = results.into_iter().map(ingested).collect();
             described.join(",")
         }
-        Op::Pin { conv, on } => unit(m.pin(&conv_id(*conv), *on).await),
-        Op::Mark { convs, bits, on } => outcomes(
-            m.mark(&ids(convs), MarkFlags::from_bits_retain(*bits), *on)
-                .await,
-        ),
+        Op::Pin { conv, on } => unit(set_pinned(m, &conv_id(*conv), *on).await),
+        Op::Mark { convs, bits, on } => {
+            outcomes(set_marks(m, &ids(convs), MarkFlags::from_bits_retain(*bits), *on).await)
+        }
         Op::CustomData { convs, data } => {
             outcomes(m.set_custom_data(&ids(convs), data.clone()).await)
         }
@@ -466,25 +469,40 @@ async fn run(m: &ConversationManager, op: &Op) -> String {
             n,
             av_chat_room,
         } => {
-            let mut profile = Profile::new().show_name(format!("name {n}"));
+            let id = conv_id(*conv);
+            let profile = Profile::new().show_name(format!("name {n}"));
+            let named = m.set_profile(&id, profile).await;
             if *conv >= C2C_CONVS {
-                profile = profile.group_type(if *av_chat_room {
+                let kind = if *av_chat_room {
                     GroupType::AvChatRoom
                 } else {
                     GroupType::Public
-                });
+                };
+                // Kept even before the conversation exists, so it can succeed alone.
+                let typed = m.set_group_type(&id, kind).await;
+                return format!("{},{}", unit(named), unit(typed));
             }
-            unit(m.set_profile(&conv_id(*conv), profile).await)
+            unit(named)
         }
-        Op::CreateGroup { name: g, convs } => outcomes(m.create_group(name(*g), &ids(convs)).await),
-        Op::AddToGroup { name: g, convs } => outcomes(m.add_to_group(name(*g), &ids(convs)).await),
-        Op::RemoveFromGroup { name: g, convs } => {
-            outcomes(m.remove_from_group(name(*g), &ids(convs)).await)
+        Op::CreateFolder { name: g, convs } => {
+            outcomes(m.create_folder(name(*g), &ids(convs)).await)
         }
-        Op::RenameGroup { from, to } => unit(m.rename_group(name(*from), name(*to)).await),
-        Op::DeleteGroup { name: g } => unit(m.delete_group(name(*g)).await),
-        Op::Delete { conv, clear } => unit(m.delete(&conv_id(*conv), *clear).await),
-        Op::DeleteMany { convs } => outcomes(m.delete_many(&ids(convs), false).await),
+        Op::AddToFolder { name: g, convs } => {
+            outcomes(m.add_to_folder(name(*g), &ids(convs)).await)
+        }
+        Op::RemoveFromFolder { name: g, convs } => {
+            outcomes(m.remove_from_folder(name(*g), &ids(convs)).await)
+        }
+        Op::RenameFolder { from, to } => unit(m.rename_folder(name(*from), name(*to)).await),
+        Op::DeleteFolder { name: g } => unit(m.delete_folder(name(*g)).await),
+        Op::Delete { conv, clear } => unit(
+            m.delete(&conv_id(*conv), crate::common::history(*clear))
+                .await,
+        ),
+        Op::DeleteMany { convs } => outcomes(
+            m.delete_many(&ids(convs), timconv::MessageHistory::Keep)
+                .await,
+        ),
         Op::Clean {
             target,
             timestamp,
@@ -496,7 +514,17 @@ async fn run(m: &ConversationManager, op: &Op) -> String {
                 Target::AllGroups => CleanTarget::AllGroups,
                 Target::All => CleanTarget::All,
             };
-            unit(m.clean_unread(target, *timestamp, *sequence).await)
+            unit(
+                m.clean_unread(
+                    target,
+                    timconv::ReadUpTo::Positions {
+                        // The generated 0 stands for "up to the newest", as in the C API.
+                        timestamp: (*timestamp != 0).then_some(*timestamp),
+                        sequence: (*sequence != 0).then_some(*sequence),
+                    },
+                )
+                .await,
+            )
         }
     }
 }
@@ -895,7 +923,7 @@ struct Observed {
     store_folders: Vec<String>,
     /// `conversations()` in list order.
     list: Vec<Conversation>,
-    groups: Vec<String>,
+    folders: Vec<String>,
     total_unread: u64,
     by_filter: Vec<u64>,
     /// The sync outbox, in order (operation IDs left out: they are random per session).
@@ -955,7 +983,7 @@ async fn observe(store: &dyn Store, manager: &ConversationManager) -> Observed {
         tombstones,
         store_folders: snapshot.folders,
         list,
-        groups: manager.groups(),
+        folders: manager.folders(),
         total_unread: manager.total_unread(),
         by_filter,
         outbox,
@@ -1000,7 +1028,7 @@ fn record_diff(a: &Conversation, b: &Conversation) -> String {
         is_pinned,
         marks,
         custom_data,
-        groups,
+        folders,
         c2c_read_timestamp,
         group_read_sequence
     );
@@ -1046,10 +1074,10 @@ fn difference(got: &Observed, want: &Observed) -> Option<String> {
             got.tombstones, want.tombstones
         )));
     }
-    if got.store_folders != want.store_folders || got.groups != want.groups {
+    if got.store_folders != want.store_folders || got.folders != want.folders {
         return Some(format!(
             "folders differ: file {:?} (index {:?}), replay {:?} (index {:?})",
-            got.store_folders, got.groups, want.store_folders, want.groups
+            got.store_folders, got.folders, want.store_folders, want.folders
         ));
     }
     if got.outbox != want.outbox {
@@ -1086,11 +1114,11 @@ fn writes_several(op: &Op) -> bool {
         Op::Burst(_)
         | Op::Mark { .. }
         | Op::CustomData { .. }
-        | Op::CreateGroup { .. }
-        | Op::AddToGroup { .. }
-        | Op::RemoveFromGroup { .. }
-        | Op::RenameGroup { .. }
-        | Op::DeleteGroup { .. }
+        | Op::CreateFolder { .. }
+        | Op::AddToFolder { .. }
+        | Op::RemoveFromFolder { .. }
+        | Op::RenameFolder { .. }
+        | Op::DeleteFolder { .. }
         | Op::DeleteMany { .. } => true,
         Op::Clean { target, .. } => !matches!(target, Target::One(_)),
         _ => false,
@@ -1569,6 +1597,6 @@ fn operations_are_deterministic_and_varied() {
     assert_ne!(a, format!("{:?}", operations(4, OPS_PER_SEED)));
     let ops = operations(3, OPS_PER_SEED);
     assert!(ops.iter().any(|o| matches!(o, Op::Burst(_))));
-    assert!(ops.iter().any(|o| matches!(o, Op::CreateGroup { .. })));
+    assert!(ops.iter().any(|o| matches!(o, Op::CreateFolder { .. })));
     assert!(ops.iter().any(|o| matches!(o, Op::Delete { .. })));
 }

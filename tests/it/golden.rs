@@ -102,7 +102,7 @@ fn seed_conv_info_decodes_into_typed_fields() {
     assert!(c.group_at_info.is_empty());
     assert!(c.marks.is_empty());
     assert!(c.custom_data.is_empty());
-    assert!(c.groups.is_empty());
+    assert!(c.folders.is_empty());
     assert_eq!((c.c2c_read_timestamp, c.group_read_sequence), (0, 0));
 }
 
@@ -289,7 +289,7 @@ fn filter_has_all_five_keys() {
     let full = ConversationFilter::new()
         .conv_type(ConversationType::Group)
         .mark(MarkFlags::STAR | MarkFlags::extension(63).expect("extension bit"))
-        .group("work")
+        .folder("work")
         .has_unread(true)
         .has_at_info(false);
     let json = serde_json::to_value(&full).expect("encodes");
@@ -316,7 +316,7 @@ fn filter_absent_key_differs_from_zero_value() {
 
     let zeros = ConversationFilter::new()
         .mark(MarkFlags::empty())
-        .group("")
+        .folder("")
         .has_unread(false)
         .has_at_info(false);
     let json = serde_json::to_value(&zeros).expect("encodes");
@@ -331,7 +331,7 @@ fn filter_absent_key_differs_from_zero_value() {
     );
     let back: ConversationFilter = serde_json::from_value(json).expect("decodes");
     assert_eq!(back.mark, Some(MarkFlags::empty()));
-    assert_eq!(back.group.as_deref(), Some(""));
+    assert_eq!(back.folder.as_deref(), Some(""));
     assert_eq!(back.has_unread, Some(false));
     assert_eq!(back.has_at_info, Some(false));
     assert_eq!(back.conv_type, None);
@@ -340,7 +340,7 @@ fn filter_absent_key_differs_from_zero_value() {
     // Present zero values select, absent ones do not.
     let mut starred = Conversation::new(id("c2c_starred"));
     starred.marks = MarkFlags::STAR;
-    starred.groups = vec!["work".into()];
+    starred.folders = vec!["work".into()];
     starred.unread_count = 2;
     let plain = Conversation::new(id("c2c_plain"));
     assert!(none.matches(&starred) && none.matches(&plain));
@@ -361,7 +361,7 @@ async fn page_serialises_with_list_result_keys() {
             .await
             .expect("create");
     }
-    m.pin(&id("c2c_a"), true).await.expect("pin");
+    m.pin(&id("c2c_a")).await.expect("pin");
 
     let first = m
         .list(&ConversationFilter::new(), Cursor::START, 2)
@@ -433,7 +433,7 @@ async fn outcome_serialises_with_operation_result_keys() {
     let missing = id("c2c_missing");
     m.create_conversation(&here).await.expect("create");
     let outcomes = m
-        .mark(&[here, missing], MarkFlags::STAR, true)
+        .mark(&[here, missing], MarkFlags::STAR)
         .await
         .expect("the batch is accepted");
     let json = serde_json::to_value(&outcomes).expect("encodes");
@@ -480,10 +480,7 @@ async fn mark_array_has_one_element_per_set_bit() {
         | MarkFlags::HIDE
         | MarkFlags::extension(32).expect("extension")
         | MarkFlags::extension(63).expect("extension");
-    let outcomes = m
-        .mark(std::slice::from_ref(&c), marks, true)
-        .await
-        .expect("mark");
+    let outcomes = m.mark(std::slice::from_ref(&c), marks).await.expect("mark");
     assert!(outcomes.iter().all(|o| o.is_ok()));
     let conversation = m.get(&c).expect("exists");
     assert_eq!(conversation.marks.bits(), 0x9 | (1 << 32) | (1 << 63));
@@ -516,7 +513,7 @@ async fn active_time_carries_bit_62_when_pinned() {
     let plain = id("group_plain");
     m.create_conversation(&pinned).await.expect("create");
     m.create_conversation(&plain).await.expect("create");
-    m.pin(&pinned, true).await.expect("pin");
+    m.pin(&pinned).await.expect("pin");
 
     let p = m.get(&pinned).expect("exists");
     assert!(p.is_pinned);
@@ -625,6 +622,8 @@ async fn custom_data_round_trips_as_string_and_as_bytes() {
     let full = "é".repeat(128);
     m.set_custom_data(std::slice::from_ref(&c), full.as_str())
         .await
+        .expect("set")
+        .into_result()
         .expect("set");
     let json = serde_json::to_value(m.get(&c).expect("exists")).expect("encodes");
     assert_eq!(json["conv_custom_data"], json!(full));
@@ -683,16 +682,22 @@ async fn manager_records_round_trip_through_json() {
     m.ingest_message(&g, incoming("g1", 3))
         .await
         .expect("ingest");
-    m.create_group("work", std::slice::from_ref(&g))
+    m.create_folder("work", std::slice::from_ref(&g))
         .await
+        .expect("group")
+        .into_result()
         .expect("group");
-    m.mark(std::slice::from_ref(&g), MarkFlags::FOLD, true)
+    m.mark(std::slice::from_ref(&g), MarkFlags::FOLD)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
     m.set_custom_data(std::slice::from_ref(&g), "cd")
         .await
+        .expect("data")
+        .into_result()
         .expect("data");
-    m.pin(&g, true).await.expect("pin");
+    m.pin(&g).await.expect("pin");
     let c = m.get(&g).expect("exists");
     let json = serde_json::to_value(&c).expect("encodes");
     assert_eq!(json["conv_conversation_group_array"], json!(["work"]));

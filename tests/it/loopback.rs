@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use timconv::transport::loopback::{Faults, LoopbackServer, LoopbackTransport};
 use timconv::transport::{
-    Bookmark, GroupRename, OpId, OpOutcome, Operation, PendingOperation, PullPage, PullResponse,
+    Bookmark, FolderRename, OpId, OpOutcome, Operation, PendingOperation, PullPage, PullResponse,
     PushResponse, RemoteChange, RemoteConversation, ServerEvent, Transport, TransportError,
 };
 use timconv::{ConversationId, CustomData, ErrorCode, Limits, MarkFlags};
@@ -79,36 +79,36 @@ fn read(c: &str, position: u64) -> Operation {
     }
 }
 
-fn create_group(name: &str, cs: &[&str]) -> Operation {
-    Operation::CreateGroup {
+fn create_folder(name: &str, cs: &[&str]) -> Operation {
+    Operation::CreateFolder {
         name: name.into(),
         conversations: ids(cs),
     }
 }
 
 fn add(name: &str, cs: &[&str]) -> Operation {
-    Operation::AddToGroup {
+    Operation::AddToFolder {
         name: name.into(),
         conversations: ids(cs),
     }
 }
 
 fn remove(name: &str, cs: &[&str]) -> Operation {
-    Operation::RemoveFromGroup {
+    Operation::RemoveFromFolder {
         name: name.into(),
         conversations: ids(cs),
     }
 }
 
 fn rename(from: &str, to: &str) -> Operation {
-    Operation::RenameGroup {
+    Operation::RenameFolder {
         from: from.into(),
         to: to.into(),
     }
 }
 
-fn delete_group(name: &str) -> Operation {
-    Operation::DeleteGroup { name: name.into() }
+fn delete_folder(name: &str) -> Operation {
+    Operation::DeleteFolder { name: name.into() }
 }
 
 const BATCH: i32 = 51006;
@@ -311,27 +311,32 @@ mod operations {
         assert_eq!(code(&t, "1", delete("c2c_c", false, 30)).await, None);
         // Deleted members are skipped, unknown ones created; none at all is fine.
         assert_eq!(
-            code(&t, "2", create_group("work", &["c2c_a", "c2c_c", "c2c_zz"])).await,
+            code(
+                &t,
+                "2",
+                create_folder("work", &["c2c_a", "c2c_c", "c2c_zz"])
+            )
+            .await,
             None
         );
-        assert_eq!(code(&t, "3", create_group("home", &[])).await, None);
+        assert_eq!(code(&t, "3", create_folder("home", &[])).await, None);
         let state = server.state("me");
-        assert_eq!(state.groups, ["work", "home"]);
-        assert_eq!(state.conversations[&id("c2c_a")].groups, ["work"]);
-        assert_eq!(state.conversations[&id("c2c_zz")].groups, ["work"]);
+        assert_eq!(state.folders, ["work", "home"]);
+        assert_eq!(state.conversations[&id("c2c_a")].folders, ["work"]);
+        assert_eq!(state.conversations[&id("c2c_zz")].folders, ["work"]);
         assert!(!state.conversations.contains_key(&id("c2c_c")));
 
-        assert_eq!(code(&t, "4", create_group("", &[])).await, Some(NAME));
+        assert_eq!(code(&t, "4", create_folder("", &[])).await, Some(NAME));
         assert_eq!(
-            code(&t, "5", create_group(&"n".repeat(33), &[])).await,
+            code(&t, "5", create_folder(&"n".repeat(33), &[])).await,
             Some(NAME)
         );
         assert_eq!(
-            code(&t, "6", create_group("work", &[])).await,
+            code(&t, "6", create_folder("work", &[])).await,
             Some(INVALID_PARAM)
         );
         assert_eq!(
-            code(&t, "7", create_group("third", &[])).await,
+            code(&t, "7", create_folder("third", &[])).await,
             Some(GROUPS)
         );
 
@@ -343,20 +348,20 @@ mod operations {
         );
         assert_eq!(code(&t, "11", rename("work", "work")).await, None);
         assert_eq!(code(&t, "12", rename("work", "job")).await, None);
-        assert_eq!(conv(&server, "c2c_a").groups, ["job"]);
-        assert_eq!(server.state("me").groups, ["job", "home"]);
+        assert_eq!(conv(&server, "c2c_a").folders, ["job"]);
+        assert_eq!(server.state("me").folders, ["job", "home"]);
 
         assert_eq!(code(&t, "13", add("home", &["c2c_a", "c2c_b"])).await, None);
-        assert_eq!(conv(&server, "c2c_a").groups, ["job", "home"]);
-        assert_eq!(code(&t, "14", delete_group("nope")).await, Some(NO_GROUP));
-        assert_eq!(code(&t, "15", delete_group("job")).await, None);
-        assert_eq!(conv(&server, "c2c_a").groups, ["home"]);
-        assert_eq!(server.state("me").groups, ["home"]);
+        assert_eq!(conv(&server, "c2c_a").folders, ["job", "home"]);
+        assert_eq!(code(&t, "14", delete_folder("nope")).await, Some(NO_GROUP));
+        assert_eq!(code(&t, "15", delete_folder("job")).await, None);
+        assert_eq!(conv(&server, "c2c_a").folders, ["home"]);
+        assert_eq!(server.state("me").folders, ["home"]);
         assert_eq!(
             code(
                 &t,
                 "16",
-                create_group("big", &["c2c_a", "c2c_b", "c2c_c", "c2c_d"])
+                create_folder("big", &["c2c_a", "c2c_b", "c2c_c", "c2c_d"])
             )
             .await,
             Some(BATCH)
@@ -366,7 +371,7 @@ mod operations {
     #[tokio::test]
     async fn group_membership_add_remove() {
         let (server, t) = server_with(Limits::default().with_max_batch(2).with_max_decorated(2));
-        assert_eq!(code(&t, "1", create_group("g", &["c2c_a"])).await, None);
+        assert_eq!(code(&t, "1", create_folder("g", &["c2c_a"])).await, None);
         assert_eq!(code(&t, "2", add("nope", &["c2c_b"])).await, Some(NO_GROUP));
         assert_eq!(
             code(&t, "3", remove("nope", &["c2c_b"])).await,
@@ -378,13 +383,13 @@ mod operations {
             Some(BATCH)
         );
         assert_eq!(code(&t, "6", add("g", &["c2c_b"])).await, None);
-        assert_eq!(conv(&server, "c2c_b").groups, ["g"]);
+        assert_eq!(conv(&server, "c2c_b").folders, ["g"]);
         // a and b are decorated: c would be a third.
         assert_eq!(code(&t, "7", add("g", &["c2c_c"])).await, Some(DECORATED));
         assert_eq!(code(&t, "8", remove("g", &["c2c_a", "c2c_c"])).await, None);
-        assert!(conv(&server, "c2c_a").groups.is_empty());
+        assert!(conv(&server, "c2c_a").folders.is_empty());
         assert_eq!(code(&t, "9", add("g", &["c2c_c"])).await, None);
-        assert_eq!(conv(&server, "c2c_c").groups, ["g"]);
+        assert_eq!(conv(&server, "c2c_c").folders, ["g"]);
     }
 }
 
@@ -394,10 +399,10 @@ mod idempotency {
     #[tokio::test]
     async fn a_repushed_id_is_applied_once_with_the_same_outcome() {
         let (server, t) = server_with(Limits::default().with_max_pinned(1));
-        let (first, _) = push(&t, "g1", create_group("g", &["c2c_a"])).await;
+        let (first, _) = push(&t, "g1", create_folder("g", &["c2c_a"])).await;
         assert_eq!(first, OpOutcome::Applied);
         // Applying it again would be "group exists" (6017): it is remembered instead.
-        let (again, _) = push(&t, "g1", create_group("g", &["c2c_a"])).await;
+        let (again, _) = push(&t, "g1", create_folder("g", &["c2c_a"])).await;
         assert_eq!(again, OpOutcome::Applied);
 
         assert_eq!(code(&t, "p1", pin("c2c_a", true)).await, None);
@@ -431,9 +436,9 @@ mod idempotency {
         let server = LoopbackServer::new();
         let alice = server.transport("alice", "phone");
         let bob = server.transport("bob", "phone");
-        assert_eq!(code(&alice, "x", create_group("g", &[])).await, None);
-        assert_eq!(code(&bob, "x", create_group("h", &[])).await, None);
-        assert_eq!(server.state("bob").groups, ["h"]);
+        assert_eq!(code(&alice, "x", create_folder("g", &[])).await, None);
+        assert_eq!(code(&bob, "x", create_folder("h", &[])).await, None);
+        assert_eq!(server.state("bob").folders, ["h"]);
         assert_eq!(server.applied("alice"), [OpId("x".into())]);
     }
 }
@@ -447,7 +452,7 @@ mod deletes {
         assert_eq!(code(&t, "1", pin("c2c_a", true)).await, None);
         assert_eq!(code(&t, "2", mark(&["c2c_a"], 1, true)).await, None);
         assert_eq!(code(&t, "3", custom(&["c2c_a"], "d")).await, None);
-        assert_eq!(code(&t, "4", create_group("g", &["c2c_a"])).await, None);
+        assert_eq!(code(&t, "4", create_folder("g", &["c2c_a"])).await, None);
         let (outcome, response) = push(&t, "5", delete("c2c_a", false, 10)).await;
         assert_eq!(outcome, OpOutcome::Applied);
         assert_eq!(
@@ -469,7 +474,7 @@ mod deletes {
         assert!(!server.state("me").conversations.contains_key(&id("c2c_a")));
         server.deliver("me", &id("c2c_a"), incoming("new", 11));
         let a = conv(&server, "c2c_a");
-        assert!(!a.pinned && a.marks == 0 && a.custom_data.is_empty() && a.groups.is_empty());
+        assert!(!a.pinned && a.marks == 0 && a.custom_data.is_empty() && a.folders.is_empty());
         assert_eq!(a.read_position, 10);
         let texts: Vec<_> = a.messages.iter().filter_map(|m| m.msg_id.clone()).collect();
         assert_eq!(texts, ["new"]);
@@ -592,22 +597,22 @@ mod push_response {
     #[tokio::test]
     async fn group_operations_add_the_group_list_and_touched_members() {
         let (server, t) = server();
-        let (_, response) = push(&t, "1", create_group("g", &["c2c_a"])).await;
+        let (_, response) = push(&t, "1", create_folder("g", &["c2c_a"])).await;
         assert_eq!(
             response.changes,
             [
                 RemoteChange::Conversation(conv(&server, "c2c_a")),
-                RemoteChange::Groups {
+                RemoteChange::Folders {
                     names: vec!["g".into()],
                     renamed: vec![]
                 },
             ]
         );
         // Rejected group operations report the list too.
-        let (_, response) = push(&t, "2", delete_group("nope")).await;
+        let (_, response) = push(&t, "2", delete_folder("nope")).await;
         assert_eq!(
             response.changes,
-            [RemoteChange::Groups {
+            [RemoteChange::Folders {
                 names: vec!["g".into()],
                 renamed: vec![]
             }]
@@ -618,13 +623,13 @@ mod push_response {
             [
                 RemoteChange::Conversation(conv(&server, "c2c_a")),
                 // A push answer reports no renames (the device that pushed has made them).
-                RemoteChange::Groups {
+                RemoteChange::Folders {
                     names: vec!["h".into()],
                     renamed: vec![]
                 },
             ]
         );
-        assert_eq!(conv(&server, "c2c_a").groups, ["h"]);
+        assert_eq!(conv(&server, "c2c_a").folders, ["h"]);
     }
 }
 
@@ -644,7 +649,7 @@ mod pull {
             match c {
                 RemoteChange::Conversation(c) => live.push(c.clone()),
                 RemoteChange::Deleted { id, .. } => dead.push(id.clone()),
-                RemoteChange::Groups { names, .. } => groups.push(names.clone()),
+                RemoteChange::Folders { names, .. } => groups.push(names.clone()),
             }
         }
         (live, dead, groups)
@@ -661,7 +666,7 @@ mod pull {
         }
         assert_eq!(code(&t, "1", pin("c2c_b", true)).await, None);
         assert_eq!(
-            code(&t, "2", create_group("work", &["c2c_a", "group_g1"])).await,
+            code(&t, "2", create_folder("work", &["c2c_a", "group_g1"])).await,
             None
         );
         assert_eq!(code(&t, "3", delete("c2c_c", false, 30)).await, None);
@@ -700,7 +705,7 @@ mod pull {
         let p = page(t.pull(None, 10).await.expect("pull"));
         assert_eq!(
             p.changes,
-            [RemoteChange::Groups {
+            [RemoteChange::Folders {
                 names: vec![],
                 renamed: vec![]
             }]
@@ -743,9 +748,9 @@ mod pull {
                         clear_messages: false
                     },
                     // The rename since the bookmark comes with the list.
-                    RemoteChange::Groups {
+                    RemoteChange::Folders {
                         names: vec!["job".into()],
-                        renamed: vec![GroupRename {
+                        renamed: vec![FolderRename {
                             from: "work".into(),
                             to: "job".into()
                         }]
@@ -762,7 +767,7 @@ mod pull {
         let (changes, _) = pull_all(&t, None, 10).await;
         assert!(changes.iter().any(|c| matches!(
             c,
-            RemoteChange::Groups { names, renamed } if names == &["job"] && renamed.is_empty()
+            RemoteChange::Folders { names, renamed } if names == &["job"] && renamed.is_empty()
         )));
     }
 
@@ -981,7 +986,7 @@ mod faults {
         assert!(server.applied("me").is_empty());
         assert!(!conv(&server, "c2c_a").pinned);
         t.set_faults(Some(Faults::new(1).with_duplicate_request(1.0)));
-        assert_eq!(code(&t, "2", create_group("g", &["c2c_a"])).await, None);
+        assert_eq!(code(&t, "2", create_folder("g", &["c2c_a"])).await, None);
         assert_eq!(server.applied("me"), [OpId("2".into())]);
     }
 

@@ -7,6 +7,7 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod golden;
+mod live;
 mod loopback;
 mod paging;
 mod properties;

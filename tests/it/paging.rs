@@ -11,7 +11,9 @@ use timconv::{
     ConversationType, Cursor, Draft, MarkFlags, Message,
 };
 
-use crate::common::{check_consistent, id, incoming, invariant_filters, manager, outgoing};
+use crate::common::{
+    check_consistent, id, incoming, invariant_filters, manager, outgoing, set_marks, set_pinned,
+};
 
 fn peers(m: &ConversationManager) -> Vec<String> {
     m.conversations()
@@ -46,8 +48,8 @@ async fn spec_example_pinned_first() {
     let m = manager().await;
     create_in_order(&m, &["5", "4", "3", "2", "1"]).await;
     assert_eq!(peers(&m), ["1", "2", "3", "4", "5"]);
-    m.pin(&id("c2c_3"), true).await.expect("pin");
-    m.pin(&id("c2c_2"), true).await.expect("pin");
+    m.pin(&id("c2c_3")).await.expect("pin");
+    m.pin(&id("c2c_2")).await.expect("pin");
     assert_eq!(peers(&m), ["2", "3", "1", "4", "5"]);
     for size in 1..=6 {
         let walked = crate::common::walk(&m, &ConversationFilter::new(), size).expect("walk");
@@ -78,13 +80,13 @@ async fn spec_example_pinned_first() {
 async fn pin_order_and_unpin() {
     let m = manager().await;
     create_in_order(&m, &["5", "4", "3", "2", "1"]).await;
-    m.pin(&id("c2c_2"), true).await.expect("pin");
-    m.pin(&id("c2c_3"), true).await.expect("pin");
+    m.pin(&id("c2c_2")).await.expect("pin");
+    m.pin(&id("c2c_3")).await.expect("pin");
     assert_eq!(peers(&m), ["3", "2", "1", "4", "5"]);
-    m.pin(&id("c2c_3"), false).await.expect("unpin");
+    m.unpin(&id("c2c_3")).await.expect("unpin");
     // 3 was activated by its pin, so it is the newest unpinned one.
     assert_eq!(peers(&m), ["2", "3", "1", "4", "5"]);
-    m.pin(&id("c2c_2"), false).await.expect("unpin");
+    m.unpin(&id("c2c_2")).await.expect("unpin");
     // Both unpinned: by order key, 3 (pinned last) before 2.
     assert_eq!(peers(&m), ["3", "2", "1", "4", "5"]);
     assert!(m.conversations().iter().all(|c| !c.is_pinned));
@@ -151,7 +153,7 @@ async fn large_pages() {
 async fn next_seq_semantics() {
     let m = manager().await;
     create_in_order(&m, &["a", "b", "c", "d", "e", "f"]).await;
-    m.pin(&id("c2c_c"), true).await.expect("pin");
+    m.pin(&id("c2c_c")).await.expect("pin");
     let all = ConversationFilter::new();
     assert!(Cursor::from_next_seq(0).is_start());
     assert!(Cursor::START.is_start());
@@ -194,8 +196,8 @@ async fn next_seq_semantics() {
 async fn unpin_across_the_pinned_boundary() {
     let m = manager().await;
     create_in_order(&m, &["u3", "u2", "u1", "p2", "p1"]).await;
-    m.pin(&id("c2c_p2"), true).await.expect("pin");
-    m.pin(&id("c2c_p1"), true).await.expect("pin");
+    m.pin(&id("c2c_p2")).await.expect("pin");
+    m.pin(&id("c2c_p1")).await.expect("pin");
     assert_eq!(peers(&m), ["p1", "p2", "u1", "u2", "u3"]);
     for size in [1, 2, 3] {
         let all = ConversationFilter::new();
@@ -204,7 +206,7 @@ async fn unpin_across_the_pinned_boundary() {
         assert_eq!(seen[0], "p1");
         // p1 leaves the pinned part; by its order key (its pin activated it) it is now the
         // newest unpinned conversation, below the cursor.
-        m.pin(&id("c2c_p1"), false).await.expect("unpin");
+        m.unpin(&id("c2c_p1")).await.expect("unpin");
         let mut cursor = first.next_cursor;
         let mut finished = first.is_finished;
         while !finished {
@@ -214,7 +216,7 @@ async fn unpin_across_the_pinned_boundary() {
             finished = page.is_finished;
         }
         assert_eq!(seen, ["p1", "p2", "u1", "u2", "u3"], "pages of {size}");
-        m.pin(&id("c2c_p1"), true).await.expect("pin again");
+        m.pin(&id("c2c_p1")).await.expect("pin again");
     }
 }
 
@@ -227,8 +229,12 @@ async fn filtered_walk_keeps_order() {
         .iter()
         .map(|s| id(s))
         .collect();
-    m.mark(&ids, MarkFlags::STAR, true).await.expect("mark");
-    m.pin(&id("c2c_b"), true).await.expect("pin");
+    m.mark(&ids, MarkFlags::STAR)
+        .await
+        .expect("mark")
+        .into_result()
+        .expect("mark");
+    m.pin(&id("c2c_b")).await.expect("pin");
     let starred = ConversationFilter::new().mark(MarkFlags::STAR);
     for size in 1..=5 {
         let walked = crate::common::walk(&m, &starred, size).expect("walk");
@@ -259,7 +265,7 @@ fn walk_filters() -> Vec<ConversationFilter> {
         ConversationFilter::new().conv_type(ConversationType::C2c),
         ConversationFilter::new().mark(MarkFlags::STAR),
         ConversationFilter::new().has_unread(true),
-        ConversationFilter::new().group("g"),
+        ConversationFilter::new().folder("g"),
         ConversationFilter::new().mark(MarkFlags::empty()),
     ]
 }
@@ -400,23 +406,26 @@ impl World {
                 self.message(&self.resolve(conv), incoming).await;
                 Ok(())
             }
-            Change::Pin { conv, on } => m.pin(&self.resolve(conv), on).await,
+            Change::Pin { conv, on } => set_pinned(&m, &self.resolve(conv), on).await,
             Change::Star { conv, on } => {
                 let ids = [self.resolve(conv)];
-                m.mark(&ids, MarkFlags::STAR, on).await.map(drop)
+                set_marks(&m, &ids, MarkFlags::STAR, on).await.map(drop)
             }
             Change::Group { conv, on } => {
                 let ids = [self.resolve(conv)];
                 if on {
-                    m.add_to_group("g", &ids).await.map(drop)
+                    m.add_to_folder("g", &ids).await.map(drop)
                 } else {
-                    m.remove_from_group("g", &ids).await.map(drop)
+                    m.remove_from_folder("g", &ids).await.map(drop)
                 }
             }
-            Change::Delete { conv } => m.delete(&self.resolve(conv), false).await,
+            Change::Delete { conv } => {
+                m.delete(&self.resolve(conv), timconv::MessageHistory::Keep)
+                    .await
+            }
             Change::Recreate { conv } => {
                 let id = self.resolve(conv);
-                let deleted = m.delete(&id, false).await;
+                let deleted = m.delete(&id, timconv::MessageHistory::Keep).await;
                 self.message(&id, true).await;
                 deleted
             }
@@ -427,7 +436,7 @@ impl World {
             }
             Change::Clean { conv } => {
                 let target = CleanTarget::Conversation(self.resolve(conv));
-                m.clean_unread(target, 0, 0).await
+                m.clean_unread(target, timconv::ReadUpTo::Everything).await
             }
         };
     }
@@ -448,8 +457,10 @@ async fn walk_with_changes(
     pages: Vec<(u32, Vec<Change>)>,
 ) -> Result<(), TestCaseError> {
     let m = manager().await;
-    m.create_group("g", &[id("c2c_placeholder")])
+    m.create_folder("g", Vec::<ConversationId>::new())
         .await
+        .expect("a group may start empty")
+        .into_result()
         .expect("a group may start empty");
     let mut world = World {
         m: m.clone(),
@@ -460,13 +471,21 @@ async fn walk_with_changes(
         world.message(&pool_id(init.conv), init.unread).await;
         let ids = [pool_id(init.conv)];
         if init.pinned {
-            m.pin(&ids[0], true).await.expect("pin");
+            m.pin(&ids[0]).await.expect("pin");
         }
         if init.starred {
-            m.mark(&ids, MarkFlags::STAR, true).await.expect("mark");
+            m.mark(&ids, MarkFlags::STAR)
+                .await
+                .expect("mark")
+                .into_result()
+                .expect("mark");
         }
         if init.in_group {
-            m.add_to_group("g", &ids).await.expect("group");
+            m.add_to_folder("g", &ids)
+                .await
+                .expect("group")
+                .into_result()
+                .expect("group");
         }
     }
     let filter = walk_filters()[filter].clone();
@@ -557,13 +576,15 @@ proptest! {
 async fn deleted_and_recreated_during_a_walk_is_not_returned_twice() {
     let m = manager().await;
     create_in_order(&m, &["u2", "u1", "p2", "p1"]).await;
-    m.pin(&id("c2c_p2"), true).await.expect("pin");
-    m.pin(&id("c2c_p1"), true).await.expect("pin");
+    m.pin(&id("c2c_p2")).await.expect("pin");
+    m.pin(&id("c2c_p1")).await.expect("pin");
     let all = ConversationFilter::new();
     let first = m.list(&all, Cursor::START, 1).expect("list");
     let mut seen = page_peers(&first.conversations);
     assert_eq!(seen, ["p1"]);
-    m.delete(&id("c2c_p1"), false).await.expect("delete");
+    m.delete(&id("c2c_p1"), timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     m.ingest_message(&id("c2c_p1"), incoming("back", 5_000))
         .await
         .expect("ingest");

@@ -21,28 +21,29 @@ use proptest::test_runner::TestCaseError;
 use timconv::{
     CleanTarget, Conversation, ConversationFilter, ConversationId, ConversationManager,
     ConversationOutcome, ConversationType, Draft, Error, GroupAtType, GroupType, IngestOutcome,
-    Limits, MarkFlags, Message, Profile, ReceiveOption,
+    Limits, MarkFlags, Message, ReceiveOption,
 };
 
 use crate::common::{
     UnreadWatchers, check_consistent, incoming, invariant_filters, manager_with, outgoing,
+    set_marks, set_pinned,
 };
 
 /// The conversation pool: four C2C, four group.
-const PEERS: [&str; 8] = [
+pub(crate) const PEERS: [&str; 8] = [
     "c2c_u0", "c2c_u1", "c2c_u2", "c2c_u3", "group_g0", "group_g1", "group_g2", "group_g3",
 ];
 
 /// Conversation-group names; the last is one byte over the 32-byte limit.
-const GROUP_NAMES: [&str; 5] = ["a", "b", "c", "d", "this-name-is-33-bytes-long-oops!!"];
+pub(crate) const GROUP_NAMES: [&str; 5] = ["a", "b", "c", "d", "this-name-is-33-bytes-long-oops!!"];
 
 /// Mark arguments: the four named marks, two extension marks, a combination, a reserved bit
 /// (refused) and no bit at all (refused).
-const MARKS: [u64; 9] = [0x1, 0x2, 0x4, 0x8, 1 << 32, 1 << 63, 0x1 | 0x4, 1 << 8, 0];
+pub(crate) const MARKS: [u64; 9] = [0x1, 0x2, 0x4, 0x8, 1 << 32, 1 << 63, 0x1 | 0x4, 1 << 8, 0];
 
 const AT_ALL: &str = "__kImSDK_MesssageAtALL__";
 
-fn limits() -> Limits {
+pub(crate) fn limits() -> Limits {
     Limits::default()
         .with_max_pinned(3)
         .with_max_groups(3)
@@ -50,7 +51,7 @@ fn limits() -> Limits {
         .with_max_batch(3)
 }
 
-fn conv_id(i: usize) -> ConversationId {
+pub(crate) fn conv_id(i: usize) -> ConversationId {
     PEERS[i].parse().expect("pool IDs are valid")
 }
 
@@ -59,7 +60,7 @@ fn conv_ids(v: &[usize]) -> Vec<ConversationId> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum At {
+pub(crate) enum At {
     Nobody,
     Me,
     All,
@@ -67,7 +68,7 @@ enum At {
 }
 
 #[derive(Debug, Clone)]
-enum Target {
+pub(crate) enum Target {
     One(usize),
     AllC2c,
     AllGroups,
@@ -78,7 +79,7 @@ enum Target {
 /// ingest of an ID fixes its content, later ones redeliver that same message (their other
 /// fields are ignored), which is how duplicates are exercised.
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Ingest {
         conv: usize,
         msg: u8,
@@ -129,22 +130,22 @@ enum Op {
     Create {
         conv: usize,
     },
-    CreateGroup {
+    CreateFolder {
         name: usize,
         convs: Vec<usize>,
     },
-    RenameGroup {
+    RenameFolder {
         from: usize,
         to: usize,
     },
-    DeleteGroup {
+    DeleteFolder {
         name: usize,
     },
-    AddToGroup {
+    AddToFolder {
         name: usize,
         convs: Vec<usize>,
     },
-    RemoveFromGroup {
+    RemoveFromFolder {
         name: usize,
         convs: Vec<usize>,
     },
@@ -168,7 +169,7 @@ fn clean_position() -> impl Strategy<Value = u64> {
     prop_oneof![1 => Just(0u64), 2 => 1..=45u64]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let ingest = (
         conv(),
         0..6u8,
@@ -215,12 +216,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (conv(), any::<bool>()).prop_map(|(conv, clear)| Op::Delete { conv, clear }),
         1 => convs().prop_map(|convs| Op::DeleteMany { convs }),
         1 => conv().prop_map(|conv| Op::Create { conv }),
-        2 => (group_name(), convs()).prop_map(|(name, convs)| Op::CreateGroup { name, convs }),
-        1 => (group_name(), group_name()).prop_map(|(from, to)| Op::RenameGroup { from, to }),
-        1 => group_name().prop_map(|name| Op::DeleteGroup { name }),
-        2 => (group_name(), convs()).prop_map(|(name, convs)| Op::AddToGroup { name, convs }),
+        2 => (group_name(), convs()).prop_map(|(name, convs)| Op::CreateFolder { name, convs }),
+        1 => (group_name(), group_name()).prop_map(|(from, to)| Op::RenameFolder { from, to }),
+        1 => group_name().prop_map(|name| Op::DeleteFolder { name }),
+        2 => (group_name(), convs()).prop_map(|(name, convs)| Op::AddToFolder { name, convs }),
         1 => (group_name(), convs())
-            .prop_map(|(name, convs)| Op::RemoveFromGroup { name, convs }),
+            .prop_map(|(name, convs)| Op::RemoveFromFolder { name, convs }),
     ]
 }
 
@@ -262,12 +263,15 @@ impl Life {
 
 /// The reference model of SPEC §6 (unread), §8 (delete and tombstones) and §4 (activation).
 #[derive(Debug, Default)]
-struct Model {
+pub(crate) struct Model {
     lives: HashMap<ConversationId, Life>,
     /// Conversations deleted at least once: the position of the newest message they had
     /// before their last delete (in any earlier life too; 0 without one). A tombstone outlives
     /// the conversation coming back: messages at or before it stay deleted.
     tombstones: HashMap<ConversationId, u64>,
+    /// Groups set to be audio-video chat rooms, which never count unread. The setting is kept
+    /// whether or not the conversation exists (before its first message, across deletes).
+    av_rooms: HashSet<ConversationId>,
 }
 
 /// What the model expects an ingest to do.
@@ -305,7 +309,10 @@ impl Model {
         // A message without a position (0) cannot be placed against the read position: it
         // never counts.
         let unread_position = pos > life.read;
-        let counts = !m.from_self() && !m.excluded_from_unread.unwrap_or(false) && unread_position;
+        let counts = !m.from_self()
+            && !m.excluded_from_unread.unwrap_or(false)
+            && !self.av_rooms.contains(id)
+            && unread_position;
         if counts {
             life.unread.insert(msg_id, pos);
             if let Some(at) = at.filter(|_| id.kind() == ConversationType::Group) {
@@ -397,7 +404,7 @@ impl Model {
 }
 
 /// What a step did, for the checks that follow it.
-struct Effect {
+pub(crate) struct Effect {
     /// The call failed as a whole: nothing may have changed.
     failed: bool,
     /// The conversation the step activated (moved to the top of its section), if any.
@@ -485,7 +492,7 @@ fn check_outcomes(
     Ok(())
 }
 
-fn build_message(
+pub(crate) fn build_message(
     conv: usize,
     msg_id: &str,
     from_self: bool,
@@ -525,7 +532,7 @@ fn at_type(m: &Message) -> Option<GroupAtType> {
 }
 
 /// Runs one step: the call, its own postconditions, and the model's update.
-async fn step(
+pub(crate) async fn step(
     manager: &ConversationManager,
     model: &mut Model,
     sent: &mut HashMap<String, Message>,
@@ -549,6 +556,13 @@ async fn step(
                 .entry(msg_id.clone())
                 .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at))
                 .clone();
+            if message.seq == Some(0) {
+                // It cannot be placed against a read position: refused, nothing changes.
+                return match manager.ingest_message(&id, message).await {
+                    Ok(outcome) => Err(format!("a message without a position gave {outcome:?}")),
+                    Err(e) => expect_code(&e, &[6017]),
+                };
+            }
             let before = manager.get(&id);
             let expect = model.ingest(&id, &message, at_type(&message));
             let outcome = manager
@@ -599,7 +613,7 @@ async fn step(
         Op::Pin { conv, on } => {
             let id = conv_id(*conv);
             let was = manager.get(&id).map(|c| c.is_pinned);
-            match manager.pin(&id, *on).await {
+            match set_pinned(manager, &id, *on).await {
                 Ok(()) => {
                     let now = manager.get(&id).map(|c| c.is_pinned);
                     if now != Some(*on) {
@@ -629,7 +643,7 @@ async fn step(
         Op::Mark { convs, mark, on } => {
             let ids = conv_ids(convs);
             let bits = MarkFlags::from_bits_retain(MARKS[*mark]);
-            match manager.mark(&ids, bits, *on).await {
+            match set_marks(manager, &ids, bits, *on).await {
                 Ok(outcomes) => {
                     check_outcomes(manager, &before, &ids, &outcomes, |c| {
                         if *on {
@@ -700,8 +714,9 @@ async fn step(
                 Ok(()) if manager.get(&id).map(|c| c.receive_option) == Some(option) => {
                     Ok(Effect::done())
                 }
+                // Kept for when the conversation appears.
+                Ok(()) if !exists => Ok(Effect::done()),
                 Ok(()) => Err("set_receive_option succeeded, option not set".into()),
-                Err(e) if !exists => expect_code(&e, &[6004]),
                 Err(e) => Err(format!("set_receive_option failed: {e}")),
             }
         }
@@ -713,16 +728,23 @@ async fn step(
                 GroupType::Public
             };
             let exists = manager.get(&id).is_some();
-            match manager
-                .set_profile(&id, Profile::new().group_type(kind))
-                .await
-            {
+            let result = manager.set_group_type(&id, kind).await;
+            if result.is_ok() {
+                if *av_chat_room {
+                    model.av_rooms.insert(id.clone());
+                } else {
+                    model.av_rooms.remove(&id);
+                }
+            }
+            match result {
                 Ok(()) if manager.get(&id).and_then(|c| c.group_type) == Some(kind) => {
                     Ok(Effect::done())
                 }
-                Ok(()) => Err("set_profile succeeded, group type not set".into()),
-                Err(e) if !exists => expect_code(&e, &[6004]),
-                Err(e) => Err(format!("set_profile failed: {e}")),
+                // Kept for when the conversation appears.
+                Ok(()) if !exists => Ok(Effect::done()),
+                Ok(()) => Err("set_group_type succeeded, group type not set".into()),
+                Err(e) if id.kind() != ConversationType::Group => expect_code(&e, &[6017]),
+                Err(e) => Err(format!("set_group_type failed: {e}")),
             }
         }
         Op::Clean {
@@ -741,7 +763,14 @@ async fn step(
                 _ => false,
             };
             match manager
-                .clean_unread(target.clone(), *timestamp, *sequence)
+                .clean_unread(
+                    target.clone(),
+                    timconv::ReadUpTo::Positions {
+                        // The generated 0 stands for "up to the newest", as in the C API.
+                        timestamp: (*timestamp != 0).then_some(*timestamp),
+                        sequence: (*sequence != 0).then_some(*sequence),
+                    },
+                )
                 .await
             {
                 Ok(()) => {
@@ -755,7 +784,7 @@ async fn step(
         Op::Delete { conv, clear } => {
             let id = conv_id(*conv);
             let exists = manager.get(&id).is_some();
-            match manager.delete(&id, *clear).await {
+            match manager.delete(&id, crate::common::history(*clear)).await {
                 Ok(()) if manager.get(&id).is_none() => {
                     model.delete(&id);
                     Ok(Effect::done())
@@ -772,7 +801,10 @@ async fn step(
                 .filter(|id| manager.get(id).is_some())
                 .cloned()
                 .collect();
-            match manager.delete_many(&ids, false).await {
+            match manager
+                .delete_many(&ids, timconv::MessageHistory::Keep)
+                .await
+            {
                 Ok(outcomes) => {
                     let asked: Vec<_> = ids.iter().fold(Vec::new(), |mut v, id| {
                         if !v.contains(id) {
@@ -823,45 +855,45 @@ async fn step(
                 Ok(Effect::activated(id))
             }
         }
-        Op::CreateGroup { name, convs } => {
+        Op::CreateFolder { name, convs } => {
             let name = GROUP_NAMES[*name];
             let ids = conv_ids(convs);
-            let groups = manager.groups();
-            match manager.create_group(name, &ids).await {
+            let groups = manager.folders();
+            match manager.create_folder(name, &ids).await {
                 Ok(outcomes) => {
-                    if !manager.groups().iter().any(|g| g == name) {
-                        return Err("create_group succeeded, no such group".into());
+                    if !manager.folders().iter().any(|g| g == name) {
+                        return Err("create_folder succeeded, no such group".into());
                     }
                     check_outcomes(manager, &before, &ids, &outcomes, |c| {
-                        c.groups.iter().any(|g| g == name)
+                        c.folders.iter().any(|g| g == name)
                     })?;
                     Ok(Effect::done())
                 }
                 Err(e) => {
-                    let refused = name.len() > limits.max_group_name_bytes
+                    let refused = name.len() > limits.max_folder_name_bytes
                         || ids.is_empty()
                         || ids.len() > limits.max_batch
                         || groups.iter().any(|g| g == name)
-                        || groups.len() >= limits.max_groups;
+                        || groups.len() >= limits.max_folders;
                     if !refused {
-                        return Err(format!("create_group failed on valid input: {e}"));
+                        return Err(format!("create_folder failed on valid input: {e}"));
                     }
                     expect_code(&e, &[51011, 51006, 6017, 51010])
                 }
             }
         }
-        Op::RenameGroup { from, to } => {
+        Op::RenameFolder { from, to } => {
             let (from, to) = (GROUP_NAMES[*from], GROUP_NAMES[*to]);
-            let groups = manager.groups();
+            let groups = manager.folders();
             let members: Vec<_> = manager
                 .conversations()
                 .into_iter()
-                .filter(|c| c.groups.iter().any(|g| g == from))
+                .filter(|c| c.folders.iter().any(|g| g == from))
                 .map(|c| c.id.clone())
                 .collect();
-            match manager.rename_group(from, to).await {
+            match manager.rename_folder(from, to).await {
                 Ok(()) => {
-                    let now = manager.groups();
+                    let now = manager.folders();
                     if !now.iter().any(|g| g == to) || (from != to && now.iter().any(|g| g == from))
                     {
                         return Err(format!("rename {from:?} -> {to:?} gave groups {now:?}"));
@@ -873,7 +905,7 @@ async fn step(
                     let renamed: Vec<_> = manager
                         .conversations()
                         .into_iter()
-                        .filter(|c| c.groups.iter().any(|g| g == to))
+                        .filter(|c| c.folders.iter().any(|g| g == to))
                         .map(|c| c.id.clone())
                         .collect();
                     if renamed != members {
@@ -882,41 +914,41 @@ async fn step(
                     Ok(Effect::done())
                 }
                 Err(e) => {
-                    let refused = from.len() > limits.max_group_name_bytes
-                        || to.len() > limits.max_group_name_bytes
+                    let refused = from.len() > limits.max_folder_name_bytes
+                        || to.len() > limits.max_folder_name_bytes
                         || !groups.iter().any(|g| g == from)
                         || (from != to && groups.iter().any(|g| g == to));
                     if !refused {
-                        return Err(format!("rename_group failed on valid input: {e}"));
+                        return Err(format!("rename_folder failed on valid input: {e}"));
                     }
                     expect_code(&e, &[51011, 51009, 6017])
                 }
             }
         }
-        Op::DeleteGroup { name } => {
+        Op::DeleteFolder { name } => {
             let name = GROUP_NAMES[*name];
-            let existed = manager.groups().iter().any(|g| g == name);
-            match manager.delete_group(name).await {
-                Ok(()) if !manager.groups().iter().any(|g| g == name) => Ok(Effect::done()),
-                Ok(()) => Err("delete_group succeeded, the group is still there".into()),
+            let existed = manager.folders().iter().any(|g| g == name);
+            match manager.delete_folder(name).await {
+                Ok(()) if !manager.folders().iter().any(|g| g == name) => Ok(Effect::done()),
+                Ok(()) => Err("delete_folder succeeded, the group is still there".into()),
                 Err(e) if !existed => expect_code(&e, &[51009, 51011]),
-                Err(e) => Err(format!("delete_group failed: {e}")),
+                Err(e) => Err(format!("delete_folder failed: {e}")),
             }
         }
-        Op::AddToGroup { name, convs } | Op::RemoveFromGroup { name, convs } => {
-            let adding = matches!(op, Op::AddToGroup { .. });
+        Op::AddToFolder { name, convs } | Op::RemoveFromFolder { name, convs } => {
+            let adding = matches!(op, Op::AddToFolder { .. });
             let name = GROUP_NAMES[*name];
             let ids = conv_ids(convs);
-            let existed = manager.groups().iter().any(|g| g == name);
+            let existed = manager.folders().iter().any(|g| g == name);
             let result = if adding {
-                manager.add_to_group(name, &ids).await
+                manager.add_to_folder(name, &ids).await
             } else {
-                manager.remove_from_group(name, &ids).await
+                manager.remove_from_folder(name, &ids).await
             };
             match result {
                 Ok(outcomes) => {
                     check_outcomes(manager, &before, &ids, &outcomes, |c| {
-                        c.groups.iter().any(|g| g == name) == adding
+                        c.folders.iter().any(|g| g == name) == adding
                     })?;
                     if !adding && outcomes.iter().any(|o| o.code() == 51008) {
                         return Err("leaving a group hit the decoration limit".into());
@@ -924,7 +956,7 @@ async fn step(
                     Ok(Effect::done())
                 }
                 Err(e) => {
-                    let refused = name.len() > limits.max_group_name_bytes
+                    let refused = name.len() > limits.max_folder_name_bytes
                         || ids.is_empty()
                         || ids.len() > limits.max_batch
                         || !existed;
@@ -940,9 +972,9 @@ async fn step(
 
 /// Which checks run after each step.
 #[derive(Debug, Clone, Copy)]
-struct Checks {
+pub(crate) struct Checks {
     /// Compare with the reference model and check activation.
-    model: bool,
+    pub(crate) model: bool,
 }
 
 /// Order keys only move for the activated conversation, which then has the largest one;
@@ -1011,12 +1043,12 @@ async fn run(ops: Vec<Op>, checks: Checks) -> Result<(), TestCaseError> {
     for (n, op) in ops.iter().enumerate() {
         let fail = |e: String| TestCaseError::fail(format!("step {n} {op:?}: {e}"));
         let before = manager.conversations();
-        let groups_before = manager.groups();
+        let groups_before = manager.folders();
         let effect = step(&manager, &mut model, &mut sent, op, checks)
             .await
             .map_err(fail)?;
         let after = manager.conversations();
-        if effect.failed && (after != before || manager.groups() != groups_before) {
+        if effect.failed && (after != before || manager.folders() != groups_before) {
             return Err(fail("a failed call changed the state".into()));
         }
         let page_size = u32::try_from(n % 7 + 1).expect("small");
@@ -1089,7 +1121,7 @@ async fn bulk_clean_reads_conversations_without_unread_too() {
         .await
         .expect("ingest");
     manager
-        .clean_unread(CleanTarget::AllGroups, 0, 0)
+        .clean_unread(CleanTarget::AllGroups, timconv::ReadUpTo::Everything)
         .await
         .expect("clean");
     manager
@@ -1102,7 +1134,13 @@ async fn bulk_clean_reads_conversations_without_unread_too() {
     let u = conv_id(0);
     manager.create_conversation(&u).await.expect("create");
     manager
-        .clean_unread(CleanTarget::All, 1, 0)
+        .clean_unread(
+            CleanTarget::All,
+            timconv::ReadUpTo::Positions {
+                timestamp: Some(1),
+                sequence: None,
+            },
+        )
         .await
         .expect("clean");
     assert_eq!(manager.get(&u).map(|c| c.c2c_read_timestamp), Some(1));
@@ -1138,26 +1176,30 @@ async fn redelivered_message_does_not_activate() {
     assert_eq!(manager.conversations(), before);
 }
 
-/// SPEC §6: a message without a position never counts (it cannot be placed against the read
-/// position), so neither does its redelivery after a clean.
+/// A message without a position cannot be placed against the read position: it is refused
+/// (6017) and changes nothing, before or after a clean.
 #[tokio::test]
-async fn message_without_position_counts_once() {
+async fn message_without_position_is_refused() {
     let manager = manager_with(limits()).await;
     let g = conv_id(7);
     manager
-        .ingest_message(&g, incoming("m4", 0))
+        .ingest_message(&g, incoming("m4", 4))
         .await
         .expect("ingest");
-    manager
-        .ingest_message(&g, incoming("m0", 0))
-        .await
-        .expect("ingest");
-    manager.clean_unread(g.clone(), 0, 0).await.expect("clean");
-    manager
-        .ingest_message(&g, incoming("m4", 0))
-        .await
-        .expect("ingest");
-    assert_eq!(manager.get(&g).map(|c| c.unread_count), Some(0));
+    for round in 0..2 {
+        let before = manager.conversations();
+        let err = manager
+            .ingest_message(&g, incoming("m0", 0))
+            .await
+            .expect_err("no position");
+        assert_eq!(code(&err), 6017, "round {round}");
+        assert_eq!(manager.conversations(), before, "round {round}");
+        manager
+            .clean_unread(g.clone(), timconv::ReadUpTo::Everything)
+            .await
+            .expect("clean");
+    }
+    assert_eq!(manager.total_unread(), 0);
 }
 
 /// SPEC §8: a replayed message from before a delete does not bring the conversation back,
@@ -1170,10 +1212,16 @@ async fn replay_does_not_resurrect_after_a_second_delete() {
         .ingest_message(&a, incoming("m1", 10))
         .await
         .expect("ingest");
-    manager.delete(&a, false).await.expect("delete");
+    manager
+        .delete(&a, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     let draft = Draft::new(Message::text("", "draft"), "", 1);
     manager.set_draft(&a, draft).await.expect("draft");
-    manager.delete(&a, false).await.expect("delete");
+    manager
+        .delete(&a, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     let replay = manager
         .ingest_message(&a, incoming("m1", 10))
         .await

@@ -189,24 +189,34 @@ async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
     );
     assert_eq!(b.total_unread(), 5);
 
-    a.pin(&bob, true).await.expect("pin");
+    a.pin(&bob).await.expect("pin");
     a.mark(
         std::slice::from_ref(&g1),
         MarkFlags::STAR | MarkFlags::extension(40).expect("ext"),
-        true,
     )
     .await
+    .expect("mark")
+    .into_result()
     .expect("mark");
     a.set_custom_data(std::slice::from_ref(&carol), vec![0xde_u8, 0xad, 0x00])
         .await
+        .expect("custom data")
+        .into_result()
         .expect("custom data");
-    a.create_group("work", &[g1.clone(), carol.clone()])
+    a.create_folder("work", &[g1.clone(), carol.clone()])
         .await
+        .expect("group")
+        .into_result()
         .expect("group");
-    a.clean_unread(CleanTarget::Conversation(bob.clone()), 0, 0)
+    a.clean_unread(
+        CleanTarget::Conversation(bob.clone()),
+        timconv::ReadUpTo::Everything,
+    )
+    .await
+    .expect("clean");
+    a.delete(&dave, timconv::MessageHistory::Keep)
         .await
-        .expect("clean");
-    a.delete(&dave, false).await.expect("delete");
+        .expect("delete");
     a.set_draft(&carol, Draft::new(Message::text("", "not for b"), "", 1))
         .await
         .expect("draft");
@@ -218,7 +228,7 @@ async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
     assert_eq!(on_b(&bob).unread_count, 0);
     assert!(on_b(&g1).marks.contains(MarkFlags::STAR));
     assert_eq!(on_b(&carol).custom_data.as_bytes(), &[0xde, 0xad, 0x00]);
-    assert_eq!(b.groups(), vec!["work".to_owned()]);
+    assert_eq!(b.folders(), vec!["work".to_owned()]);
     assert!(b.get(&dave).is_none(), "the delete reached b");
     assert!(a.get(&carol).and_then(|c| c.draft.clone()).is_some());
     assert!(
@@ -228,11 +238,11 @@ async fn roaming_changes_reach_the_other_device_and_drafts_do_not() {
     assert_eq!(b.total_unread(), a.total_unread());
 
     // And back: b renames the group and unpins; a sees both.
-    b.rename_group("work", "office").await.expect("rename");
-    b.pin(&bob, false).await.expect("unpin");
+    b.rename_folder("work", "office").await.expect("rename");
+    b.unpin(&bob).await.expect("unpin");
     settle(&[&a, &b]).await.expect("settle");
     assert_converged(&server, &[&a, &b]);
-    assert_eq!(a.groups(), vec!["office".to_owned()]);
+    assert_eq!(a.folders(), vec!["office".to_owned()]);
     assert!(!a.get(&bob).expect("bob").is_pinned);
 }
 
@@ -247,13 +257,15 @@ async fn offline_changes_apply_at_once_survive_a_restart_and_reach_the_server_on
     settle(&[&phone]).await.expect("settle");
 
     transport.set_online(false);
-    phone.pin(&bob, true).await.expect("pin offline");
+    phone.pin(&bob).await.expect("pin offline");
     phone
-        .mark(std::slice::from_ref(&bob), MarkFlags::FOLD, true)
+        .mark(std::slice::from_ref(&bob), MarkFlags::FOLD)
         .await
+        .expect("mark offline")
+        .into_result()
         .expect("mark offline");
     phone
-        .clean_unread(bob.clone(), 0, 0)
+        .clean_unread(bob.clone(), timconv::ReadUpTo::Everything)
         .await
         .expect("clean offline");
     // Applied locally at once.
@@ -313,11 +325,15 @@ async fn a_stale_server_state_delivered_after_a_local_change_does_not_undo_it() 
         tokio::spawn(async move { a.sync().await })
     };
     tokio::time::sleep(Duration::from_millis(30)).await;
-    a.pin(&bob, true).await.expect("pin");
-    a.mark(std::slice::from_ref(&bob), MarkFlags::STAR, true)
+    a.pin(&bob).await.expect("pin");
+    a.mark(std::slice::from_ref(&bob), MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
-    a.clean_unread(bob.clone(), 0, 0).await.expect("read");
+    a.clean_unread(bob.clone(), timconv::ReadUpTo::Everything)
+        .await
+        .expect("read");
     drop(held);
     syncing.await.expect("join").expect("sync");
     let c = a.get(&bob).expect("bob");
@@ -343,11 +359,9 @@ async fn a_rejected_operation_rolls_back_and_is_reported() {
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
 
     tb.set_online(false);
-    a.pin(&bob, true).await.expect("a pins bob");
+    a.pin(&bob).await.expect("a pins bob");
     settle(&[&a]).await.expect("a settles");
-    b.pin(&carol, true)
-        .await
-        .expect("b pins carol while offline");
+    b.pin(&carol).await.expect("b pins carol while offline");
     assert!(b.get(&carol).expect("carol").is_pinned);
 
     let mut events = b.events();
@@ -380,10 +394,14 @@ async fn too_far_behind_resyncs_fully() {
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
 
     tb.set_online(false);
-    a.delete(&carol, false).await.expect("delete");
-    a.pin(&bob, true).await.expect("pin");
-    a.create_group("g", std::slice::from_ref(&bob))
+    a.delete(&carol, timconv::MessageHistory::Keep)
         .await
+        .expect("delete");
+    a.pin(&bob).await.expect("pin");
+    a.create_folder("g", std::slice::from_ref(&bob))
+        .await
+        .expect("group")
+        .into_result()
         .expect("group");
     settle(&[&a]).await.expect("a settles");
     server.forget_history(USER);
@@ -401,7 +419,9 @@ async fn a_deleted_conversation_comes_back_only_with_a_newer_message() {
     let Pair { server, a, b, .. } =
         pair("sync-delete", Limits::default(), &[("c2c_bob", "m1", 10)]).await;
     let bob = id("c2c_bob");
-    a.delete(&bob, false).await.expect("delete");
+    a.delete(&bob, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     settle(&[&a, &b]).await.expect("settle");
     assert!(b.get(&bob).is_none());
 
@@ -452,7 +472,11 @@ async fn sync_events_come_in_pairs() {
         "the offline cycle failed: {progress:?}"
     );
 
-    let local = ConversationManager::builder().open().await.expect("open");
+    let local = ConversationManager::builder()
+        .in_memory()
+        .open()
+        .await
+        .expect("open");
     assert_eq!(
         local.sync().await.expect_err("no transport").code(),
         ErrorCode::NotSupported
@@ -477,7 +501,7 @@ async fn a_push_refused_as_a_whole_rejects_its_operations_and_resyncs() {
     settle(&[&a]).await.expect("settle");
     let mut events = a.events();
     armed.store(true, std::sync::atomic::Ordering::SeqCst);
-    a.pin(&bob, true).await.expect("pin");
+    a.pin(&bob).await.expect("pin");
     // The refused push fails one cycle; the next one resyncs fully.
     settle(&[&a]).await.expect("settle");
     let seen = drain(&mut events).await;
@@ -524,7 +548,7 @@ async fn a_device_that_misses_the_server_hints_still_pulls_now_and_then() {
         .await
         .expect("open b");
     settle(&[&a]).await.expect("settle");
-    a.pin(&bob, true).await.expect("pin");
+    a.pin(&bob).await.expect("pin");
     settle(&[&a]).await.expect("settle");
     let mut pinned = false;
     for _ in 0..100 {

@@ -54,6 +54,7 @@ impl Transport for Scripted {
 
 async fn device(page: PullPage) -> ConversationManager {
     ConversationManager::builder()
+        .in_memory()
         .self_user_id("alice")
         .transport(Scripted {
             page: Arc::new(Mutex::new(page)),

@@ -9,16 +9,16 @@ use crate::sync::{Pair, assert_converged, drain, pair, settle};
 fn group_lines(seen: &[Event]) -> Vec<String> {
     seen.iter()
         .filter_map(|e| match e {
-            Event::GroupCreated { name, .. } => Some(format!("created {name}")),
-            Event::GroupDeleted { name } => Some(format!("deleted {name}")),
-            Event::GroupRenamed { old_name, new_name } => {
+            Event::FolderCreated { name, .. } => Some(format!("created {name}")),
+            Event::FolderDeleted { name } => Some(format!("deleted {name}")),
+            Event::FolderRenamed { old_name, new_name } => {
                 Some(format!("renamed {old_name} to {new_name}"))
             }
-            Event::ConversationsAddedToGroup {
+            Event::ConversationsAddedToFolder {
                 name,
                 conversations,
             } => Some(format!("{} joined {name}", conversations[0])),
-            Event::ConversationsRemovedFromGroup {
+            Event::ConversationsRemovedFromFolder {
                 name,
                 conversations,
                 ..
@@ -39,17 +39,23 @@ async fn group_changes_from_another_device_publish_group_events() {
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
     let mut events = b.events();
 
-    a.create_group("work", std::slice::from_ref(&bob))
+    a.create_folder("work", std::slice::from_ref(&bob))
         .await
+        .expect("create")
+        .into_result()
         .expect("create");
-    a.add_to_group("work", std::slice::from_ref(&carol))
+    a.add_to_folder("work", std::slice::from_ref(&carol))
         .await
+        .expect("add")
+        .into_result()
         .expect("add");
     settle(&[&a, &b]).await.expect("settle");
-    a.remove_from_group("work", std::slice::from_ref(&bob))
+    a.remove_from_folder("work", std::slice::from_ref(&bob))
         .await
+        .expect("remove")
+        .into_result()
         .expect("remove");
-    a.delete_group("work").await.expect("delete group");
+    a.delete_folder("work").await.expect("delete group");
     settle(&[&a, &b]).await.expect("settle");
 
     let groups = group_lines(&drain(&mut events).await);
@@ -65,7 +71,7 @@ async fn group_changes_from_another_device_publish_group_events() {
             "{expected:?} missing from {groups:?}"
         );
     }
-    assert!(b.groups().is_empty());
+    assert!(b.folders().is_empty());
     assert_converged(&server, &[&a, &b]);
 }
 
@@ -78,13 +84,15 @@ async fn a_rename_on_another_device_is_a_rename_here() {
     )
     .await;
     let (bob, carol) = (id("c2c_bob"), id("c2c_carol"));
-    a.create_group("work", &[bob.clone(), carol.clone()])
+    a.create_folder("work", &[bob.clone(), carol.clone()])
         .await
+        .expect("create")
+        .into_result()
         .expect("create");
     settle(&[&a, &b]).await.expect("settle");
     let mut events = b.events();
 
-    a.rename_group("work", "office").await.expect("rename");
+    a.rename_folder("work", "office").await.expect("rename");
     settle(&[&a, &b]).await.expect("settle");
 
     // One rename, as on the device that made it: no deletion, creation or member moves.
@@ -92,9 +100,9 @@ async fn a_rename_on_another_device_is_a_rename_here() {
         group_lines(&drain(&mut events).await),
         ["renamed work to office"]
     );
-    assert_eq!(b.groups(), ["office"]);
+    assert_eq!(b.folders(), ["office"]);
     for c in [&bob, &carol] {
-        assert_eq!(b.get(c).expect("member").groups, ["office"]);
+        assert_eq!(b.get(c).expect("member").folders, ["office"]);
     }
     assert_converged(&server, &[&a, &b]);
 }

@@ -49,7 +49,9 @@ async fn a_conversation_a_resync_removed_comes_back_when_another_device_makes_it
     // c is away while a deletes bob and the server forgets the delete.
     tc.set_online(false);
     tb.set_online(false);
-    a.delete(&bob, false).await.expect("delete");
+    a.delete(&bob, timconv::MessageHistory::Keep)
+        .await
+        .expect("delete");
     settle(&[&a]).await.expect("a settles");
     server.forget_history(USER);
     // b resyncs fully: the server no longer has bob, so b removes it.
@@ -58,8 +60,10 @@ async fn a_conversation_a_resync_removed_comes_back_when_another_device_makes_it
     assert!(b.get(&bob).is_none(), "the resync removed bob from b");
 
     // c, which still has bob, stars it: the server, which no longer knows bob, makes it anew.
-    c.mark(std::slice::from_ref(&bob), MarkFlags::STAR, true)
+    c.mark(std::slice::from_ref(&bob), MarkFlags::STAR)
         .await
+        .expect("mark")
+        .into_result()
         .expect("mark");
     tc.set_online(true);
     settle(&[&c, &a, &b]).await.expect("settle");

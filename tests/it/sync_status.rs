@@ -31,7 +31,11 @@ async fn next_matching(
 
 #[tokio::test]
 async fn a_local_only_manager_reports_sync_disabled() {
-    let m = ConversationManager::builder().open().await.expect("open");
+    let m = ConversationManager::builder()
+        .in_memory()
+        .open()
+        .await
+        .expect("open");
     assert_eq!(m.sync_status(), SyncStatus::Disabled);
     let mut watch = m.watch_sync_status();
     assert_eq!(watch.next().await, Some(SyncStatus::Disabled));
@@ -77,8 +81,10 @@ async fn the_status_follows_cycles_and_failures_and_a_late_watch_starts_from_it(
     a.ingest_message(&c, crate::common::incoming("m1", 10))
         .await
         .expect("a message");
-    a.mark(std::slice::from_ref(&c), MarkFlags::STAR, true)
+    a.mark(std::slice::from_ref(&c), MarkFlags::STAR)
         .await
+        .expect("mark offline")
+        .into_result()
         .expect("mark offline");
     assert!(a.pending_operations() > 0);
 

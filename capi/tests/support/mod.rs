@@ -161,7 +161,10 @@ impl Program {
                 cc.arg("-L").arg(&lib).arg("-ltimconv_c");
                 let mut rpath = OsString::from("-Wl,-rpath,");
                 rpath.push(&lib);
-                cc.arg(rpath);
+                // An old-style RPATH, which wins over the LD_LIBRARY_PATH cargo sets for tests
+                // (it names `target/<profile>`, where a `cargo build` may have left an older
+                // copy of the library).
+                cc.arg(rpath).arg("-Wl,--disable-new-dtags");
             }
             Link::Static => {
                 cc.arg(lib.join("libtimconv_c.a")).args(NATIVE_LIBS);

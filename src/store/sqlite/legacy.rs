@@ -11,7 +11,7 @@
 //! record  = id:str flags:u8 order_key:i64 marks:i64 unread_count:i64 receive_option:i64
 //!           [group_type:i64] c2c_read_timestamp:i64 group_read_sequence:i64 show_name:str
 //!           face_url:str custom_data:bytes [last_message:str] [draft:str] group_at_info:str
-//!           unread_messages:str groups:u32 name:str*
+//!           unread_messages:str folders:u32 name:str*
 //! str     = bytes holding UTF-8;  bytes = len:u32 byte*;  integers little-endian
 //! flags   = 1 pinned | 2 group type | 4 last message | 8 draft
 //! ```
@@ -255,7 +255,7 @@ struct RowRef<'a> {
     unread_messages: &'a str,
     /// Membership, from the journal entry (rows of `conversations` keep it in
     /// `conversation_group_members`).
-    groups: Vec<&'a str>,
+    folders: Vec<&'a str>,
 }
 
 impl<'a> RowRef<'a> {
@@ -280,7 +280,7 @@ impl<'a> RowRef<'a> {
             draft: row.try_get(13).map_err(get_err)?,
             group_at_info: row.try_get(14).map_err(get_err)?,
             unread_messages: row.try_get(15).map_err(get_err)?,
-            groups: Vec::new(),
+            folders: Vec::new(),
         })
     }
 
@@ -332,7 +332,7 @@ impl<'a> RowRef<'a> {
         conversation.is_pinned = self.is_pinned;
         conversation.marks = MarkFlags::from_bits_retain(from_sql(self.marks));
         conversation.custom_data = CustomData::new(self.custom_data);
-        conversation.groups = groups;
+        conversation.folders = groups;
         conversation.c2c_read_timestamp = from_sql(self.c2c_read_timestamp);
         conversation.group_read_sequence = from_sql(self.group_read_sequence);
         Ok((conversation, unread))
@@ -340,7 +340,7 @@ impl<'a> RowRef<'a> {
 
     /// The record, with the membership the journal entry carries.
     fn into_record_with_groups(self) -> Result<(Conversation, Vec<(String, u64)>)> {
-        let groups = self.groups.iter().map(|g| (*g).to_owned()).collect();
+        let groups = self.folders.iter().map(|g| (*g).to_owned()).collect();
         self.into_record(groups)
     }
 }
@@ -469,7 +469,7 @@ impl<'a> Reader<'a> {
             draft,
             group_at_info,
             unread_messages,
-            groups,
+            folders: groups,
         })
     }
 }

@@ -110,7 +110,11 @@ pub(super) fn encode(seq: i64, c: &Conversation) -> Result<Vec<u8>> {
             .map(|a| (a.seq, a.at_type.as_u32()))
             .collect(),
         custom_data: Bytes(Cow::Borrowed(c.custom_data.as_bytes())),
-        folders: c.groups.iter().map(|g| Cow::Borrowed(g.as_str())).collect(),
+        folders: c
+            .folders
+            .iter()
+            .map(|g| Cow::Borrowed(g.as_str()))
+            .collect(),
         c2c_read_timestamp: c.c2c_read_timestamp,
         group_read_sequence: c.group_read_sequence,
         last_message: c
@@ -195,7 +199,7 @@ pub(super) fn decode(id: ConversationId, body: &[u8]) -> Result<Conversation> {
     c.group_type = r.group_type.map(GroupType::from_u32);
     c.group_at_info = group_at_info;
     c.custom_data = CustomData::new(r.custom_data.0.into_owned());
-    c.groups = r.folders.into_iter().map(Cow::into_owned).collect();
+    c.folders = r.folders.into_iter().map(Cow::into_owned).collect();
     c.c2c_read_timestamp = r.c2c_read_timestamp;
     c.group_read_sequence = r.group_read_sequence;
     c.last_message = last_message;
@@ -230,7 +234,7 @@ mod tests {
             seq: 3,
             at_type: GroupAtType::AtAll,
         }];
-        c.groups = vec!["work".into(), "friends".into()];
+        c.folders = vec!["work".into(), "friends".into()];
         c.c2c_read_timestamp = 9;
         c.group_read_sequence = 10;
         c.unread_count = 2;

@@ -12,7 +12,7 @@
 //! # The parts of an account
 //!
 //! - The [`Head`]: the user's counters (the version counter, the history floor, how many
-//!   conversations are pinned and decorated) and the list of conversation groups. It is small
+//!   conversations are pinned and decorated) and the list of folders. It is small
 //!   and always loaded whole.
 //! - One [`Record`] per conversation the server has heard of, with the version of its last
 //!   visible change. A request loads the records it names (and, for a group-wide operation,
@@ -31,10 +31,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
-use crate::manager::messages::{order_of, position, recency};
+use crate::model::lifecycle::{order_of, position, recency};
 use crate::model::{ConversationId, CustomData, Message};
 use crate::transport::{
-    GroupRename, OpId, OpOutcome, OpResult, PendingOperation, PushResponse, RemoteChange,
+    FolderRename, OpId, OpOutcome, OpResult, PendingOperation, PushResponse, RemoteChange,
     RemoteConversation,
 };
 use operations::{is_group_op, op_groups};
@@ -60,7 +60,7 @@ pub struct Record {
     marks: u64,
     custom_data: CustomData,
     /// Group IDs, in the order it joined them.
-    groups: Vec<u64>,
+    folders: Vec<u64>,
     read_position: u64,
     /// Every stored message, ordered by `order_of`.
     messages: Vec<Message>,
@@ -95,11 +95,11 @@ impl Record {
     /// The IDs of the groups it belongs to, in the order it joined them.
     #[must_use]
     pub fn group_ids(&self) -> &[u64] {
-        &self.groups
+        &self.folders
     }
 
     fn decorated(&self) -> bool {
-        self.alive && (self.marks != 0 || !self.custom_data.is_empty() || !self.groups.is_empty())
+        self.alive && (self.marks != 0 || !self.custom_data.is_empty() || !self.folders.is_empty())
     }
 
     fn counted_pinned(&self) -> bool {
@@ -123,7 +123,7 @@ impl Record {
     }
 }
 
-/// A conversation group: an integer ID inside, its name outside.
+/// A folder: an integer ID inside, its name outside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Its ID, never reused.
@@ -148,7 +148,7 @@ pub struct Head {
     /// How many live conversations carry marks, custom data or groups.
     pub decorated: u64,
     /// The groups, in creation order.
-    pub groups: Vec<Group>,
+    pub folders: Vec<Group>,
 }
 
 impl Default for Head {
@@ -162,7 +162,7 @@ impl Default for Head {
             next_group_id: 1,
             pinned: 0,
             decorated: 0,
-            groups: Vec::new(),
+            folders: Vec::new(),
         }
     }
 }
@@ -171,11 +171,11 @@ impl Head {
     /// The group names, in creation order.
     #[must_use]
     pub fn group_names(&self) -> Vec<String> {
-        self.groups.iter().map(|g| g.name.clone()).collect()
+        self.folders.iter().map(|g| g.name.clone()).collect()
     }
 
     fn group_id(&self, name: &str) -> Option<u64> {
-        self.groups.iter().find(|g| g.name == name).map(|g| g.id)
+        self.folders.iter().find(|g| g.name == name).map(|g| g.id)
     }
 }
 
@@ -210,7 +210,7 @@ pub struct Changes {
     /// Versions given out, in order.
     pub bumps: Vec<Bump>,
     /// Renames made, with the version of the group list they gave.
-    pub renames: Vec<(u64, GroupRename)>,
+    pub renames: Vec<(u64, FolderRename)>,
     /// Every older rename was forgotten ([`Account::forget_history`]).
     pub renames_forgotten: bool,
     /// New outcomes to remember, by operation ID, in the order decided.
@@ -239,7 +239,7 @@ pub struct Account {
     dirty: Vec<(ConversationId, Option<RemoteChange>, bool, bool)>,
     dirty_set: HashSet<ConversationId>,
     /// Renames made by the step in progress (versioned when it finishes).
-    step_renames: Vec<GroupRename>,
+    step_renames: Vec<FolderRename>,
     changes: Changes,
     changed_set: HashSet<ConversationId>,
 }
@@ -327,10 +327,10 @@ impl Account {
             pinned: r.pinned,
             marks: r.marks,
             custom_data: r.custom_data.clone(),
-            groups: r
-                .groups
+            folders: r
+                .folders
                 .iter()
-                .filter_map(|gid| self.head.groups.iter().find(|g| g.id == *gid))
+                .filter_map(|gid| self.head.folders.iter().find(|g| g.id == *gid))
                 .map(|g| g.name.clone())
                 .collect(),
             read_position: r.read_position,
@@ -525,12 +525,12 @@ impl Account {
             });
         }
         // Members of the groups a group-wide operation named, whether it applied or not.
-        let groups: Vec<u64> = ops
+        let folders: Vec<u64> = ops
             .iter()
             .flat_map(|p| op_groups(&p.op))
             .filter_map(|name| self.head.group_id(name))
             .collect();
-        for gid in groups {
+        for gid in folders {
             for id in self.members_of(gid) {
                 if seen.insert(id.clone()) {
                     named.push(id);
@@ -539,7 +539,7 @@ impl Account {
         }
         let mut changes: Vec<RemoteChange> = named.iter().filter_map(|id| self.view(id)).collect();
         if groups_named {
-            changes.push(RemoteChange::Groups {
+            changes.push(RemoteChange::Folders {
                 names: self.head.group_names(),
                 renamed: Vec::new(),
             });

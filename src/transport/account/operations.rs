@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use super::{Account, Group};
 use crate::error::ErrorCode;
-use crate::manager::messages::recency;
+use crate::model::lifecycle::recency;
 use crate::model::{ConversationId, CustomData, MarkFlags, Message};
-use crate::transport::{GroupRename, Operation};
+use crate::transport::{FolderRename, Operation};
 
 /// A refused operation: its SPEC §10 code and why.
 pub(super) struct Rejection {
@@ -57,20 +57,20 @@ impl Account {
                 }
                 Ok(())
             }
-            Operation::CreateGroup {
+            Operation::CreateFolder {
                 name,
                 conversations,
-            } => self.create_group(name, conversations),
-            Operation::DeleteGroup { name } => self.delete_group(name),
-            Operation::RenameGroup { from, to } => self.rename_group(from, to),
-            Operation::AddToGroup {
+            } => self.create_folder(name, conversations),
+            Operation::DeleteFolder { name } => self.delete_folder(name),
+            Operation::RenameFolder { from, to } => self.rename_folder(from, to),
+            Operation::AddToFolder {
                 name,
                 conversations,
-            } => self.add_to_group(name, conversations),
-            Operation::RemoveFromGroup {
+            } => self.add_to_folder(name, conversations),
+            Operation::RemoveFromFolder {
                 name,
                 conversations,
-            } => self.remove_from_group(name, conversations),
+            } => self.remove_from_folder(name, conversations),
         }
     }
 
@@ -211,7 +211,7 @@ impl Account {
         r.pinned = false;
         r.marks = 0;
         r.custom_data = CustomData::default();
-        r.groups.clear();
+        r.folders.clear();
         r.read_position = r.read_position.max(floor[0]);
         let kind = id.kind();
         if clear_messages {
@@ -224,13 +224,13 @@ impl Account {
     }
 
     fn check_group_name(&self, name: &str) -> Result<(), Rejection> {
-        if name.is_empty() || name.len() > self.limits.max_group_name_bytes {
+        if name.is_empty() || name.len() > self.limits.max_folder_name_bytes {
             return Err(reject(
-                ErrorCode::GroupNameLength,
+                ErrorCode::FolderNameLength,
                 format!(
                     "a group name of {} bytes (allowed 1..={})",
                     name.len(),
-                    self.limits.max_group_name_bytes
+                    self.limits.max_folder_name_bytes
                 ),
             ));
         }
@@ -240,7 +240,7 @@ impl Account {
     fn existing_group(&self, name: &str) -> Result<u64, Rejection> {
         self.head
             .group_id(name)
-            .ok_or_else(|| reject(ErrorCode::GroupNotFound, format!("no group {name:?}")))
+            .ok_or_else(|| reject(ErrorCode::FolderNotFound, format!("no group {name:?}")))
     }
 
     /// The conversations of `ids` that are not deleted, each once, in order. (An unknown one
@@ -259,8 +259,8 @@ impl Account {
         if !r.alive {
             r.revive();
         }
-        if !r.groups.contains(&gid) {
-            r.groups.push(gid);
+        if !r.folders.contains(&gid) {
+            r.folders.push(gid);
         }
     }
 
@@ -268,12 +268,12 @@ impl Account {
     pub(super) fn members_of(&self, group: u64) -> Vec<ConversationId> {
         self.conversations
             .iter()
-            .filter(|(_, r)| r.groups.contains(&group))
+            .filter(|(_, r)| r.folders.contains(&group))
             .map(|(id, _)| id.clone())
             .collect()
     }
 
-    fn create_group(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
+    fn create_folder(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
         self.check_group_name(name)?;
         if self.head.group_id(name).is_some() {
             return Err(reject(
@@ -281,10 +281,10 @@ impl Account {
                 format!("group {name:?} exists"),
             ));
         }
-        if self.head.groups.len() >= self.limits.max_groups {
+        if self.head.folders.len() >= self.limits.max_folders {
             return Err(reject(
-                ErrorCode::TooManyGroups,
-                format!("{} groups exist already", self.head.groups.len()),
+                ErrorCode::TooManyFolders,
+                format!("{} groups exist already", self.head.folders.len()),
             ));
         }
         self.check_batch(ids, 0)?;
@@ -292,7 +292,7 @@ impl Account {
         self.check_decorated(members.iter())?;
         let gid = self.head.next_group_id;
         self.head.next_group_id += 1;
-        self.head.groups.push(Group {
+        self.head.folders.push(Group {
             id: gid,
             name: name.to_owned(),
         });
@@ -302,16 +302,16 @@ impl Account {
         Ok(())
     }
 
-    fn delete_group(&mut self, name: &str) -> Result<(), Rejection> {
+    fn delete_folder(&mut self, name: &str) -> Result<(), Rejection> {
         let gid = self.existing_group(name)?;
         for id in self.members_of(gid) {
-            self.touch(&id).groups.retain(|g| *g != gid);
+            self.touch(&id).folders.retain(|g| *g != gid);
         }
-        self.head.groups.retain(|g| g.id != gid);
+        self.head.folders.retain(|g| g.id != gid);
         Ok(())
     }
 
-    fn rename_group(&mut self, from: &str, to: &str) -> Result<(), Rejection> {
+    fn rename_folder(&mut self, from: &str, to: &str) -> Result<(), Rejection> {
         self.check_group_name(to)?;
         let gid = self.existing_group(from)?;
         if from == to {
@@ -327,17 +327,17 @@ impl Account {
         for id in self.members_of(gid) {
             self.touch(&id);
         }
-        if let Some(g) = self.head.groups.iter_mut().find(|g| g.id == gid) {
+        if let Some(g) = self.head.folders.iter_mut().find(|g| g.id == gid) {
             g.name = to.to_owned();
         }
-        self.step_renames.push(GroupRename {
+        self.step_renames.push(FolderRename {
             from: from.to_owned(),
             to: to.to_owned(),
         });
         Ok(())
     }
 
-    fn add_to_group(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
+    fn add_to_folder(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
         let gid = self.existing_group(name)?;
         self.check_batch(ids, 1)?;
         let members: Vec<ConversationId> = self
@@ -346,7 +346,7 @@ impl Account {
             .filter(|id| {
                 self.conversations
                     .get(id)
-                    .is_none_or(|r| !r.groups.contains(&gid))
+                    .is_none_or(|r| !r.folders.contains(&gid))
             })
             .collect();
         self.check_decorated(members.iter())?;
@@ -356,16 +356,16 @@ impl Account {
         Ok(())
     }
 
-    fn remove_from_group(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
+    fn remove_from_folder(&mut self, name: &str, ids: &[ConversationId]) -> Result<(), Rejection> {
         let gid = self.existing_group(name)?;
         self.check_batch(ids, 1)?;
         for id in self.live_members(ids) {
             if self
                 .conversations
                 .get(&id)
-                .is_some_and(|r| r.groups.contains(&gid))
+                .is_some_and(|r| r.folders.contains(&gid))
             {
-                self.touch(&id).groups.retain(|g| *g != gid);
+                self.touch(&id).folders.retain(|g| *g != gid);
             }
         }
         Ok(())
@@ -382,11 +382,11 @@ fn deleted(id: &ConversationId) -> Rejection {
 pub(super) fn is_group_op(op: &Operation) -> bool {
     matches!(
         op,
-        Operation::CreateGroup { .. }
-            | Operation::DeleteGroup { .. }
-            | Operation::RenameGroup { .. }
-            | Operation::AddToGroup { .. }
-            | Operation::RemoveFromGroup { .. }
+        Operation::CreateFolder { .. }
+            | Operation::DeleteFolder { .. }
+            | Operation::RenameFolder { .. }
+            | Operation::AddToFolder { .. }
+            | Operation::RemoveFromFolder { .. }
     )
 }
 
@@ -394,8 +394,8 @@ pub(super) fn is_group_op(op: &Operation) -> bool {
 /// been applied): a device that applied it locally needs those members' state back.
 pub(super) fn op_groups(op: &Operation) -> Vec<&str> {
     match op {
-        Operation::DeleteGroup { name } => vec![name.as_str()],
-        Operation::RenameGroup { from, to } => vec![from.as_str(), to.as_str()],
+        Operation::DeleteFolder { name } => vec![name.as_str()],
+        Operation::RenameFolder { from, to } => vec![from.as_str(), to.as_str()],
         _ => Vec::new(),
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Head;
 use crate::error::ErrorCode;
-use crate::transport::{Bookmark, GroupRename, PullPage, RemoteChange, TransportError};
+use crate::transport::{Bookmark, FolderRename, PullPage, RemoteChange, TransportError};
 
 /// Where a pull starts in the version log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +74,8 @@ impl PulledConversation for RemoteChange {
 /// One change of a page built by [`pull_page_of`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum PageChange<C> {
-    /// The group list ([`RemoteChange::Groups`], with the renames since the bookmark).
-    Groups(RemoteChange),
+    /// The folder list ([`RemoteChange::Folders`], with the renames since the bookmark).
+    Folders(RemoteChange),
     /// A conversation's entry, as the store handed it over.
     Conversation(C),
 }
@@ -101,7 +101,7 @@ pub fn pull_page(
     start: PullStart,
     limit: usize,
     items: impl IntoIterator<Item = (u64, PullItem)>,
-    renames: &[(u64, GroupRename)],
+    renames: &[(u64, FolderRename)],
 ) -> Option<PullPage> {
     let page = pull_page_of(head, start, limit, items, renames)?;
     Some(PullPage {
@@ -109,7 +109,7 @@ pub fn pull_page(
             .changes
             .into_iter()
             .map(|c| match c {
-                PageChange::Groups(g) => g,
+                PageChange::Folders(g) => g,
                 PageChange::Conversation(c) => c,
             })
             .collect(),
@@ -126,7 +126,7 @@ pub fn pull_page_of<C: PulledConversation>(
     start: PullStart,
     limit: usize,
     items: impl IntoIterator<Item = (u64, PullItem<C>)>,
-    renames: &[(u64, GroupRename)],
+    renames: &[(u64, FolderRename)],
 ) -> Option<PageOf<C>> {
     let PullStart::From {
         version: start,
@@ -144,7 +144,7 @@ pub fn pull_page_of<C: PulledConversation>(
             continue;
         }
         let change = match item {
-            PullItem::Groups => PageChange::Groups(RemoteChange::Groups {
+            PullItem::Groups => PageChange::Folders(RemoteChange::Folders {
                 names: head.group_names(),
                 // Renames since the bookmark; a full pull starts from nothing to rename.
                 renamed: if full {

@@ -91,26 +91,26 @@
 //!   A tombstone reports `clear_messages` if any delete since it was last alive cleared.
 //! - `MarkRead`: moves a live conversation's read position up (never down); for a deleted or
 //!   unknown one it is applied and does nothing.
-//! - `CreateGroup`: name empty or longer than
-//!   [`max_group_name_bytes`](Limits::max_group_name_bytes): 51011; name taken: 6017;
-//!   [`max_groups`](Limits::max_groups) groups exist: 51010; more than `max_batch`
+//! - `CreateFolder`: name empty or longer than
+//!   [`max_folder_name_bytes`](Limits::max_folder_name_bytes): 51011; name taken: 6017;
+//!   [`max_folders`](Limits::max_folders) groups exist: 51010; more than `max_batch`
 //!   conversations: 51006 (none is fine); deleted conversations are skipped, unknown ones
 //!   are created as members (as `Pin` and `Mark` create them); decoration limit: 51008.
-//! - `DeleteGroup`: unknown group: 51009; its members leave it.
-//! - `RenameGroup`: bad new name: 51011; unknown group: 51009; renaming to itself is applied
+//! - `DeleteFolder`: unknown group: 51009; its members leave it.
+//! - `RenameFolder`: bad new name: 51011; unknown group: 51009; renaming to itself is applied
 //!   and does nothing; new name taken: 6017. Its members' group names change.
-//! - `AddToGroup`, `RemoveFromGroup`: unknown group: 51009; 1..=`max_batch` conversations
+//! - `AddToFolder`, `RemoveFromFolder`: unknown group: 51009; 1..=`max_batch` conversations
 //!   (51006); deleted conversations are skipped, unknown ones are created by an add; adding
 //!   past the decoration limit: 51008.
 //!
 //! **A push's answer** holds one result per operation, in order, and, after applying them all,
 //! the current state of every conversation an operation named (rejected and re-pushed ones
-//! included), whose groups an applied `DeleteGroup`/`RenameGroup` changed, or that belong to
-//! a group a `DeleteGroup`/`RenameGroup` named (applied or not: a device that applied it
+//! included), whose groups an applied `DeleteFolder`/`RenameFolder` changed, or that belong to
+//! a group a `DeleteFolder`/`RenameFolder` named (applied or not: a device that applied it
 //! locally needs their state to roll back): a live one as
 //! [`RemoteChange::Conversation`](super::RemoteChange::Conversation), a deleted one as
 //! [`RemoteChange::Deleted`](super::RemoteChange::Deleted); unknown ones are left out. If any
-//! operation was a group operation, [`RemoteChange::Groups`](super::RemoteChange::Groups)
+//! operation was a group operation, [`RemoteChange::Folders`](super::RemoteChange::Folders)
 //! follows. A push that changed anything sends [`ServerEvent::Changed`] to the user's *other*
 //! connected devices.
 //!
@@ -185,8 +185,8 @@ pub struct ServerState {
     pub conversations: BTreeMap<ConversationId, RemoteConversation>,
     /// The floor of every deleted conversation (still in the history).
     pub deleted: BTreeMap<ConversationId, [u64; 3]>,
-    /// The conversation-group names, in creation order.
-    pub groups: Vec<String>,
+    /// The folder names, in creation order.
+    pub folders: Vec<String>,
 }
 
 impl std::fmt::Debug for LoopbackServer {

@@ -9,7 +9,7 @@ use crate::limits::Limits;
 use crate::model::{ConversationId, Message};
 use crate::transport::account::{Account, Entry, Head, PullItem, PullStart, pull_page, pull_start};
 use crate::transport::{
-    Bookmark, GroupRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
+    Bookmark, FolderRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
     RemoteChange, TransportError,
 };
 
@@ -20,7 +20,7 @@ pub(super) struct UserAccount {
     /// Each conversation visible to a pull (live or tombstone) and the group list, by version.
     by_version: BTreeMap<u64, Entry>,
     /// Renames, with the version of the group list they gave, for incremental pulls.
-    renames: Vec<(u64, GroupRename)>,
+    renames: Vec<(u64, FolderRename)>,
     outcomes: HashMap<OpId, OpOutcome>,
     applied: Vec<OpId>,
 }
@@ -62,7 +62,7 @@ impl UserAccount {
 
     pub(super) fn state(&self) -> ServerState {
         let mut state = ServerState {
-            groups: self.account.head().group_names(),
+            folders: self.account.head().group_names(),
             ..ServerState::default()
         };
         for (id, _) in self.account.records() {
