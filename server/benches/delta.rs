@@ -1,27 +1,32 @@
-//! A server delta over HTTP (issue 13, "Delta"): an account of 100,000 conversations built
-//! through the server's public API (the admin `deliver` endpoint, one message per
-//! conversation), a device on a SQLite file that has synced all of it, then 10,000 of the
-//! conversations receive a new message on the server and the device pulls and applies them:
-//! `ConversationManager::sync()` timed from call to return, over `NetworkTransport` to a
-//! `timconv-server` on 127.0.0.1 (SQLite; PostgreSQL too when a URL is given). The same
-//! account and deltas through the loopback transport, in the same run, for comparison.
+//! A server delta over HTTP: an account of 100,000 conversations built through the server's
+//! admin API (`deliver_many`, one message per conversation), a device on a SQLite file that
+//! has synced all of it, then 10,000 of the conversations receive a new message on the server
+//! and the device pulls and applies them: `ConversationManager::sync()` timed from call to
+//! return, over `NetworkTransport` to a `timconv-server` on 127.0.0.1 (SQLite; PostgreSQL too
+//! when a URL is given). The same account and deltas through the loopback transport (the
+//! in-process reference server), in the same run, are the baseline.
 //!
 //! The device hears no server events (its transport's event stream stays silent), so that the
 //! delta waits on the server for the timed pull, instead of arriving message by message as
-//! pushes while it is made. Each run also times the same pages pulled through the bare
-//! transport, without applying them: what the server, HTTP and JSON cost on their own.
+//! pushes while it is made. Each run also times every page the device pulls (the HTTP call,
+//! from request to decoded answer), and the same pages pulled through the bare transport,
+//! without applying them: what the server, HTTP and JSON cost on their own.
 //!
 //! ```sh
-//! cargo bench -p timconv-server --bench delta
+//! cargo bench -p timconv-server --bench delta                          # loopback and SQLite
+//! scripts/with-postgres cargo bench -p timconv-server --bench delta    # and PostgreSQL
 //! TIMCONV_BENCH_POSTGRES_URL=postgres://… cargo bench -p timconv-server --bench delta
 //! ```
 //!
-//! `TIMCONV_DELTA_ACCOUNT` (100000), `TIMCONV_DELTA_CHANGED` (10000) and `TIMCONV_DELTA_RUNS`
-//! (5) change the sizes.
+//! `scripts/with-postgres` starts a throwaway PostgreSQL on 127.0.0.1 and sets
+//! `TIMCONV_BENCH_POSTGRES_URL`; without that variable the PostgreSQL run is skipped, and the
+//! bench says so. `TIMCONV_DELTA_ACCOUNT` (100000), `TIMCONV_DELTA_CHANGED` (10000) and
+//! `TIMCONV_DELTA_RUNS` (10) change the sizes.
 
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -45,16 +50,20 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A transport whose event stream never says anything: the device pulls only when asked.
+/// A transport whose event stream never says anything: the device pulls only when asked. It
+/// times each pull that succeeds.
 #[derive(Debug, Clone)]
-struct Quiet<T>(T);
+struct Quiet<T> {
+    inner: T,
+    pulls: Arc<Mutex<Vec<Duration>>>,
+}
 
 impl<T: Transport> Transport for Quiet<T> {
     fn push(
         &self,
         ops: Vec<PendingOperation>,
     ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
-        self.0.push(ops)
+        self.inner.push(ops)
     }
 
     fn pull(
@@ -62,7 +71,17 @@ impl<T: Transport> Transport for Quiet<T> {
         since: Option<Bookmark>,
         limit: usize,
     ) -> BoxFuture<'_, Result<PullResponse, TransportError>> {
-        self.0.pull(since, limit)
+        async move {
+            let started = Instant::now();
+            let answer = self.inner.pull(since, limit).await;
+            if answer.is_ok()
+                && let Ok(mut pulls) = self.pulls.lock()
+            {
+                pulls.push(started.elapsed());
+            }
+            answer
+        }
+        .boxed()
     }
 
     fn connect(&self) -> BoxFuture<'_, Result<BoxStream<'static, ServerEvent>, TransportError>> {
@@ -174,6 +193,8 @@ struct Measured {
     full_sync: Duration,
     /// Per run: (sync, pull only).
     runs: Vec<(Duration, Duration)>,
+    /// Every page the device pulled during the delta syncs.
+    pages: Vec<Duration>,
 }
 
 /// Pulls every page after `since` through `transport`, returning the last bookmark and how
@@ -211,11 +232,15 @@ async fn measure(
         )
         .await;
     let build = started.elapsed();
-    let path: PathBuf = dir.join(format!("{}.db", label.replace(' ', "_")));
+    let path: PathBuf = dir.join(format!("{}.db", label.replace([' ', ','], "_")));
+    let pulls: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let device = ConversationManager::builder()
         .sqlite(SqliteStoreOptions::new().filename(&path))
         .self_user_id(USER)
-        .transport(Quiet(server.transport("phone")))
+        .transport(Quiet {
+            inner: server.transport("phone"),
+            pulls: Arc::clone(&pulls),
+        })
         .sync_options(
             SyncOptions::default()
                 .poll_interval(None)
@@ -232,6 +257,7 @@ async fn measure(
     let bare = server.transport("bare");
     let (mut bookmark, _) = pull_through(&bare, None).await;
     let mut timed = Vec::new();
+    let mut pages = Vec::new();
     for round in 1..=runs {
         server
             .deliver(
@@ -241,9 +267,11 @@ async fn measure(
             )
             .await;
         // The device applies the delta: timed end to end.
+        pulls.lock().expect("lock").clear();
         let started = Instant::now();
         device.sync().await.expect("the delta sync");
         let sync = started.elapsed();
+        pages.append(&mut pulls.lock().expect("lock"));
         let probe = changed(round, account, delta).next().expect("a change");
         let seen = device
             .get(&conversation(probe))
@@ -265,6 +293,7 @@ async fn measure(
         build,
         full_sync,
         runs: timed,
+        pages,
     }
 }
 
@@ -272,35 +301,61 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn report(all: &[Measured], account: usize, delta: usize) {
+/// The `q` quantile of sorted `v` (nearest rank), in milliseconds.
+fn at(v: &[Duration], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i].as_secs_f64() * 1000.0
+}
+
+/// p50 / p99 / max of `v`, in milliseconds.
+fn quantiles(v: &mut [Duration]) -> String {
+    v.sort();
+    format!("{:.1} / {:.1} / {:.1}", at(v, 0.5), at(v, 0.99), at(v, 1.0))
+}
+
+fn report(all: &mut [Measured], account: usize, delta: usize) {
     println!(
         "\nA delta of {delta} changed conversations on an account of {account}, pulled and applied \
-         by a device on a SQLite file (conversations/s, end to end):\n"
+         by a device on a SQLite file; times in ms as p50 / p99 / max over the runs, rates in \
+         conversations/s:\n"
     );
     println!(
-        "| transport | account built | full sync of {account} | delta sync, each run | median | pull only (not applied), median |"
+        "| transport | runs | account built | full sync of {account} | delta sync (ms) | rate at p50 | rate at max | each run (conv/s) | pages of the delta (ms) | pull only, not applied (ms) | pull only, rate at p50 |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for m in all {
-        let mut syncs: Vec<f64> = m.runs.iter().map(|(s, _)| rate(delta, *s)).collect();
-        let mut pulls: Vec<f64> = m.runs.iter().map(|(_, p)| rate(delta, *p)).collect();
-        let each = syncs
+        let each = m
+            .runs
             .iter()
-            .map(|r| format!("{r:.0}"))
+            .map(|(s, _)| format!("{:.0}", rate(delta, *s)))
             .collect::<Vec<_>>()
             .join(", ");
-        syncs.sort_by(f64::total_cmp);
-        pulls.sort_by(f64::total_cmp);
-        let median = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(0.0);
+        let mut syncs: Vec<Duration> = m.runs.iter().map(|(s, _)| *s).collect();
+        let mut pulls: Vec<Duration> = m.runs.iter().map(|(_, p)| *p).collect();
+        let sync_q = quantiles(&mut syncs);
+        let pull_q = quantiles(&mut pulls);
+        let per = |ms: f64| {
+            if ms > 0.0 {
+                delta as f64 / ms * 1000.0
+            } else {
+                0.0
+            }
+        };
         println!(
-            "| {} | {:.1} s ({:.0}/s) | {:.2} s ({:.0}/s) | {each} | **{:.0}** | {:.0} |",
+            "| {} | {} | {:.1} s ({:.0}/s) | {:.2} s ({:.0}/s) | {sync_q} | **{:.0}** | {:.0} | {each} | {} | {pull_q} | {:.0} |",
             m.label,
+            m.runs.len(),
             m.build.as_secs_f64(),
             rate(account, m.build),
             m.full_sync.as_secs_f64(),
             rate(account, m.full_sync),
-            median(&syncs),
-            median(&pulls),
+            per(at(&syncs, 0.5)),
+            per(at(&syncs, 1.0)),
+            quantiles(&mut m.pages),
+            per(at(&pulls, 0.5)),
         );
     }
 }
@@ -313,7 +368,7 @@ async fn http_server(url: &str) -> timconv_server::Running {
 fn main() {
     let account = env_usize("TIMCONV_DELTA_ACCOUNT", 100_000);
     let delta = env_usize("TIMCONV_DELTA_CHANGED", 10_000).min(account);
-    let runs = env_usize("TIMCONV_DELTA_RUNS", 5);
+    let runs = env_usize("TIMCONV_DELTA_RUNS", 10).max(1);
     let postgres = std::env::var("TIMCONV_BENCH_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty());
@@ -331,11 +386,12 @@ fn main() {
 
         let url = format!("sqlite:{}?mode=rwc", dir.join("server.db").display());
         let mut backends = vec![("HTTP, server on SQLite", url)];
-        if std::env::var("TIMCONV_DELTA_LOOPBACK_ONLY").is_ok() {
-            backends.clear();
-        }
-        if let Some(url) = postgres {
-            backends.push(("HTTP, server on PostgreSQL", url));
+        match postgres {
+            Some(url) => backends.push(("HTTP, server on PostgreSQL", url)),
+            None => println!(
+                "PostgreSQL skipped: TIMCONV_BENCH_POSTGRES_URL is not set (run the bench under \
+                 scripts/with-postgres to start one)"
+            ),
         }
         for (label, url) in backends {
             let server = http_server(&url).await;
@@ -351,7 +407,7 @@ fn main() {
             server.shutdown().await;
         }
     });
-    report(&all, account, delta);
+    report(&mut all, account, delta);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

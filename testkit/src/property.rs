@@ -1,11 +1,11 @@
-//! The sync property (issue: sync; DESIGN properties 6–7), generic over how devices reach the
-//! server (a [`World`]): random operations on two devices of one user, random server
+//! The sync property (devices converge, each operation applies once), generic over how devices
+//! reach the server (a [`World`]): random operations on two devices of one user, random server
 //! deliveries, random faults (dropped, delayed, duplicated requests and events, disconnects),
-//! random offline periods and restarts of a device (reopening its SQLite file). Once faults
-//! stop and both devices have synced:
+//! random offline periods and restarts of a device (reopening its SQLite file). Once faults stop
+//! and both devices have synced:
 //!
 //! - both devices equal the server and each other on everything that roams (conversations,
-//!   pin, marks, custom data, groups and memberships, read positions and so unread, last
+//!   pin, marks, custom data, folders and memberships, read positions and so unread, last
 //!   message);
 //! - counters equal a recount on both;
 //! - every operation a device pushed was applied (or rejected) by the server exactly once, and

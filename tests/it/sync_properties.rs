@@ -1,10 +1,10 @@
-//! The sync property (issue: sync; DESIGN properties 6–7) against the loopback server: random
-//! operations on two devices of one user, random server deliveries, random faults (dropped,
-//! delayed, duplicated requests and events, disconnects), random offline periods and restarts
-//! of a device. Once faults stop and both devices have synced, both equal the server and each
-//! other on everything that roams, counters equal a recount, every pushed operation was
-//! applied exactly once, nothing is left in an outbox, each rejection was reported once, and
-//! drafts stayed on their device.
+//! The sync property (devices converge, each operation applies once) against the loopback server:
+//! random operations on two devices of one user, random server deliveries, random faults (dropped,
+//! delayed, duplicated requests and events, disconnects), random offline periods and restarts of a
+//! device. Once faults stop and both devices have synced, both equal the server and each other on
+//! everything that roams, counters equal a recount, every pushed operation was applied exactly
+//! once, nothing is left in an outbox, each rejection was reported once, and drafts stayed on their
+//! device.
 //!
 //! The property itself (generators and checks) is `timconv_testkit::property`, which
 //! `server/tests/sync_properties.rs` also runs over the network against `timconv-server`.

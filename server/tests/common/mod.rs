@@ -13,7 +13,7 @@ use timconv_server::{Options, Running};
 pub const SECRET: &str = "the test secret";
 pub const ADMIN: &str = "the test admin secret";
 
-/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`.ci/run` sets it).
+/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`scripts/with-postgres` sets it).
 pub fn postgres_url() -> Option<String> {
     std::env::var("TIMCONV_TEST_POSTGRES_URL")
         .ok()
@@ -24,7 +24,7 @@ pub fn postgres_url() -> Option<String> {
 pub fn skipped(test: &str) {
     eprintln!(
         "\n*** SKIPPED {test}: TIMCONV_TEST_POSTGRES_URL is not set, so this PostgreSQL test \
-         did not run (.ci/run sets it) ***\n"
+         did not run (scripts/with-postgres sets it) ***\n"
     );
 }
 
