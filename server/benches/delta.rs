@@ -10,7 +10,8 @@
 //! delta waits on the server for the timed pull, instead of arriving message by message as
 //! pushes while it is made. Each run also times every page the device pulls (the HTTP call,
 //! from request to decoded answer), and the same pages pulled through the bare transport,
-//! without applying them: what the server, HTTP and JSON cost on their own.
+//! without applying them: what the server, HTTP and JSON cost on their own, and the same pages
+//! read from the server's database alone (what the pull endpoint does before HTTP).
 //!
 //! ```sh
 //! cargo bench -p timconv-server --bench delta                          # loopback and SQLite
@@ -116,6 +117,11 @@ trait Server {
     fn transport(&self, device: &str) -> Self::Transport;
     /// Delivers `messages` (as the admin API does, for one user).
     fn deliver(&self, messages: Vec<(ConversationId, Message)>) -> BoxFuture<'_, ()>;
+    /// The user's version on a server with a database (`None` for the loopback).
+    fn version(&self) -> BoxFuture<'_, Option<u64>>;
+    /// The time to read every page after `version` straight from the database, as the pull
+    /// endpoint does (without HTTP and without decoding on a device).
+    fn database_pull(&self, version: u64) -> BoxFuture<'_, Duration>;
 }
 
 struct Http {
@@ -124,6 +130,7 @@ struct Http {
     /// The user on the server (fresh for each run, as a database may be reused).
     user: String,
     token: String,
+    db: timconv_server::db::Db,
 }
 
 impl Server for Http {
@@ -137,33 +144,71 @@ impl Server for Http {
 
     fn deliver(&self, messages: Vec<(ConversationId, Message)>) -> BoxFuture<'_, ()> {
         async move {
-            // Batches of 1,000 (the endpoint's bound), a few in flight.
-            let batches: Vec<serde_json::Value> = messages
-                .chunks(1000)
-                .map(|chunk| {
-                    let messages: Vec<serde_json::Value> = chunk
-                        .iter()
-                        .map(|(c, m)| serde_json::json!({"conversation": c, "message": m}))
-                        .collect();
-                    serde_json::json!({"user": self.user, "messages": messages})
-                })
-                .collect();
-            futures::stream::iter(batches)
-                .map(|body| async move {
+            // Batches of 1,000 (the endpoint's bound), one after the other: a user's writes
+            // are serialized by the database anyway, and batches in flight together for one
+            // user only conflict and retry. A 503 is retried, as the protocol allows.
+            for chunk in messages.chunks(1000) {
+                let messages: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|(c, m)| serde_json::json!({"conversation": c, "message": m}))
+                    .collect();
+                let body = serde_json::json!({"user": self.user, "messages": messages}).to_string();
+                for attempt in 1.. {
                     let response = self
                         .http
                         .post(format!("{}/admin/v1/deliver_many", self.base))
                         .header("authorization", format!("Bearer {ADMIN}"))
                         .header("content-type", "application/json")
-                        .body(body.to_string())
+                        .body(body.clone())
                         .send()
                         .await
                         .expect("deliver");
-                    assert!(response.status().is_success(), "{}", response.status());
-                })
-                .buffer_unordered(4)
-                .collect::<Vec<()>>()
-                .await;
+                    let status = response.status();
+                    if status.is_success() {
+                        break;
+                    }
+                    assert!(
+                        status == reqwest::StatusCode::SERVICE_UNAVAILABLE && attempt < 5,
+                        "deliver_many: {status}"
+                    );
+                    println!("deliver_many: {status}, retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn version(&self) -> BoxFuture<'_, Option<u64>> {
+        async move {
+            let versions = self
+                .db
+                .versions(std::slice::from_ref(&self.user))
+                .await
+                .expect("versions");
+            Some(versions.first().map_or(0, |(_, v)| *v))
+        }
+        .boxed()
+    }
+
+    fn database_pull(&self, version: u64) -> BoxFuture<'_, Duration> {
+        async move {
+            let started = Instant::now();
+            let mut since = Bookmark(version.to_string());
+            loop {
+                let timconv_server::db::PullJson::Page(page) = self
+                    .db
+                    .pull_json(&self.user, Some(&since), 500)
+                    .await
+                    .expect("a database pull")
+                else {
+                    panic!("too far behind");
+                };
+                since = page.bookmark;
+                if !page.has_more {
+                    return started.elapsed();
+                }
+            }
         }
         .boxed()
     }
@@ -184,6 +229,14 @@ impl Server for Loopback {
         }
         async {}.boxed()
     }
+
+    fn version(&self) -> BoxFuture<'_, Option<u64>> {
+        async { None }.boxed()
+    }
+
+    fn database_pull(&self, _version: u64) -> BoxFuture<'_, Duration> {
+        async { Duration::ZERO }.boxed()
+    }
 }
 
 /// What one backend measured.
@@ -193,6 +246,8 @@ struct Measured {
     full_sync: Duration,
     /// Per run: (sync, pull only).
     runs: Vec<(Duration, Duration)>,
+    /// Per run, the same pages read from the database alone (none for the loopback).
+    database: Vec<Duration>,
     /// Every page the device pulled during the delta syncs.
     pages: Vec<Duration>,
 }
@@ -258,7 +313,9 @@ async fn measure(
     let (mut bookmark, _) = pull_through(&bare, None).await;
     let mut timed = Vec::new();
     let mut pages = Vec::new();
+    let mut database = Vec::new();
     for round in 1..=runs {
+        let before = server.version().await;
         server
             .deliver(
                 changed(round, account, delta)
@@ -284,6 +341,9 @@ async fn measure(
         assert_eq!(count, delta, "one change per conversation");
         bookmark = next;
         timed.push((sync, pull));
+        if let Some(version) = before {
+            database.push(server.database_pull(version).await);
+        }
         // A quiet moment, as after a real sync: the device's writer folds its journal.
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
@@ -293,6 +353,7 @@ async fn measure(
         build,
         full_sync,
         runs: timed,
+        database,
         pages,
     }
 }
@@ -323,9 +384,9 @@ fn report(all: &mut [Measured], account: usize, delta: usize) {
          conversations/s:\n"
     );
     println!(
-        "| transport | runs | account built | full sync of {account} | delta sync (ms) | rate at p50 | rate at max | each run (conv/s) | pages of the delta (ms) | pull only, not applied (ms) | pull only, rate at p50 |"
+        "| transport | runs | account built | full sync of {account} | delta sync (ms) | rate at p50 | rate at max | each run (conv/s) | pages of the delta (ms) | pull only, not applied (ms) | pull only, rate at p50 | database alone (ms) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for m in all {
         let each = m
             .runs
@@ -337,6 +398,11 @@ fn report(all: &mut [Measured], account: usize, delta: usize) {
         let mut pulls: Vec<Duration> = m.runs.iter().map(|(_, p)| *p).collect();
         let sync_q = quantiles(&mut syncs);
         let pull_q = quantiles(&mut pulls);
+        let database = if m.database.is_empty() {
+            "-".to_owned()
+        } else {
+            quantiles(&mut m.database)
+        };
         let per = |ms: f64| {
             if ms > 0.0 {
                 delta as f64 / ms * 1000.0
@@ -345,7 +411,7 @@ fn report(all: &mut [Measured], account: usize, delta: usize) {
             }
         };
         println!(
-            "| {} | {} | {:.1} s ({:.0}/s) | {:.2} s ({:.0}/s) | {sync_q} | **{:.0}** | {:.0} | {each} | {} | {pull_q} | {:.0} |",
+            "| {} | {} | {:.1} s ({:.0}/s) | {:.2} s ({:.0}/s) | {sync_q} | **{:.0}** | {:.0} | {each} | {} | {pull_q} | {:.0} | {database} |",
             m.label,
             m.runs.len(),
             m.build.as_secs_f64(),
@@ -397,6 +463,7 @@ fn main() {
             let server = http_server(&url).await;
             let user = format!("bench-{}-{}", std::process::id(), now_nanos());
             let http = Http {
+                db: server.db().clone(),
                 base: server.url(),
                 http: reqwest::Client::new(),
                 token: server.keys().mint(&user, 24 * 3600),

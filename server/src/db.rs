@@ -140,7 +140,8 @@ pub enum PullJson {
 /// The fields of a [`PullPage`], each change as JSON.
 #[derive(Debug)]
 pub struct PageJson {
-    /// The changes, each a [`RemoteChange`] as JSON, oldest first.
+    /// The changes, each a [`RemoteChange`](timconv::transport::RemoteChange) as JSON, oldest
+    /// first.
     pub changes: Vec<Box<RawValue>>,
     /// Where the next pull continues (the version, unsigned).
     pub bookmark: Bookmark,

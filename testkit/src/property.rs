@@ -15,8 +15,7 @@
 //!
 //! `tests/it/sync_properties.rs` runs it against the loopback server (its faults built in);
 //! `server/tests/sync_properties.rs` over HTTP and a WebSocket to a `timconv-server`, the
-//! faults injected around the network transport by a
-//! [`FaultyTransport`](timconv::transport::loopback::FaultyTransport). Which seeds run is
+//! faults injected around the network transport by a [`FaultyTransport`]. Which seeds run is
 //! [`Seeds`]; a failing seed replays with `TIMCONV_SYNC_SEED=<seed>`, and
 //! `TIMCONV_SYNC_TRACE=<seed>` prints what it does.
 
