@@ -1,8 +1,8 @@
-//! Two devices of one user syncing over the network: through one server (SQLite and
-//! PostgreSQL), and through two `timconv-server` processes (the binary, started twice) over one
-//! PostgreSQL database or one SQLite file, each device connected to a different one. They converge on pin, marks, custom data, folders, deletes
-//! and read positions; drafts stay on their device; a change made through one process
-//! reaches the device connected to the other as a hint.
+//! Two devices of one user syncing over the network: through one server (SQLite and PostgreSQL),
+//! and through two `timconv-server` processes (the binary, started twice) over one PostgreSQL
+//! database or one SQLite file, each device connected to a different one. They converge on pin,
+//! marks, custom data, folders, deletes and read positions; drafts stay on their device; a change
+//! made through one process reaches the device connected to the other as a hint.
 
 mod common;
 

@@ -13,7 +13,8 @@ use timconv_server::{Options, Running};
 pub const SECRET: &str = "the test secret";
 pub const ADMIN: &str = "the test admin secret";
 
-/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`scripts/with-postgres` sets it).
+/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`scripts/with-postgres`
+/// sets it).
 pub fn postgres_url() -> Option<String> {
     std::env::var("TIMCONV_TEST_POSTGRES_URL")
         .ok()

@@ -17,17 +17,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
-use timconv::transport::account::{
-    Account, Changes, Head, PageChange, PullItem, PullStart, PulledConversation, pull_page_of,
-    pull_start,
-};
-use timconv::transport::{
-    Bookmark, FolderRename, OpId, OpOutcome, PendingOperation, PullPage, PullResponse,
-    PushResponse, TransportError,
-};
+use timconv::transport::account::{Account, Changes, Head};
+use timconv::transport::{OpId, OpOutcome, PendingOperation, PushResponse, TransportError};
 use timconv::{ConversationId, Limits, Message};
 
 use crate::hints::Notice;
@@ -117,9 +110,11 @@ macro_rules! transaction {
                 }
             };
             match result {
-                Err(err) if err.is_conflict() && attempt < MAX_ATTEMPTS => {
+                Err(err) if err.is_conflict() && attempt < $crate::db::MAX_ATTEMPTS => {
                     tracing::debug!(error = %err, attempt, "transaction conflict; retrying");
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 3))
+                    tokio::time::sleep(::std::time::Duration::from_millis(
+                        u64::from(attempt.min(10)) * 3,
+                    ))
                         .await;
                 }
                 other => break other,
@@ -128,38 +123,9 @@ macro_rules! transaction {
     }};
 }
 
-/// A page of a pull with each change as JSON ([`Db::pull_json`]).
-#[derive(Debug)]
-pub enum PullJson {
-    /// A page: serialized as a [`PullResponse::Page`].
-    Page(PageJson),
-    /// As [`PullResponse::TooFarBehind`].
-    TooFarBehind,
-}
-
-/// The fields of a [`PullPage`], each change as JSON.
-#[derive(Debug)]
-pub struct PageJson {
-    /// The changes, each a [`RemoteChange`](timconv::transport::RemoteChange) as JSON, oldest
-    /// first.
-    pub changes: Vec<Box<RawValue>>,
-    /// Where the next pull continues (the version, unsigned).
-    pub bookmark: Bookmark,
-    /// More changes follow.
-    pub has_more: bool,
-}
-
-/// A conversation's stored view, handed to the paging rules without decoding it.
-struct StoredView {
-    json: Box<RawValue>,
-    tombstone: bool,
-}
-
-impl PulledConversation for StoredView {
-    fn is_tombstone(&self) -> bool {
-        self.tombstone
-    }
-}
+// After the macro: the pull module runs its transactions with it.
+mod pull;
+pub use pull::{PageJson, PullJson};
 
 /// The database of a server process. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -295,99 +261,6 @@ impl Db {
                         .await?;
                 }
                 Ok::<_, DbError>((response, changed.then_some((from, version))))
-            }
-            .await
-        })
-    }
-
-    /// One page of `user`'s changes after `since` (everything when `None`).
-    pub async fn pull(
-        &self,
-        user: &str,
-        since: Option<&Bookmark>,
-        limit: usize,
-    ) -> Result<PullResponse, DbError> {
-        Ok(match self.pull_json(user, since, limit).await? {
-            PullJson::TooFarBehind => PullResponse::TooFarBehind,
-            PullJson::Page(page) => PullResponse::Page(PullPage {
-                changes: page
-                    .changes
-                    .iter()
-                    .map(|c| serde_json::from_str(c.get()).map_err(|e| corrupt("view", e)))
-                    .collect::<Result<_, _>>()?,
-                bookmark: page.bookmark,
-                has_more: page.has_more,
-            }),
-        })
-    }
-
-    /// As [`pull`](Self::pull), with each change as JSON, the conversations' as stored: the
-    /// page is sent without decoding and encoding again what a pull shows of each.
-    pub async fn pull_json(
-        &self,
-        user: &str,
-        since: Option<&Bookmark>,
-        limit: usize,
-    ) -> Result<PullJson, DbError> {
-        let limit = limit.max(1);
-        transaction!(self, |tx| {
-            async {
-                let row = load_head(&mut tx, user).await?;
-                let head = row.head;
-                let start = pull_start(&head, since).map_err(DbError::Refused)?;
-                let PullStart::From { version, full } = start else {
-                    return Ok(PullJson::TooFarBehind);
-                };
-                let sql = if full {
-                    "SELECT version, view_json, live FROM conversations \
-                     WHERE user_id = $1 AND version >= $2 AND live = 1 \
-                     ORDER BY version LIMIT $3"
-                } else {
-                    "SELECT version, view_json, live FROM conversations \
-                     WHERE user_id = $1 AND version >= $2 AND visible = 1 \
-                     ORDER BY version LIMIT $3"
-                };
-                let rows = sqlx::query(sql)
-                    .bind(user)
-                    .bind(to_i64(version)?)
-                    .bind(to_i64(limit as u64 + 1)?)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut items = Vec::with_capacity(rows.len() + 1);
-                for r in rows {
-                    let v = to_u64(r.try_get::<i64, _>(0)?)?;
-                    let view: Option<String> = r.try_get(1)?;
-                    let view = view.ok_or_else(|| corrupt("view", "missing"))?;
-                    let json = RawValue::from_string(view).map_err(|e| corrupt("view", e))?;
-                    let tombstone = r.try_get::<i64, _>(2)? == 0;
-                    items.push((v, PullItem::Conversation(StoredView { json, tombstone })));
-                }
-                if head.groups_version >= version {
-                    let at = items.partition_point(|(v, _)| *v < head.groups_version);
-                    items.insert(at, (head.groups_version, PullItem::Groups));
-                }
-                let renames = if full {
-                    Vec::new()
-                } else {
-                    load_renames(&mut tx, user, version).await?
-                };
-                let Some(page) = pull_page_of(&head, start, limit, items, &renames) else {
-                    return Ok(PullJson::TooFarBehind);
-                };
-                let changes =
-                    page.changes
-                        .into_iter()
-                        .map(|c| match c {
-                            PageChange::Folders(g) => serde_json::value::to_raw_value(&g)
-                                .map_err(|e| corrupt("groups", e)),
-                            PageChange::Conversation(c) => Ok(c.json),
-                        })
-                        .collect::<Result<_, _>>()?;
-                Ok::<_, DbError>(PullJson::Page(PageJson {
-                    changes,
-                    bookmark: page.bookmark,
-                    has_more: page.has_more,
-                }))
             }
             .await
         })
@@ -657,32 +530,6 @@ async fn load_outcomes(
         }
     }
     Ok(out)
-}
-
-async fn load_renames(
-    tx: &mut AnyConnection,
-    user: &str,
-    from: u64,
-) -> Result<Vec<(u64, FolderRename)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT version, from_name, to_name FROM renames \
-         WHERE user_id = $1 AND version >= $2 ORDER BY version, seq",
-    )
-    .bind(user)
-    .bind(to_i64(from)?)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                to_u64(r.try_get(0)?)?,
-                FolderRename {
-                    from: r.try_get(1)?,
-                    to: r.try_get(2)?,
-                },
-            ))
-        })
-        .collect()
 }
 
 /// Writes back what a request changed: the head, the changed rows, renames and outcomes.
