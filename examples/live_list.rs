@@ -55,6 +55,7 @@ fn message(id: &str, position: u64, text: &str) -> Message {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), timconv::Error> {
     let manager = ConversationManager::builder()
+        .in_memory()
         .self_user_id("me")
         .open()
         .await?;
