@@ -6,6 +6,7 @@
 //! | `POST /v1/pull` | a device | `{"since": bookmark or null, "limit": n}` → a page or `too_far_behind` |
 //! | `GET /v1/events` | a device | WebSocket: server events as JSON text frames |
 //! | `POST /admin/v1/deliver` | the admin | `{"user", "conversation", "message"}` → `{"stored": bool}` |
+//! | `POST /admin/v1/deliver_many` | the admin | `{"user", "messages": [{"conversation", "message"}, ...]}` → `{"stored": n}` |
 //! | `POST /admin/v1/forget_history` | the admin | `{"user"}` → `{"version": n}` |
 //! | `GET /v1/health` | anyone | `{"ok": true}` |
 //!
@@ -35,7 +36,7 @@ use timconv::{ConversationId, ErrorCode, Message};
 use tokio::sync::watch;
 
 use crate::auth::{AuthError, now_secs};
-use crate::db::DbError;
+use crate::db::{DbError, PullJson};
 use crate::{App, hints::Subscription};
 
 /// Longest device name, in bytes.
@@ -123,6 +124,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(PULL_PATH, post(pull))
         .route(EVENTS_PATH, get(events))
         .route("/admin/v1/deliver", post(deliver))
+        .route("/admin/v1/deliver_many", post(deliver_many))
         .route("/admin/v1/forget_history", post(forget_history))
         .fallback(|| async {
             ApiError::new(
@@ -311,12 +313,28 @@ async fn pull(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Ap
         .limit
         .unwrap_or(app.options.max_page)
         .clamp(1, app.options.max_page);
-    let mut answer = app.db.pull(&user, since.as_ref(), limit).await?;
-    if let PullResponse::Page(page) = &mut answer {
-        let version: u64 = page.bookmark.0.parse().unwrap_or_default();
-        page.bookmark = Bookmark(app.keys.sign_bookmark(&user, version));
-    }
-    Ok(json(StatusCode::OK, &answer))
+    let answer = app.db.pull_json(&user, since.as_ref(), limit).await?;
+    let PullJson::Page(page) = answer else {
+        return Ok(json(StatusCode::OK, &PullResponse::TooFarBehind));
+    };
+    let version: u64 = page.bookmark.0.parse().unwrap_or_default();
+    // Shaped as `PullResponse::Page`, each change sent as stored.
+    let body = PageBody {
+        pull: "page",
+        changes: &page.changes,
+        bookmark: app.keys.sign_bookmark(&user, version),
+        has_more: page.has_more,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// A pull page as JSON: the fields of [`PullResponse::Page`].
+#[derive(Serialize)]
+struct PageBody<'a> {
+    pull: &'static str,
+    changes: &'a [Box<serde_json::value::RawValue>],
+    bookmark: String,
+    has_more: bool,
 }
 
 async fn events(
@@ -402,6 +420,51 @@ async fn deliver(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
         StatusCode::OK,
         &serde_json::json!({"stored": stored.is_some()}),
     ))
+}
+
+/// Most messages in one `deliver_many`.
+const MAX_DELIVER_MANY: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Delivery {
+    conversation: ConversationId,
+    message: Message,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverManyRequest {
+    user: String,
+    messages: Vec<Delivery>,
+}
+
+/// Several messages for one user in one transaction; the user's devices hear "changed" once
+/// and pull them (a delivery of one message each would push each).
+async fn deliver_many(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> ApiResult {
+    admin(&app, &headers)?;
+    let request: DeliverManyRequest = read(&app, &headers, body).await?;
+    check_user(&request.user)?;
+    if request.messages.len() > MAX_DELIVER_MANY {
+        return Err(ApiError::bad(
+            ErrorCode::BatchSize,
+            format!(
+                "{} messages in one delivery (at most {MAX_DELIVER_MANY})",
+                request.messages.len()
+            ),
+        ));
+    }
+    let messages: Vec<(ConversationId, Message)> = request
+        .messages
+        .into_iter()
+        .map(|d| (d.conversation, d.message))
+        .collect();
+    let (stored, versions) = app.db.deliver_many(&request.user, &messages).await?;
+    if let Some(versions) = versions {
+        app.hub
+            .publish(&request.user, None, versions, &ServerEvent::Changed);
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({"stored": stored})))
 }
 
 #[derive(Deserialize)]

@@ -55,6 +55,10 @@ struct ServeArgs {
     /// Guards the admin endpoints (a random one for this run if absent).
     #[arg(long, env = "TIMCONV_ADMIN_SECRET", hide_env_values = true)]
     admin_secret: Option<String>,
+    /// How often, in milliseconds, the versions of connected users are polled where
+    /// notifications do not reach (SQLite; PostgreSQL while its listener reconnects).
+    #[arg(long, env = "TIMCONV_POLL_INTERVAL_MS", default_value_t = 1000)]
+    poll_interval_ms: u64,
 }
 
 /// 128 random bits, hex, from the standard library's randomly keyed hasher.
@@ -83,13 +87,32 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("no --admin-secret (or TIMCONV_ADMIN_SECRET): it is {s} for this run");
         s
     });
-    let options =
-        timconv_server::Options::new(args.database_url, secret, admin).listen(args.listen);
+    let options = timconv_server::Options::new(args.database_url, secret, admin)
+        .listen(args.listen)
+        .poll_interval(std::time::Duration::from_millis(
+            args.poll_interval_ms.max(1),
+        ));
     let server = timconv_server::start(options).await?;
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
     tracing::info!("stopping");
     server.shutdown().await;
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
 
 #[tokio::main]

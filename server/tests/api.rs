@@ -324,3 +324,62 @@ on_both!(
     postgres_a_replayed_push_applies_once,
     a_replayed_push_applies_once
 );
+
+/// `deliver_many` stores a batch in one go, as that many single deliveries would (duplicates
+/// once), needs the admin secret and refuses a batch over its bound whole.
+async fn deliver_many_is_many_deliveries(server: &Running) {
+    let raw = Raw::new(server);
+    let alice = unique("alice");
+    let message = |id: &str, at: u64| {
+        let mut m = Message::text(id, "hi");
+        m.server_time = Some(at);
+        m
+    };
+    let single = unique("single");
+    for (c, m) in [
+        ("c2c_bob", message("b1", 10)),
+        ("c2c_bob", message("b2", 11)),
+        ("c2c_carol", message("c1", 12)),
+    ] {
+        raw.deliver(&single, c, &m).await;
+    }
+    let batch = json!({"user": alice, "messages": [
+        {"conversation": "c2c_bob", "message": message("b1", 10)},
+        {"conversation": "c2c_bob", "message": message("b2", 11)},
+        {"conversation": "c2c_carol", "message": message("c1", 12)},
+        {"conversation": "c2c_bob", "message": message("b1", 10)},
+    ]});
+    let (status, answer) = raw
+        .json("/admin/v1/deliver_many", Some(&token(&alice)), &batch)
+        .await;
+    assert_eq!(status, 401, "a user token is not the admin's: {answer}");
+    let (status, answer) = raw
+        .json("/admin/v1/deliver_many", Some(ADMIN), &batch)
+        .await;
+    assert_eq!((status, answer), (200, json!({"stored": 3})));
+    assert_eq!(
+        snapshot(&raw, &alice).await,
+        snapshot(&raw, &single).await,
+        "the same state as three single deliveries"
+    );
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| json!({"conversation": format!("c2c_u{i}"), "message": message(&format!("m{i}"), 1)}))
+        .collect();
+    let (status, answer) = raw
+        .json(
+            "/admin/v1/deliver_many",
+            Some(ADMIN),
+            &json!({"user": alice, "messages": too_many}),
+        )
+        .await;
+    assert_eq!((status, answer["code"].clone()), (400, json!(51006)));
+    let (_, again) = raw
+        .json("/admin/v1/deliver_many", Some(ADMIN), &batch)
+        .await;
+    assert_eq!(again, json!({"stored": 0}), "duplicates are ignored");
+}
+on_both!(
+    sqlite_deliver_many_is_many_deliveries,
+    postgres_deliver_many_is_many_deliveries,
+    deliver_many_is_many_deliveries
+);

@@ -1,8 +1,8 @@
-//! Two devices of one user syncing over the network: through one server (SQLite and
-//! PostgreSQL), and through two server processes over one PostgreSQL database, each device
-//! connected to a different one. They converge on pin, marks, custom data, folders, deletes
-//! and read positions; drafts stay on their device; a change made through one process
-//! reaches the device connected to the other as a hint.
+//! Two devices of one user syncing over the network: through one server (SQLite and PostgreSQL),
+//! and through two `timconv-server` processes (the binary, started twice) over one PostgreSQL
+//! database or one SQLite file, each device connected to a different one. They converge on pin,
+//! marks, custom data, folders, deletes and read positions; drafts stay on their device; a change
+//! made through one process reaches the device connected to the other as a hint.
 
 mod common;
 
@@ -15,7 +15,7 @@ use timconv::{
     SqliteStoreOptions, SyncOptions,
 };
 
-use common::{Raw, token, unique};
+use common::{Raw, ServerProcess, token, unique};
 
 struct TempDir(std::path::PathBuf);
 
@@ -204,36 +204,47 @@ async fn postgres_two_devices_converge() {
     server.shutdown().await;
 }
 
-/// Two server instances over one database, each with its own pool, hub and process ID: a
-/// device on one learns of changes written through the other by PostgreSQL notifications.
+/// Two `timconv-server` processes over one PostgreSQL database, each device connected to its
+/// own: a device learns of changes written through the other process (by the other device,
+/// and a message delivered there) only by PostgreSQL notifications, as both processes poll
+/// once an hour and the devices never poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_processes_converge() {
     let Some(url) = common::postgres_url() else {
         common::skipped("postgres_two_processes_converge");
         return;
     };
-    // Polling slowed right down: what arrives in time came by notification.
-    let slow = |url: &str| common::options(url).poll_interval(Duration::from_secs(3600));
-    let a = timconv_server::start(slow(&url)).await.expect("process A");
-    let b = timconv_server::start(slow(&url)).await.expect("process B");
-    converge(&a.url(), &b.url(), &Raw::new(&b)).await;
-    a.shutdown().await;
-    b.shutdown().await;
+    let hourly = ["--poll-interval-ms", "3600000"];
+    let a = ServerProcess::start(&url, &hourly).await;
+    let b = ServerProcess::start(&url, &hourly).await;
+    assert_ne!(a.id(), b.id());
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        converge(a.url(), b.url(), &Raw::at(b.url())),
+    )
+    .await
+    .expect("converged within a minute");
+    let grace = Duration::from_secs(5);
+    let (stopped_a, stopped_b) = tokio::join!(a.stop(grace), b.stop(grace));
+    assert!(stopped_a && stopped_b, "both processes stop on SIGTERM");
 }
 
-/// Over SQLite (no notifications), two instances on one file learn of each other's changes
+/// Over SQLite (no notifications), two processes on one file learn of each other's changes
 /// by polling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_processes_converge_by_polling() {
     let dir = TempDir::new();
     let url = format!("sqlite:{}?mode=rwc", dir.0.join("server.db").display());
-    let a = timconv_server::start(common::options(&url))
-        .await
-        .expect("A");
-    let b = timconv_server::start(common::options(&url))
-        .await
-        .expect("B");
-    converge(&a.url(), &b.url(), &Raw::new(&a)).await;
-    a.shutdown().await;
-    b.shutdown().await;
+    let often = ["--poll-interval-ms", "50"];
+    let a = ServerProcess::start(&url, &often).await;
+    let b = ServerProcess::start(&url, &often).await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        converge(a.url(), b.url(), &Raw::at(a.url())),
+    )
+    .await
+    .expect("converged within a minute");
+    let grace = Duration::from_secs(5);
+    let (stopped_a, stopped_b) = tokio::join!(a.stop(grace), b.stop(grace));
+    assert!(stopped_a && stopped_b, "both processes stop on SIGTERM");
 }

@@ -5,47 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{ADMIN, SECRET, token, unique};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn spawn(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_timconv-server"))
-        .args(["serve", "--database-url", url, "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("TIMCONV_SECRET", SECRET)
-        .env("TIMCONV_ADMIN_SECRET", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server binary")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if http
-            .get(format!("{base}/v1/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the server did not come up at {base}");
-}
+use common::{free_port, token, unique, wait_ready};
 
 fn pin(id: &str, n: usize) -> Value {
     json!({"id": id, "op": "pin", "conversation": format!("c2c_u{}", n % 40), "pinned": !n.is_multiple_of(3)})
@@ -60,7 +25,7 @@ async fn killed_during_pushes(url: &str) {
         .expect("client");
     let user = unique("alice");
     let auth = format!("Bearer {}", token(&user));
-    let mut child = spawn(url, port);
+    let mut child = common::spawn(url, port, &[]);
     wait_ready(&http, &base).await;
 
     // Two pushers, each sending batches of three until the server goes away (bounded).
@@ -113,7 +78,7 @@ async fn killed_during_pushes(url: &str) {
         acked.len()
     );
 
-    let mut child = spawn(url, port);
+    let mut child = common::spawn(url, port, &[]);
     wait_ready(&http, &base).await;
     let db = timconv_server::Db::connect(url, timconv::Limits::default(), 0)
         .await

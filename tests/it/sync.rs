@@ -2,7 +2,6 @@
 //! offline work, stale server state, rejections, full resync, events, and a property test with
 //! random operations, faults and restarts on two SQLite devices.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,19 +15,15 @@ use timconv::transport::{
 };
 use timconv::{
     CleanTarget, ConversationId, ConversationManager, Draft, ErrorCode, Event, Limits, MarkFlags,
-    Message, SqliteStoreOptions, SyncOptions,
+    Message, SqliteStoreOptions,
 };
 
 use crate::common::{TempDir, check_consistent, id, incoming, invariant_filters};
 
-pub(crate) const USER: &str = "alice";
+pub(crate) const USER: &str = timconv_testkit::property::USER;
 
-pub(crate) fn fast_sync() -> SyncOptions {
-    SyncOptions::default()
-        .backoff(Duration::from_millis(2), Duration::from_millis(40))
-        .pull_page_size(7)
-        .push_batch_size(5)
-}
+// What roams, and settling devices: shared with the server's tests.
+pub(crate) use timconv_testkit::sync::{RoamingView, device_view, fast_sync, settle, state_view};
 
 /// Opens a device of `USER`: a manager on the SQLite file at `path`, syncing through
 /// `transport`.
@@ -37,108 +32,12 @@ pub(crate) async fn open_device(
     transport: impl Transport,
     limits: Limits,
 ) -> ConversationManager {
-    ConversationManager::builder()
-        .sqlite(SqliteStoreOptions::new().filename(path))
-        .self_user_id(USER)
-        .limits(limits)
-        .transport(transport)
-        .sync_options(fast_sync())
-        .open()
-        .await
-        .expect("open a device")
+    timconv_testkit::sync::open_device(path, USER, transport, limits).await
 }
 
-/// Syncs every device until one round (each device in turn, then the first again) succeeds
-/// with nothing left to push: then each has pulled everything the others pushed.
-pub(crate) async fn settle(devices: &[&ConversationManager]) -> Result<(), String> {
-    let mut last = Vec::new();
-    for _ in 0..200 {
-        last.clear();
-        for d in devices.iter().chain(devices.first()) {
-            let result = d.sync().await;
-            last.push(format!("{result:?}, {} pending", d.pending_operations()));
-        }
-        if last.iter().all(|l| l == "Ok(()), 0 pending") {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Err(format!("devices did not settle: {last:?}"))
-}
-
-/// Everything about one conversation that roams, as one comparable value.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Roamed {
-    pinned: bool,
-    marks: u64,
-    custom_data: Vec<u8>,
-    folders: Vec<String>,
-    read_position: u64,
-    unread: u64,
-    last_message: Option<String>,
-}
-
-pub(crate) type RoamingView = (BTreeMap<String, Roamed>, Vec<String>);
-
-/// What roams on a device: per conversation, and the group names.
-pub(crate) fn device_view(m: &ConversationManager) -> RoamingView {
-    let conversations = m
-        .conversations()
-        .into_iter()
-        .map(|c| {
-            (
-                c.id.to_string(),
-                Roamed {
-                    pinned: c.is_pinned,
-                    marks: c.marks.bits(),
-                    custom_data: c.custom_data.as_bytes().to_vec(),
-                    folders: c.folders.clone(),
-                    read_position: c.read_position(),
-                    unread: c.unread_count,
-                    last_message: c.last_message.as_ref().and_then(|m| m.msg_id.clone()),
-                },
-            )
-        })
-        .collect();
-    (conversations, m.folders())
-}
-
-/// What roams on the server for `USER`, in the same form (unread counted as a device counts
-/// it: messages from others after the read position, not excluded).
+/// What roams on the server for `USER`, as [`device_view`] shows a device.
 pub(crate) fn server_view(server: &LoopbackServer) -> RoamingView {
-    let state = server.state(USER);
-    let conversations = state
-        .conversations
-        .values()
-        .map(|r| {
-            let position = |m: &Message| match r.id.kind() {
-                timconv::ConversationType::Group => m.seq.unwrap_or(0),
-                _ => m.server_time.or(m.client_time).unwrap_or(0),
-            };
-            let unread = r
-                .messages
-                .iter()
-                .filter(|m| {
-                    !m.from_self()
-                        && !m.excluded_from_unread.unwrap_or(false)
-                        && position(m) > r.read_position
-                })
-                .count() as u64;
-            (
-                r.id.to_string(),
-                Roamed {
-                    pinned: r.pinned,
-                    marks: r.marks,
-                    custom_data: r.custom_data.as_bytes().to_vec(),
-                    folders: r.folders.clone(),
-                    read_position: r.read_position,
-                    unread,
-                    last_message: r.messages.last().and_then(|m| m.msg_id.clone()),
-                },
-            )
-        })
-        .collect();
-    (conversations, state.folders)
+    state_view(&server.state(USER))
 }
 
 pub(crate) fn assert_converged(server: &LoopbackServer, devices: &[&ConversationManager]) {

@@ -1,10 +1,11 @@
 //! What the server's tests share: servers over SQLite and (when a URL is given) PostgreSQL,
-//! a raw HTTP client, devices.
+//! in this process or as `timconv-server` processes, a raw HTTP client.
 
 #![allow(dead_code)]
 
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use timconv_server::{Options, Running};
@@ -12,7 +13,8 @@ use timconv_server::{Options, Running};
 pub const SECRET: &str = "the test secret";
 pub const ADMIN: &str = "the test admin secret";
 
-/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`.ci/run` sets it).
+/// The PostgreSQL URL the tests use, from `TIMCONV_TEST_POSTGRES_URL` (`scripts/with-postgres`
+/// sets it).
 pub fn postgres_url() -> Option<String> {
     std::env::var("TIMCONV_TEST_POSTGRES_URL")
         .ok()
@@ -23,7 +25,7 @@ pub fn postgres_url() -> Option<String> {
 pub fn skipped(test: &str) {
     eprintln!(
         "\n*** SKIPPED {test}: TIMCONV_TEST_POSTGRES_URL is not set, so this PostgreSQL test \
-         did not run (.ci/run sets it) ***\n"
+         did not run (scripts/with-postgres sets it) ***\n"
     );
 }
 
@@ -71,12 +73,17 @@ pub struct Raw {
 
 impl Raw {
     pub fn new(server: &Running) -> Self {
+        Self::at(&server.url())
+    }
+
+    /// A client of the server at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("client"),
-            base: server.url(),
+            base: base.to_owned(),
         }
     }
 
@@ -153,4 +160,108 @@ macro_rules! on_both {
             server.shutdown().await;
         }
     };
+}
+
+/// A free port on 127.0.0.1 (free when asked: a server started on it soon after gets it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts the `timconv-server` binary on `url`, listening on 127.0.0.1:`port`, with the test
+/// secrets and `args` after `serve`.
+pub fn spawn(url: &str, port: u16, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_timconv-server"))
+        .args(["serve", "--database-url", url, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .env("TIMCONV_SECRET", SECRET)
+        .env("TIMCONV_ADMIN_SECRET", ADMIN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the server binary")
+}
+
+/// Waits (up to 10 s) until the server at `base` answers its health check.
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if http
+            .get(format!("{base}/v1/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server did not come up at {base}");
+}
+
+/// A `timconv-server` process on 127.0.0.1. Dropping it kills it (SIGKILL) and reaps it.
+pub struct ServerProcess {
+    child: Option<Child>,
+    base: String,
+}
+
+impl ServerProcess {
+    /// Starts one over `url`, with `args` after `serve`, and waits until it answers.
+    pub async fn start(url: &str, args: &[&str]) -> Self {
+        let port = free_port();
+        let child = spawn(url, port, args);
+        let process = Self {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        wait_ready(&http, &process.base).await;
+        process
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// Its process ID.
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Asks it to stop (SIGTERM) and waits up to `grace` for it to exit; kills it (SIGKILL)
+    /// past that. Returns whether it stopped by itself.
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let asked = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let until = Instant::now() + grace;
+        while asked && Instant::now() < until {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -38,7 +38,10 @@ use crate::transport::{
     RemoteConversation,
 };
 use operations::{is_group_op, op_groups};
-pub use pull::{PullItem, PullStart, pull_page, pull_start};
+pub use pull::{
+    PageChange, PageOf, PullItem, PullStart, PulledConversation, pull_page, pull_page_of,
+    pull_start,
+};
 
 /// One conversation as the server keeps it. Serializable, so that a database can store it as
 /// one value; its fields are the server's business.

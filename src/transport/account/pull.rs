@@ -48,13 +48,48 @@ pub fn pull_start(head: &Head, since: Option<&Bookmark>) -> Result<PullStart, Tr
     })
 }
 
-/// An entry of the version log as a store hands it over.
+/// An entry of the version log as a store hands it over: `C` is how the store holds what a
+/// pull shows of a conversation (a [`RemoteChange`], or its stored JSON, say).
 #[derive(Debug, Clone, PartialEq)]
-pub enum PullItem {
+pub enum PullItem<C = RemoteChange> {
     /// The group list stands at this version.
     Groups,
     /// A conversation as a pull shows it (its state, or its tombstone).
-    Conversation(RemoteChange),
+    Conversation(C),
+}
+
+/// What a pull shows of a conversation, as a store holds it: the rules need only tell a
+/// tombstone from a live conversation (a full pull leaves tombstones out).
+pub trait PulledConversation {
+    /// A deleted conversation still in the history ([`RemoteChange::Deleted`]).
+    fn is_tombstone(&self) -> bool;
+}
+
+impl PulledConversation for RemoteChange {
+    fn is_tombstone(&self) -> bool {
+        matches!(self, RemoteChange::Deleted { .. })
+    }
+}
+
+/// One change of a page built by [`pull_page_of`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageChange<C> {
+    /// The folder list ([`RemoteChange::Folders`], with the renames since the bookmark).
+    Folders(RemoteChange),
+    /// A conversation's entry, as the store handed it over.
+    Conversation(C),
+}
+
+/// A page built by [`pull_page_of`]: a [`PullPage`] whose conversations are as the store holds
+/// them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageOf<C> {
+    /// The changes, oldest first.
+    pub changes: Vec<PageChange<C>>,
+    /// Where the next pull continues.
+    pub bookmark: Bookmark,
+    /// More changes follow.
+    pub has_more: bool,
 }
 
 /// One page of a pull that starts at `start` (from [`pull_start`]), with at most `limit`
@@ -68,6 +103,31 @@ pub fn pull_page(
     items: impl IntoIterator<Item = (u64, PullItem)>,
     renames: &[(u64, FolderRename)],
 ) -> Option<PullPage> {
+    let page = pull_page_of(head, start, limit, items, renames)?;
+    Some(PullPage {
+        changes: page
+            .changes
+            .into_iter()
+            .map(|c| match c {
+                PageChange::Folders(g) => g,
+                PageChange::Conversation(c) => c,
+            })
+            .collect(),
+        bookmark: page.bookmark,
+        has_more: page.has_more,
+    })
+}
+
+/// As [`pull_page`], for a store that hands conversations over in its own form `C` (a
+/// server that keeps each conversation's view as JSON can page through it without decoding
+/// it).
+pub fn pull_page_of<C: PulledConversation>(
+    head: &Head,
+    start: PullStart,
+    limit: usize,
+    items: impl IntoIterator<Item = (u64, PullItem<C>)>,
+    renames: &[(u64, FolderRename)],
+) -> Option<PageOf<C>> {
     let PullStart::From {
         version: start,
         full,
@@ -84,7 +144,7 @@ pub fn pull_page(
             continue;
         }
         let change = match item {
-            PullItem::Groups => RemoteChange::Folders {
+            PullItem::Groups => PageChange::Folders(RemoteChange::Folders {
                 names: head.group_names(),
                 // Renames since the bookmark; a full pull starts from nothing to rename.
                 renamed: if full {
@@ -96,10 +156,9 @@ pub fn pull_page(
                         .map(|(_, r)| r.clone())
                         .collect()
                 },
-            },
-            PullItem::Conversation(c @ RemoteChange::Conversation(_)) => c,
-            PullItem::Conversation(c) if !full => c,
-            PullItem::Conversation(_) => continue,
+            }),
+            PullItem::Conversation(c) if full && c.is_tombstone() => continue,
+            PullItem::Conversation(c) => PageChange::Conversation(c),
         };
         if changes.len() == limit {
             has_more = true;
@@ -109,7 +168,7 @@ pub fn pull_page(
         last = version;
     }
     let bookmark = if has_more { last } else { head.version };
-    Some(PullPage {
+    Some(PageOf {
         changes,
         bookmark: Bookmark(bookmark.to_string()),
         has_more,

@@ -34,6 +34,9 @@ struct Link {
     faults: Option<FaultState>,
     /// Calls still to fail after an injected disconnect.
     failing_calls: u32,
+    /// Counts the streams opened, so that a relayed stream (see `FaultyTransport`) tells
+    /// whether it is still the open one.
+    generation: u64,
 }
 
 impl Link {
@@ -78,7 +81,27 @@ impl Device {
 
     /// Pushes an event to the device's stream, if it is connected, through its faults.
     pub(super) fn send(&self, event: ServerEvent) {
+        let link = self.link();
+        self.send_on(link, event);
+    }
+
+    /// As [`send`](Self::send), if the open stream is still the one numbered `generation`.
+    pub(super) fn relay(&self, generation: u64, event: ServerEvent) {
+        let link = self.link();
+        if link.generation == generation {
+            self.send_on(link, event);
+        }
+    }
+
+    /// Ends the open stream if it is still the one numbered `generation` (its source ended).
+    pub(super) fn hang_up_stream(&self, generation: u64) {
         let mut link = self.link();
+        if link.generation == generation {
+            link.hang_up();
+        }
+    }
+
+    fn send_on(&self, mut link: MutexGuard<'_, Link>, event: ServerEvent) {
         if link.sink.is_none() {
             return;
         }
@@ -117,7 +140,7 @@ impl Device {
 
     /// Starts a call: fails it if the device is offline or disconnected, else decides its
     /// faults (failing it at once for a disconnect or a dropped request).
-    fn begin_call(&self) -> Result<CallPlan, TransportError> {
+    pub(super) fn begin_call(&self) -> Result<CallPlan, TransportError> {
         let mut link = self.link();
         self.check_online()?;
         if link.failing_calls > 0 {
@@ -141,7 +164,7 @@ impl Device {
     }
 
     /// Waits out the plan's delay; the device may go offline meanwhile.
-    async fn delay(&self, plan: &CallPlan) -> Result<(), TransportError> {
+    pub(super) async fn delay(&self, plan: &CallPlan) -> Result<(), TransportError> {
         if !plan.delay.is_zero() {
             tokio::time::sleep(plan.delay).await;
             self.check_online()?;
@@ -164,15 +187,18 @@ impl Device {
         link.faults = faults.map(FaultState::new);
     }
 
-    /// Opens a new event stream, ending the previous one.
-    fn open_stream(&self) -> Result<mpsc::UnboundedReceiver<ServerEvent>, TransportError> {
+    /// Opens a new event stream, ending the previous one; also returns its number.
+    pub(super) fn open_stream(
+        &self,
+    ) -> Result<(mpsc::UnboundedReceiver<ServerEvent>, u64), TransportError> {
         let mut link = self.link();
         // Checked under the lock, so that a concurrent `set_online(false)` cannot be missed.
         self.check_online()?;
         let (tx, rx) = mpsc::unbounded();
         link.hang_up();
         link.sink = Some(tx);
-        Ok(rx)
+        link.generation += 1;
+        Ok((rx, link.generation))
     }
 }
 
@@ -287,7 +313,7 @@ impl Transport for LoopbackTransport {
         async move {
             let plan = self.device.begin_call()?;
             self.device.delay(&plan).await?;
-            Ok(self.device.open_stream()?.boxed())
+            Ok(self.device.open_stream()?.0.boxed())
         }
         .boxed()
     }

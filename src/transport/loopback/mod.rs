@@ -10,7 +10,8 @@
 //! ([`LoopbackTransport::set_online`]) and given seeded [`Faults`]
 //! ([`LoopbackTransport::set_faults`]): dropped requests and responses, duplicated requests,
 //! delays, disconnects, and dropped, duplicated or reordered events. The same seed and the same
-//! sequence of calls give the same faults.
+//! sequence of calls give the same faults. [`FaultyTransport`] injects the same faults around
+//! any other transport (a network one, say), so that a test can run them against a real server.
 //!
 //! ```
 //! use futures::StreamExt;
@@ -138,6 +139,7 @@
 
 mod device;
 pub(crate) mod faults;
+mod faulty;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,6 +155,7 @@ use crate::transport::{
 use device::Device;
 pub use device::LoopbackTransport;
 pub use faults::Faults;
+pub use faulty::FaultyTransport;
 use server::UserAccount;
 
 /// An in-memory, authoritative sync server for any number of users, each with any number of

@@ -7,7 +7,6 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -209,11 +208,12 @@ impl NetworkTransport {
         format!("Bearer {token}")
     }
 
-    /// POSTs `body` as JSON to `path` and reads a bounded JSON answer.
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    /// POSTs `body` as JSON to `path` and reads a bounded JSON answer, decoded by `decode`.
+    async fn call<B: Serialize, T>(
         &self,
         path: &str,
         body: &B,
+        decode: fn(&[u8]) -> serde_json::Result<T>,
     ) -> Result<T, TransportError> {
         let options = &self.inner.options;
         let body = serde_json::to_vec(body)
@@ -251,7 +251,7 @@ impl NetworkTransport {
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            return decode(&bytes).map_err(|e| {
                 TransportError::refused(
                     ErrorCode::ServerInternal,
                     format!("the server's answer does not decode: {e}"),
@@ -314,7 +314,13 @@ impl Transport for NetworkTransport {
         &self,
         ops: Vec<PendingOperation>,
     ) -> BoxFuture<'_, Result<PushResponse, TransportError>> {
-        async move { self.call(PUSH_PATH, &PushRequest { ops }).await }.boxed()
+        async move {
+            self.call(PUSH_PATH, &PushRequest { ops }, |bytes| {
+                serde_json::from_slice::<PushResponse>(bytes)
+            })
+            .await
+        }
+        .boxed()
     }
 
     fn pull(
@@ -327,7 +333,8 @@ impl Transport for NetworkTransport {
                 since,
                 limit: Some(limit),
             };
-            self.call(PULL_PATH, &request).await
+            self.call(PULL_PATH, &request, super::decode::pull_response)
+                .await
         }
         .boxed()
     }

@@ -22,6 +22,8 @@ use super::{Bookmark, PendingOperation};
 #[cfg(feature = "network")]
 mod client;
 #[cfg(feature = "network")]
+mod decode;
+#[cfg(feature = "network")]
 pub use client::{NetworkOptions, NetworkTransport};
 
 /// The path of a push.

@@ -19,13 +19,8 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
-use timconv::transport::account::{
-    Account, Changes, Head, PullItem, PullStart, pull_page, pull_start,
-};
-use timconv::transport::{
-    Bookmark, FolderRename, OpId, OpOutcome, PendingOperation, PullResponse, PushResponse,
-    RemoteChange, TransportError,
-};
+use timconv::transport::account::{Account, Changes, Head};
+use timconv::transport::{OpId, OpOutcome, PendingOperation, PushResponse, TransportError};
 use timconv::{ConversationId, Limits, Message};
 
 use crate::hints::Notice;
@@ -115,9 +110,11 @@ macro_rules! transaction {
                 }
             };
             match result {
-                Err(err) if err.is_conflict() && attempt < MAX_ATTEMPTS => {
+                Err(err) if err.is_conflict() && attempt < $crate::db::MAX_ATTEMPTS => {
                     tracing::debug!(error = %err, attempt, "transaction conflict; retrying");
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 3))
+                    tokio::time::sleep(::std::time::Duration::from_millis(
+                        u64::from(attempt.min(10)) * 3,
+                    ))
                         .await;
                 }
                 other => break other,
@@ -125,6 +122,10 @@ macro_rules! transaction {
         }
     }};
 }
+
+// After the macro: the pull module runs its transactions with it.
+mod pull;
+pub use pull::{PageJson, PullJson};
 
 /// The database of a server process. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -265,64 +266,6 @@ impl Db {
         })
     }
 
-    /// One page of `user`'s changes after `since` (everything when `None`).
-    pub async fn pull(
-        &self,
-        user: &str,
-        since: Option<&Bookmark>,
-        limit: usize,
-    ) -> Result<PullResponse, DbError> {
-        let limit = limit.max(1);
-        transaction!(self, |tx| {
-            async {
-                let row = load_head(&mut tx, user).await?;
-                let head = row.head;
-                let start = pull_start(&head, since).map_err(DbError::Refused)?;
-                let PullStart::From { version, full } = start else {
-                    return Ok(PullResponse::TooFarBehind);
-                };
-                let sql = if full {
-                    "SELECT version, view_json FROM conversations \
-                     WHERE user_id = $1 AND version >= $2 AND live = 1 \
-                     ORDER BY version LIMIT $3"
-                } else {
-                    "SELECT version, view_json FROM conversations \
-                     WHERE user_id = $1 AND version >= $2 AND visible = 1 \
-                     ORDER BY version LIMIT $3"
-                };
-                let rows = sqlx::query(sql)
-                    .bind(user)
-                    .bind(to_i64(version)?)
-                    .bind(to_i64(limit as u64 + 1)?)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut items = Vec::with_capacity(rows.len() + 1);
-                for r in &rows {
-                    let v = to_u64(r.try_get::<i64, _>(0)?)?;
-                    let view: Option<String> = r.try_get(1)?;
-                    let view = view.ok_or_else(|| corrupt("view", "missing"))?;
-                    let change: RemoteChange =
-                        serde_json::from_str(&view).map_err(|e| corrupt("view", e))?;
-                    items.push((v, PullItem::Conversation(change)));
-                }
-                if head.groups_version >= version {
-                    let at = items.partition_point(|(v, _)| *v < head.groups_version);
-                    items.insert(at, (head.groups_version, PullItem::Groups));
-                }
-                let renames = if full {
-                    Vec::new()
-                } else {
-                    load_renames(&mut tx, user, version).await?
-                };
-                Ok::<_, DbError>(
-                    pull_page(&head, start, limit, items, &renames)
-                        .map_or(PullResponse::TooFarBehind, PullResponse::Page),
-                )
-            }
-            .await
-        })
-    }
-
     /// The server receives `message` for `user` in `conversation`. Returns the user's versions
     /// before and after it if it was stored (`None`: a duplicate or stale message, ignored).
     pub async fn deliver(
@@ -356,6 +299,43 @@ impl Db {
                 self.notify(&mut tx, user, None, versions, Some(event))
                     .await?;
                 Ok::<_, DbError>(Some(versions))
+            }
+            .await
+        })
+    }
+
+    /// The server receives `messages` for `user`, in order, in one transaction: as many
+    /// [`deliver`](Self::deliver)s, with one hint for all. Returns how many were stored (the
+    /// others were duplicates or stale) and, if any was, the user's versions before and after.
+    pub async fn deliver_many(
+        &self,
+        user: &str,
+        messages: &[(ConversationId, Message)],
+    ) -> Result<(usize, Option<(u64, u64)>), DbError> {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<ConversationId> = messages
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| seen.insert(*id))
+            .cloned()
+            .collect();
+        transaction!(self, |tx| {
+            async {
+                let row = load_head(&mut tx, user).await?;
+                let mut account = Account::new(self.limits, row.head.clone());
+                load_records(&mut tx, user, &ids, &mut account).await?;
+                let stored = messages
+                    .iter()
+                    .filter(|(id, message)| account.deliver(id, message.clone()))
+                    .count();
+                if stored == 0 {
+                    return Ok((0, None));
+                }
+                let changes = account.take_changes();
+                save(&mut tx, user, &account, row.operations, &changes).await?;
+                let versions = (row.head.version, account.head().version);
+                self.notify(&mut tx, user, None, versions, None).await?;
+                Ok::<_, DbError>((stored, Some(versions)))
             }
             .await
         })
@@ -550,32 +530,6 @@ async fn load_outcomes(
         }
     }
     Ok(out)
-}
-
-async fn load_renames(
-    tx: &mut AnyConnection,
-    user: &str,
-    from: u64,
-) -> Result<Vec<(u64, FolderRename)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT version, from_name, to_name FROM renames \
-         WHERE user_id = $1 AND version >= $2 ORDER BY version, seq",
-    )
-    .bind(user)
-    .bind(to_i64(from)?)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                to_u64(r.try_get(0)?)?,
-                FolderRename {
-                    from: r.try_get(1)?,
-                    to: r.try_get(2)?,
-                },
-            ))
-        })
-        .collect()
 }
 
 /// Writes back what a request changed: the head, the changed rows, renames and outcomes.
