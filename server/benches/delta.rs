@@ -26,6 +26,8 @@
 
 #![allow(clippy::print_stdout, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,16 +42,9 @@ use timconv::transport::{
 };
 use timconv::{ConversationId, ConversationManager, Message, SqliteStoreOptions, SyncOptions};
 
-const SECRET: &str = "the bench secret";
-const ADMIN: &str = "the bench admin secret";
-const USER: &str = "alice";
+use common::{ADMIN, at, env_usize, http_server, postgres_url, quantiles, runtime, scratch_dir};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const USER: &str = "alice";
 
 /// A transport whose event stream never says anything: the device pulls only when asked. It
 /// times each pull that succeeds.
@@ -362,21 +357,6 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-/// The `q` quantile of sorted `v` (nearest rank), in milliseconds.
-fn at(v: &[Duration], q: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i].as_secs_f64() * 1000.0
-}
-
-/// p50 / p99 / max of `v`, in milliseconds.
-fn quantiles(v: &mut [Duration]) -> String {
-    v.sort();
-    format!("{:.1} / {:.1} / {:.1}", at(v, 0.5), at(v, 0.99), at(v, 1.0))
-}
-
 fn report(all: &mut [Measured], account: usize, delta: usize) {
     println!(
         "\nA delta of {delta} changed conversations on an account of {account}, pulled and applied \
@@ -426,24 +406,13 @@ fn report(all: &mut [Measured], account: usize, delta: usize) {
     }
 }
 
-async fn http_server(url: &str) -> timconv_server::Running {
-    let options = timconv_server::Options::new(url, SECRET, ADMIN);
-    timconv_server::start(options).await.expect("a server")
-}
-
 fn main() {
     let account = env_usize("TIMCONV_DELTA_ACCOUNT", 100_000);
     let delta = env_usize("TIMCONV_DELTA_CHANGED", 10_000).min(account);
     let runs = env_usize("TIMCONV_DELTA_RUNS", 10).max(1);
-    let postgres = std::env::var("TIMCONV_BENCH_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let dir = std::env::temp_dir().join(format!("timconv-delta-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a directory");
+    let postgres = postgres_url();
+    let runtime = runtime();
+    let dir = scratch_dir("delta");
     let mut all = Vec::new();
     runtime.block_on(async {
         let loopback = Loopback(LoopbackServer::new());

@@ -31,6 +31,8 @@
 
 #![allow(clippy::print_stdout, missing_docs)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,17 +47,10 @@ use timconv::transport::{
 };
 use timconv::{ConversationId, ConversationManager, Event, Message, SyncOptions};
 
-const SECRET: &str = "the bench secret";
-const ADMIN: &str = "the bench admin secret";
+use common::{env_usize, http_server, postgres_url, quantiles, runtime, scratch_dir};
+
 /// Conversations each device writes to.
 const OWN: usize = 20;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Durations of every push and pull of every device.
 #[derive(Default)]
@@ -156,9 +151,7 @@ struct Run {
 }
 
 async fn run(label: &str, url: &str, devices: usize, ops: usize) -> Run {
-    let server = timconv_server::start(timconv_server::Options::new(url, SECRET, ADMIN))
-        .await
-        .expect("a server");
+    let server = http_server(url).await;
     let run_id = format!(
         "{}-{}",
         std::process::id(),
@@ -321,31 +314,13 @@ async fn run(label: &str, url: &str, devices: usize, ops: usize) -> Run {
     }
 }
 
-fn quantiles(v: &mut [Duration]) -> String {
-    v.sort();
-    let at = |q: f64| {
-        if v.is_empty() {
-            return 0.0;
-        }
-        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
-        v[i].as_secs_f64() * 1000.0
-    };
-    format!("{:.1} / {:.1} / {:.1}", at(0.5), at(0.99), at(1.0))
-}
-
 fn main() {
     // Pairs of devices.
     let devices = env_usize("TIMCONV_LOAD_DEVICES", 200).max(2) / 2 * 2;
     let ops = env_usize("TIMCONV_LOAD_OPS", 100).max(1);
-    let postgres = std::env::var("TIMCONV_BENCH_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let dir = std::env::temp_dir().join(format!("timconv-load-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a directory");
+    let postgres = postgres_url();
+    let runtime = runtime();
+    let dir = scratch_dir("load");
     let mut backends = vec![(
         "SQLite",
         format!("sqlite:{}?mode=rwc", dir.join("server.db").display()),
