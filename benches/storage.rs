@@ -6,9 +6,10 @@
 //!    or 100,000 unread messages: messages per second, and the ratio to 0.
 //! 2. **Sustained ingest**, counting all deferred work: from the first message until the
 //!    store has nothing left to do (shutdown returns: dead rows compacted, WAL checkpointed):
-//!    100,000 and 400,000 messages queued at once, 100,000 by 8 tasks that each await
-//!    their ingests one by one, and 100,000 through `ingest_messages` in awaited batches (one
-//!    task with batches of 1,000 and of 10,000, and 8 tasks with batches of 500).
+//!    100,000 and 400,000 messages queued at once, and 100,000 by 8 tasks that each await
+//!    their ingests one by one. Then (section 2b, `batch`) 100,000 through `ingest_messages`
+//!    in awaited batches: one task with batches of 1,000 and of 10,000, and 8 tasks with
+//!    batches of 500.
 //! 3. **Write latency**: single writes (`set_draft`, one every 2 ms) during and for 2 s after
 //!    a burst of 100,000 and of 400,000 messages; p50 / p99 / max. The store is wrapped to
 //!    time its commits, whose longest one bounds what a write waits behind upkeep. And the
@@ -19,7 +20,7 @@
 //!    clean shutdown, and on a file whose writer was killed (SIGKILL) in the middle of a
 //!    100,000-message burst (dead rows and an unchecked WAL left behind). Medians of 5.
 //!
-//! Run with `cargo bench --bench storage` (`TIMCONV_BENCH_ONLY=unread`, `sustained`,
+//! Run with `cargo bench --bench storage` (`TIMCONV_BENCH_ONLY=unread`, `sustained`, `batch`,
 //! `latency` or `open` runs one section).
 #![allow(clippy::print_stdout)]
 
@@ -222,6 +223,10 @@ fn sustained(rt: &tokio::runtime::Runtime, account: &Path, dir: &Path) {
         );
     });
     remove_database(&path);
+}
+
+fn batch_ingest(rt: &tokio::runtime::Runtime, account: &Path, dir: &Path) {
+    println!("\n## 2b. Batch ingest at {N} conversations, counting all deferred work");
     for (tasks_n, batch) in [(1, 1_000), (1, 10_000), (8, 500)] {
         let path = fresh(account, dir, "sustained.db");
         rt.block_on(batched(&path, tasks_n, batch));
@@ -484,7 +489,7 @@ fn main() {
         "# SQLite store at {N} conversations (account built through ingest_message in {:.1} s)",
         started.elapsed().as_secs_f64()
     );
-    // `TIMCONV_BENCH_ONLY=open` (or `unread`, `sustained`, `latency`) runs one section.
+    // `TIMCONV_BENCH_ONLY=open` (or `unread`, `sustained`, `batch`, `latency`) runs one section.
     let only = std::env::var("TIMCONV_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only == name;
     if run("unread") {
@@ -492,6 +497,9 @@ fn main() {
     }
     if run("sustained") {
         sustained(&rt, &account, &dir);
+    }
+    if run("batch") {
+        batch_ingest(&rt, &account, &dir);
     }
     if run("latency") {
         latency(&rt, &account, &dir);
