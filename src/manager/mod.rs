@@ -299,5 +299,6 @@ pub(crate) mod folders;
 mod delete;
 
 // The machinery of writes.
+mod inflight;
 mod tx;
 mod writer;

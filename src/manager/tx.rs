@@ -1,4 +1,5 @@
-//! A change being planned: the writer's view of the index plus its own pending writes.
+//! A change being planned: the writer's view of the index (and of the change still being
+//! committed, see `inflight.rs`) plus its own pending writes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -8,10 +9,11 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::filter::ConversationFilter;
 use crate::folders::FolderEdit;
-use crate::index::Index;
 use crate::limits::Limits;
 use crate::model::{Conversation, ConversationId, ReceiveOption};
 use crate::store::{ChangeSet, KeptSettings, Tombstone, UnreadEntry};
+
+use super::inflight::{Base, InFlight, UnreadChange};
 use crate::sync::outbox::{Outbox, OutboxDelta, OutboxEntry};
 use crate::transport::{Bookmark, OpId, Operation, PendingOperation};
 
@@ -44,12 +46,13 @@ impl UnreadDelta {
     }
 }
 
-/// A change being planned: reads see the index plus this change's own writes.
+/// A change being planned: reads see its [`Base`] (the index, and the change in flight)
+/// plus this change's own writes.
 ///
 /// Several operations may be planned into one `Tx` (group commit); a [`Savepoint`] taken
 /// before each lets a failing one be rolled back alone.
 pub(crate) struct Tx<'a> {
-    index: &'a Index,
+    base: Base<'a>,
     outbox: &'a Outbox,
     pub(crate) limits: &'a Limits,
     pub(crate) self_user: Option<&'a str>,
@@ -115,14 +118,14 @@ pub(crate) struct Planned {
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(
-        index: &'a Index,
+        base: Base<'a>,
         outbox: &'a Outbox,
         limits: &'a Limits,
         self_user: Option<&'a str>,
         sync_session: Option<u64>,
     ) -> Self {
         Self {
-            index,
+            base,
             outbox,
             limits,
             self_user,
@@ -135,10 +138,10 @@ impl<'a> Tx<'a> {
             undo: Vec::new(),
             folders: None,
             events: Vec::new(),
-            order_clock: index.order_clock(),
-            next_unread_id: index.next_unread_id(),
-            pinned: index.pinned_count(),
-            decorated: index.decorated_count(),
+            order_clock: base.order_clock(),
+            next_unread_id: base.next_unread_id(),
+            pinned: base.pinned_count(),
+            decorated: base.decorated_count(),
             sync_session,
             outbox_added: Vec::new(),
             outbox_removed: Vec::new(),
@@ -152,7 +155,7 @@ impl<'a> Tx<'a> {
     pub(crate) fn get(&self, id: &ConversationId) -> Option<&Arc<Conversation>> {
         match self.overlay.get(id) {
             Some(written) => written.as_ref(),
-            None => self.index.get(id),
+            None => self.base.get(id),
         }
     }
 
@@ -165,14 +168,14 @@ impl<'a> Tx<'a> {
     /// The tombstone left by the last delete of a conversation (it stays after the
     /// conversation comes back), as this change sees it.
     pub(crate) fn tombstone(&self, id: &ConversationId) -> Option<&Tombstone> {
-        self.tombstones.get(id).or_else(|| self.index.tombstone(id))
+        self.tombstones.get(id).or_else(|| self.base.tombstone(id))
     }
 
     /// The settings kept for a conversation that is not in the list, as this change sees them.
     pub(crate) fn kept_settings(&self, id: &ConversationId) -> Option<&KeptSettings> {
         match self.settings.get(id) {
             Some(written) => written.as_ref(),
-            None => self.index.kept_settings(id),
+            None => self.base.kept_settings(id),
         }
     }
 
@@ -203,12 +206,8 @@ impl<'a> Tx<'a> {
 
     /// IDs of the live conversations matching `filter`, as this change sees them.
     pub(crate) fn ids_matching(&self, filter: &ConversationFilter) -> Vec<ConversationId> {
-        let mut ids: Vec<_> = self
-            .index
-            .matching(filter)
-            .map(|c| c.id.clone())
-            .filter(|id| !self.overlay.contains_key(id))
-            .collect();
+        let mut ids = self.base.ids_matching(filter);
+        ids.retain(|id| !self.overlay.contains_key(id));
         ids.extend(
             self.touched
                 .iter()
@@ -295,7 +294,7 @@ impl<'a> Tx<'a> {
 
     /// The number of unread entries of `id` as this change sees them.
     pub(crate) fn unread_count(&self, id: &ConversationId) -> u64 {
-        let committed = self.index.unread(id).map_or(0, |s| s.len());
+        let committed = self.base.unread_len(id);
         let count = match self.unread.get(id) {
             Some(d) => committed + d.added.len() - d.removed.len(),
             None => committed,
@@ -315,9 +314,8 @@ impl<'a> Tx<'a> {
         {
             return true;
         }
-        self.index
-            .unread(id)
-            .and_then(|s| s.id_of(key))
+        self.base
+            .unread_id_of(id, key)
             .is_some_and(|entry_id| !removed(entry_id))
     }
 
@@ -343,13 +341,9 @@ impl<'a> Tx<'a> {
         id: &ConversationId,
         position: Option<u64>,
     ) -> usize {
-        let index = self.index;
+        let committed = self.base.unread_through(id, position);
         let delta = self.unread.entry(id.clone()).or_default();
         let (added_len, removed_len) = (delta.added.len(), delta.removed.len());
-        let committed = index
-            .unread(id)
-            .into_iter()
-            .flat_map(|s| s.through(id, position));
         let mine = delta
             .added
             .iter()
@@ -357,7 +351,7 @@ impl<'a> Tx<'a> {
             .cloned()
             .collect::<Vec<_>>();
         let mut removed = 0;
-        for entry in committed.chain(mine) {
+        for entry in committed.into_iter().chain(mine) {
             if delta.removed_ids.insert(entry.id) {
                 delta.removed.push(entry);
                 removed += 1;
@@ -375,14 +369,14 @@ impl<'a> Tx<'a> {
         let delta = self.unread.get(id);
         let committed = match delta {
             // Some committed entries were removed by this change: look at the rest.
-            Some(d) if !d.removed.is_empty() => self.index.unread(id).and_then(|s| {
-                s.through(id, None)
-                    .into_iter()
-                    .filter(|e| !d.removed_ids.contains(&e.id))
-                    .map(|e| e.position)
-                    .max()
-            }),
-            _ => self.index.unread(id).and_then(|s| s.max_position()),
+            Some(d) if !d.removed.is_empty() => self
+                .base
+                .unread_through(id, None)
+                .into_iter()
+                .filter(|e| !d.removed_ids.contains(&e.id))
+                .map(|e| e.position)
+                .max(),
+            _ => self.base.unread_max_position(id),
         };
         let mine = delta.and_then(|d| {
             d.added
@@ -410,7 +404,7 @@ impl<'a> Tx<'a> {
 
     /// The folder list as this change sees it.
     pub(crate) fn folder_names(&self) -> &[String] {
-        self.folders.as_deref().unwrap_or(self.index.folders())
+        self.folders.as_deref().unwrap_or(self.base.folders())
     }
 
     pub(crate) fn folder_exists(&self, name: &str) -> bool {
@@ -419,8 +413,8 @@ impl<'a> Tx<'a> {
 
     /// Applies `edit` to the folder list (members are the caller's to update).
     pub(crate) fn edit_folders(&mut self, edit: FolderEdit<'_>) {
-        let index = self.index;
-        let folders = self.folders.get_or_insert_with(|| index.folders().to_vec());
+        let base = self.base;
+        let folders = self.folders.get_or_insert_with(|| base.folders().to_vec());
         edit.apply_to_list(folders);
     }
 
@@ -538,11 +532,11 @@ impl<'a> Tx<'a> {
             .chain(self.outbox_added.iter().map(|e| &e.operation.op))
     }
 
-    /// The change to commit.
+    /// The change to commit, and how the next plan sees it while it is being committed.
     ///
     /// # Errors
     /// [`Error::Internal`] if the sync data cannot be encoded (never expected).
-    pub(crate) fn finish(mut self) -> Result<Planned> {
+    pub(crate) fn finish(mut self) -> Result<(Planned, InFlight)> {
         let outbox = OutboxDelta {
             added: std::mem::take(&mut self.outbox_added),
             removed: std::mem::take(&mut self.outbox_removed),
@@ -550,25 +544,26 @@ impl<'a> Tx<'a> {
         };
         let mut change = ChangeSet {
             order_clock: self.order_clock,
-            folders: self.folders.take(),
+            folders: self.folders.clone(),
             sync: outbox.to_store()?,
             ..ChangeSet::default()
         };
         change.upserts.reserve(self.touched.len());
         for id in &self.touched {
-            if let Some(Some(record)) = self.overlay.remove(id) {
-                change.upserts.push(record);
+            if let Some(Some(record)) = self.overlay.get(id) {
+                change.upserts.push(Arc::clone(record));
             }
         }
         // A conversation deleted and brought back within one change still records its
         // tombstone, which outlives the delete.
         for id in &self.deleted {
-            if let Some(t) = self.tombstones.remove(id) {
-                change.deletes.push(t);
+            if let Some(t) = self.tombstones.get(id) {
+                change.deletes.push(t.clone());
             }
         }
         // Unread entries in touched order: an entry added and removed by this change is in
         // neither list.
+        let mut unread = HashMap::with_capacity(self.unread.len());
         let mut order = self.touched.clone();
         order.extend(self.unread.keys().cloned());
         for id in &order {
@@ -576,29 +571,46 @@ impl<'a> Tx<'a> {
                 continue;
             };
             let mine: HashSet<u64> = delta.added.iter().map(|e| e.id).collect();
-            change.unread_added.extend(
-                delta
-                    .added
-                    .into_iter()
-                    .filter(|e| !delta.removed_ids.contains(&e.id)),
-            );
-            change
-                .unread_removed
-                .extend(delta.removed.into_iter().filter(|e| !mine.contains(&e.id)));
+            let mut seen = UnreadChange::default();
+            for e in delta.added {
+                if !delta.removed_ids.contains(&e.id) {
+                    seen.added.push(e.clone());
+                    change.unread_added.push(e);
+                }
+            }
+            for e in delta.removed {
+                if !mine.contains(&e.id) {
+                    seen.removed.insert(e.id);
+                    change.unread_removed.push(e);
+                }
+            }
+            unread.insert(id.clone(), seen);
         }
-        for (id, settings) in self.settings.drain() {
+        for (id, settings) in &self.settings {
             match settings {
-                Some(kept) => change.settings_kept.push(kept),
-                None if self.index.kept_settings(&id).is_some() => {
-                    change.settings_released.push(id);
+                Some(kept) => change.settings_kept.push(kept.clone()),
+                None if self.base.kept_settings(id).is_some() => {
+                    change.settings_released.push(id.clone());
                 }
                 None => {}
             }
         }
-        Ok(Planned {
+        let inflight = InFlight {
+            conversations: self.overlay,
+            tombstones: self.tombstones,
+            settings: self.settings,
+            unread,
+            folders: self.folders,
+            order_clock: self.order_clock,
+            next_unread_id: self.next_unread_id,
+            pinned: self.pinned,
+            decorated: self.decorated,
+        };
+        let planned = Planned {
             change,
             outbox,
             events: self.events,
-        })
+        };
+        Ok((planned, inflight))
     }
 }

@@ -8,11 +8,15 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::Shared;
+use super::inflight::{Base, InFlight};
 use super::tx::{Planned, Tx};
-use crate::error::Result;
-use crate::store::Store;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::store::{ChangeSet, Store};
+use crate::sync::outbox::OutboxDelta;
 
 /// Most writes planned into one commit when callers queue up faster than the store commits.
 const MAX_GROUP: usize = 512;
@@ -52,31 +56,80 @@ pub(crate) fn job<T: Send + 'static>(
 /// The writer task: runs jobs in order until the manager is shut down or every handle is gone
 /// (then it closes the store, which releases its file).
 ///
-/// Writes that queue up while a commit is under way are planned one after the other into one
-/// transaction and committed together (group commit): each still sees the writes before it,
+/// **Group commit.** Writes that queue up while a commit is under way are planned one after the
+/// other into one transaction and committed together: each still sees the writes before it,
 /// fails alone, and is acknowledged only once the whole group is durable. The group is simply
 /// what is queued when the writer takes the next job; nothing waits for more to arrive.
+///
+/// **Pipelining.** While a group commits (on the store's side: its own task and, for SQLite,
+/// its connection's thread), the writer plans the next group on top of it (see
+/// `inflight.rs`), so planning and committing overlap. The next group is committed, applied
+/// and acknowledged only after the previous one: events, the index and the store see the
+/// groups in order, and nothing is visible before it is durable. If a commit fails, the group
+/// planned on top of it is not committed either and its writes fail with the same error (they
+/// were planned on writes that did not happen); nothing of either is applied. A group that
+/// changes the sync outbox is applied before anything is planned on it.
 pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
     let mut shutdown = None;
-    while let Some(first) = jobs.recv().await {
-        let mut writes = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Write(plan) => writes.push(plan),
-                Job::Shutdown(reply) => {
-                    shutdown = Some(reply);
-                    break;
+    let mut committing: Option<Committing> = None;
+    loop {
+        // 1. The next group: waited for when nothing commits; while a commit is under way,
+        //    taken if it arrives first and the commit can be planned on.
+        let group = match committing.as_mut() {
+            _ if shutdown.is_some() => None,
+            None => match jobs.recv().await {
+                Some(first) => Some(gather(first, &mut jobs, &mut shutdown)),
+                None => break,
+            },
+            Some(c) if !c.stackable => None,
+            Some(c) => {
+                let arrived = tokio::select! {
+                    biased;
+                    done = &mut c.rest.task => Err(done),
+                    job = jobs.recv() => Ok(job),
+                };
+                match arrived {
+                    Err(done) => {
+                        if let Some(c) = committing.take() {
+                            let _ = settle(&shared, c.rest, done);
+                        }
+                        continue;
+                    }
+                    Ok(Some(first)) => Some(gather(first, &mut jobs, &mut shutdown)),
+                    // Every handle is gone: finish what commits, then stop.
+                    Ok(None) => {
+                        shutdown.get_or_insert(None);
+                        None
+                    }
                 }
             }
-            if writes.len() < MAX_GROUP {
-                next = jobs.try_recv().ok();
+        };
+        // 2. Plan it on top of the commit under way.
+        let planned =
+            group.map(|writes| plan(&shared, committing.as_ref().map(|c| &c.view), writes));
+        // 3. The commit under way ends: apply and answer it.
+        let mut failed = None;
+        if let Some(Committing { view, mut rest, .. }) = committing.take() {
+            drop(view);
+            let done = (&mut rest.task).await;
+            failed = settle(&shared, rest, done).err();
+        }
+        // 4. Commit the planned group, or fail it with the commit it was planned on.
+        if let Some(planned) = planned {
+            match failed {
+                Some(err) => {
+                    tracing::warn!(
+                        writes = planned.completions.len(),
+                        "writes planned on a failed commit fail with it"
+                    );
+                    for done in planned.completions {
+                        done(Err(err.clone()));
+                    }
+                }
+                None => committing = start(&store, planned),
             }
         }
-        if !writes.is_empty() {
-            commit_group(&shared, store.as_ref(), writes).await;
-        }
-        if shutdown.is_some() {
+        if committing.is_none() && shutdown.is_some() {
             break;
         }
     }
@@ -87,71 +140,169 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         tracing::warn!(error = %err.report(), "closing the store failed");
     }
     shared.closed.send_replace(true);
-    if let Some(reply) = shutdown {
+    if let Some(Some(reply)) = shutdown {
         let _ = reply.send(closed);
     }
     tracing::debug!("conversation writer stopped");
 }
 
-/// Plans `writes` into one change, commits it, applies it and publishes, then replies to each.
-async fn commit_group(shared: &Shared, store: &dyn Store, writes: Vec<WriteFn>) {
-    let count = writes.len();
-    let (planned, completions) = {
-        let index = shared.read_index();
-        let outbox = shared.lock_outbox();
-        let mut tx = Tx::new(
-            &index,
-            &outbox,
-            &shared.limits,
-            shared.self_user.as_deref(),
-            shared.sync_session,
-        );
-        let completions: Vec<Completion> = writes.into_iter().map(|plan| plan(&mut tx)).collect();
-        (tx.finish(), completions)
+/// The jobs queued behind `first`, up to [`MAX_GROUP`] writes and up to a shutdown.
+fn gather(
+    first: Job,
+    jobs: &mut mpsc::Receiver<Job>,
+    shutdown: &mut Option<Option<oneshot::Sender<Result<()>>>>,
+) -> Vec<WriteFn> {
+    let mut writes = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        match job {
+            Job::Write(plan) => writes.push(plan),
+            Job::Shutdown(reply) => {
+                *shutdown = Some(Some(reply));
+                break;
+            }
+        }
+        if writes.len() < MAX_GROUP {
+            next = jobs.try_recv().ok();
+        }
+    }
+    writes
+}
+
+/// A planned group: what to commit, how later plans see it, and whom to answer.
+struct PlannedGroup {
+    planned: Result<(Planned, InFlight)>,
+    completions: Vec<Completion>,
+}
+
+/// Plans `writes` into one change, on top of `inflight` (the change being committed).
+fn plan(shared: &Shared, inflight: Option<&InFlight>, writes: Vec<WriteFn>) -> PlannedGroup {
+    let index = shared.read_index();
+    let outbox = shared.lock_outbox();
+    let mut tx = Tx::new(
+        Base::new(&index, inflight),
+        &outbox,
+        &shared.limits,
+        shared.self_user.as_deref(),
+        shared.sync_session,
+    );
+    let completions: Vec<Completion> = writes.into_iter().map(|plan| plan(&mut tx)).collect();
+    PlannedGroup {
+        planned: tx.finish(),
+        completions,
+    }
+}
+
+/// What a commit under way hands back: its result and the change it committed.
+type Committed = (Result<()>, ChangeSet);
+
+/// A group being committed.
+struct Committing {
+    /// How the next plan sees it.
+    view: InFlight,
+    /// Whether the next group may be planned on it before it is applied.
+    stackable: bool,
+    rest: Pending,
+}
+
+/// A group being committed, without its view.
+struct Pending {
+    task: JoinHandle<Committed>,
+    outbox: OutboxDelta,
+    events: Vec<Event>,
+    completions: Vec<Completion>,
+}
+
+/// Starts committing a planned group on a task of its own; a group that changes nothing is
+/// answered at once (the group it was planned on, if any, is applied already).
+fn start(store: &Arc<dyn Store>, group: PlannedGroup) -> Option<Committing> {
+    let PlannedGroup {
+        planned,
+        completions,
+    } = group;
+    let (planned, view) = match planned {
+        Ok(planned) => planned,
+        Err(err) => {
+            for done in completions {
+                done(Err(err.clone()));
+            }
+            return None;
+        }
     };
-    let committed = match planned {
-        Err(err) => Err(err),
-        Ok(Planned {
-            change,
+    let Planned {
+        change,
+        outbox,
+        events,
+    } = planned;
+    if change.is_empty() && outbox.is_empty() {
+        drop((change, events, view));
+        for done in completions {
+            done(Ok(()));
+        }
+        return None;
+    }
+    let store = Arc::clone(store);
+    let task = tokio::spawn(async move {
+        let result = store.commit(&change).await;
+        (result, change)
+    });
+    Some(Committing {
+        stackable: outbox.is_empty(),
+        view,
+        rest: Pending {
+            task,
             outbox,
             events,
-        }) if change.is_empty() && outbox.is_empty() => {
-            drop((change, events));
+            completions,
+        },
+    })
+}
+
+/// A commit has ended: applies it to the index and live lists, publishes, answers its writes.
+fn settle(
+    shared: &Shared,
+    pending: Pending,
+    done: std::result::Result<Committed, tokio::task::JoinError>,
+) -> Result<()> {
+    let Pending {
+        task: _,
+        outbox,
+        events,
+        completions,
+    } = pending;
+    let count = completions.len();
+    let committed = match done {
+        Ok((Ok(()), change)) => {
+            let recorded = !outbox.added.is_empty();
+            let events = {
+                let mut index = shared.write_index();
+                let applied = index.apply(&change, events);
+                // Under the same lock: live lists move with the index.
+                shared.live.apply(&index, &applied.touched);
+                applied.events
+            };
+            shared.lock_outbox().apply(outbox);
+            for event in events {
+                // No receiver is fine: nobody is listening.
+                let _ = shared.events.send(event);
+            }
+            if recorded && let Some(wake) = &shared.sync_wake {
+                wake.notify_one();
+            }
             Ok(())
         }
-        Ok(Planned {
-            change,
-            outbox,
-            events,
-        }) => {
-            let committed = store.commit(&change).await;
-            match &committed {
-                Err(err) => {
-                    tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
-                }
-                Ok(()) => {
-                    let recorded = !outbox.added.is_empty();
-                    let events = {
-                        let mut index = shared.write_index();
-                        let applied = index.apply(&change, events);
-                        // Under the same lock: live lists move with the index.
-                        shared.live.apply(&index, &applied.touched);
-                        applied.events
-                    };
-                    shared.lock_outbox().apply(outbox);
-                    for event in events {
-                        // No receiver is fine: nobody is listening.
-                        let _ = shared.events.send(event);
-                    }
-                    if recorded && let Some(wake) = &shared.sync_wake {
-                        wake.notify_one();
-                    }
-                }
-            }
-            committed
+        Ok((Err(err), _)) => {
+            tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
+            Err(err)
+        }
+        Err(join) => {
+            let err = Error::Internal(format!("the store's commit did not finish: {join}"));
+            tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
+            Err(err)
         }
     };
     for done in completions {
         done(committed.clone());
     }
+    committed
 }

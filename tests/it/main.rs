@@ -20,6 +20,7 @@ mod live;
 mod loopback;
 mod owner;
 mod paging;
+mod pipeline;
 mod properties;
 mod serde_forms;
 mod settings;

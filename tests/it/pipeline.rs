@@ -1,0 +1,362 @@
+//! The writer pipelines: it plans the next group of writes while the store commits the
+//! previous one. Writes submitted all at once over a slow store end exactly as the same writes
+//! made one at a time, each with the same outcome; nothing shows before it is durable; and a
+//! failed commit fails the group planned on it too, changing nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, join_all};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use timconv::store::{ChangeSet, Snapshot};
+use timconv::{
+    CleanTarget, Conversation, ConversationManager, Draft, Error, GroupType, MarkFlags,
+    MemoryStore, Message, ReadUpTo, ReceiveOption, Store,
+};
+
+use crate::common::{check_consistent, history, invariant_filters, set_marks, set_pinned};
+use crate::properties::{GROUP_NAMES, MARKS, Op, Target, build_message, conv_id, limits, op};
+
+/// A memory store whose commits take a while (so that the next group is planned on the one
+/// being committed), and that can be told to fail one commit.
+#[derive(Debug, Clone)]
+struct SlowStore {
+    inner: MemoryStore,
+    delay: Duration,
+    commits: Arc<AtomicUsize>,
+    /// The commit (counted from 0) that fails, if any.
+    fail: Option<usize>,
+    /// The manager, once open: each commit checks what it shows when the commit starts.
+    manager: Arc<Mutex<Option<ConversationManager>>>,
+    /// What the checks found wrong.
+    wrong: Arc<Mutex<Vec<String>>>,
+}
+
+impl SlowStore {
+    fn new(delay: Duration, fail: Option<usize>) -> Self {
+        Self {
+            inner: MemoryStore::new(),
+            delay,
+            commits: Arc::default(),
+            fail,
+            manager: Arc::default(),
+            wrong: Arc::default(),
+        }
+    }
+
+    /// When a commit starts, the manager shows exactly what is durable: the previous commit
+    /// (applied before this one started) and none of this one (not durable yet).
+    async fn check_visibility(&self, change: &ChangeSet) {
+        let Some(m) = self.manager.lock().expect("manager").clone() else {
+            return;
+        };
+        let durable = self.inner.load().await.expect("the memory store loads");
+        let ids = change
+            .upserts
+            .iter()
+            .map(|c| &c.id)
+            .chain(change.deletes.iter().map(|t| &t.id));
+        for id in ids {
+            let stored = durable.conversations.iter().find(|c| &c.id == id);
+            if m.get(id).as_deref() != stored.map(|c| &**c) {
+                self.wrong
+                    .lock()
+                    .expect("wrong")
+                    .push(format!("{id} shows other than its durable state"));
+            }
+        }
+    }
+}
+
+impl Store for SlowStore {
+    fn load(&self) -> BoxFuture<'_, timconv::Result<Snapshot>> {
+        self.inner.load()
+    }
+
+    fn commit<'a>(&'a self, change: &'a ChangeSet) -> BoxFuture<'a, timconv::Result<()>> {
+        async move {
+            let n = self.commits.fetch_add(1, Ordering::SeqCst);
+            self.check_visibility(change).await;
+            tokio::time::sleep(self.delay).await;
+            if self.fail == Some(n) {
+                return Err(Error::store(std::io::Error::other("the disk is full")));
+            }
+            self.inner.commit(change).await
+        }
+        .boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, timconv::Result<()>> {
+        self.inner.close()
+    }
+}
+
+async fn open(store: SlowStore) -> ConversationManager {
+    let watched = Arc::clone(&store.manager);
+    let m = ConversationManager::builder()
+        .store(store)
+        .self_user_id("me")
+        .limits(limits())
+        .open()
+        .await
+        .expect("opens");
+    *watched.lock().expect("manager") = Some(m.clone());
+    m
+}
+
+/// Shuts down the manager of `store`; what its commits found wrong.
+async fn close(m: ConversationManager, store: &SlowStore) -> Vec<String> {
+    store.manager.lock().expect("manager").take();
+    m.shutdown().await.expect("shutdown");
+    std::mem::take(&mut *store.wrong.lock().expect("wrong"))
+}
+
+/// The first message built for each message ID (later ingests redeliver it).
+fn messages_of(ops: &[Op]) -> HashMap<String, Message> {
+    let mut messages = HashMap::new();
+    for op in ops {
+        if let Op::Ingest {
+            conv,
+            msg,
+            from_self,
+            pos,
+            excluded,
+            at,
+        } = op
+        {
+            let msg_id = format!("c{conv}m{msg}");
+            messages
+                .entry(msg_id.clone())
+                .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at));
+        }
+    }
+    messages
+}
+
+/// Makes the call `op` stands for; its outcome as text (error codes, not messages).
+async fn call(m: &ConversationManager, op: &Op, messages: &HashMap<String, Message>) -> String {
+    fn shown<T: std::fmt::Debug>(r: timconv::Result<T>) -> String {
+        match r {
+            Ok(v) => format!("ok {v:?}"),
+            Err(e) => format!("error {}", e.code().as_i32()),
+        }
+    }
+    fn done<T>(r: timconv::Result<T>) -> String {
+        shown(r.map(|_| ()))
+    }
+    let ids = |v: &[usize]| v.iter().map(|&i| conv_id(i)).collect::<Vec<_>>();
+    match op {
+        Op::Ingest { conv, msg, .. } => {
+            let message = messages[&format!("c{conv}m{msg}")].clone();
+            shown(m.ingest_message(&conv_id(*conv), message).await)
+        }
+        Op::Pin { conv, on } => shown(set_pinned(m, &conv_id(*conv), *on).await),
+        Op::Mark { convs, mark, on } => {
+            let bits = MarkFlags::from_bits_retain(MARKS[*mark]);
+            shown(set_marks(m, &ids(convs), bits, *on).await)
+        }
+        Op::CustomData { convs, len } => shown(
+            m.set_custom_data(&ids(convs), "x".repeat(*len).as_str())
+                .await,
+        ),
+        Op::SetDraft { conv } => {
+            let draft = Draft::new(Message::text("", "draft"), "user define", 1_700_000_000);
+            shown(m.set_draft(&conv_id(*conv), draft).await)
+        }
+        Op::CancelDraft { conv } => shown(m.cancel_draft(&conv_id(*conv)).await),
+        Op::ReceiveOption { conv, option } => {
+            let option = ReceiveOption::from_u32(*option);
+            shown(m.set_receive_option(&conv_id(*conv), option).await)
+        }
+        Op::Profile { conv, av_chat_room } => {
+            let kind = if *av_chat_room {
+                GroupType::AvChatRoom
+            } else {
+                GroupType::Public
+            };
+            shown(m.set_group_type(&conv_id(*conv), kind).await)
+        }
+        Op::Clean {
+            target,
+            timestamp,
+            sequence,
+        } => {
+            let target = match target {
+                Target::One(c) => CleanTarget::Conversation(conv_id(*c)),
+                Target::AllC2c => CleanTarget::AllC2c,
+                Target::AllGroups => CleanTarget::AllGroups,
+                Target::All => CleanTarget::All,
+            };
+            let up_to = ReadUpTo::Positions {
+                timestamp: (*timestamp != 0).then_some(*timestamp),
+                sequence: (*sequence != 0).then_some(*sequence),
+            };
+            shown(m.clean_unread(target, up_to).await)
+        }
+        Op::Delete { conv, clear } => shown(m.delete(&conv_id(*conv), history(*clear)).await),
+        Op::DeleteMany { convs } => shown(
+            m.delete_many(&ids(convs), timconv::MessageHistory::Keep)
+                .await,
+        ),
+        // The record returned carries its order key, which depends on the clock.
+        Op::Create { conv } => done(m.create_conversation(&conv_id(*conv)).await),
+        Op::CreateFolder { name, convs } => {
+            shown(m.create_folder(GROUP_NAMES[*name], &ids(convs)).await)
+        }
+        Op::RenameFolder { from, to } => {
+            shown(m.rename_folder(GROUP_NAMES[*from], GROUP_NAMES[*to]).await)
+        }
+        Op::DeleteFolder { name } => shown(m.delete_folder(GROUP_NAMES[*name]).await),
+        Op::AddToFolder { name, convs } => {
+            shown(m.add_to_folder(GROUP_NAMES[*name], &ids(convs)).await)
+        }
+        Op::RemoveFromFolder { name, convs } => {
+            shown(m.remove_from_folder(GROUP_NAMES[*name], &ids(convs)).await)
+        }
+    }
+}
+
+/// The state a manager shows, without what depends on the clock: the list in order, each
+/// record with its order key cleared, the folders, the total unread.
+fn state(m: &ConversationManager) -> (Vec<Conversation>, Vec<String>, u64) {
+    let list = m
+        .conversations()
+        .iter()
+        .map(|c| {
+            let mut c = Conversation::clone(c);
+            c.order_key = 0;
+            c
+        })
+        .collect();
+    (list, m.folders(), m.total_unread())
+}
+
+async fn pipelined_equals_one_at_a_time(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let messages = messages_of(&ops);
+    let one = open(SlowStore::new(Duration::ZERO, None)).await;
+    let mut expected = Vec::new();
+    for op in &ops {
+        expected.push(call(&one, op, &messages).await);
+    }
+    let store = SlowStore::new(Duration::from_millis(2), None);
+    let commits = Arc::clone(&store.commits);
+    let all = open(store.clone()).await;
+    // Submitted in order from this task, a few at a time while commits go on, so that groups
+    // form and are planned on the one being committed.
+    let mut calls = Vec::new();
+    for (n, op) in ops.iter().enumerate() {
+        let mut call = Box::pin(call(&all, op, &messages));
+        let first = futures::poll!(call.as_mut());
+        calls.push((call, first));
+        if n % 4 == 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut got = Vec::new();
+    for (call, first) in calls {
+        got.push(match first {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => call.await,
+        });
+    }
+    for (n, (got, expected)) in got.iter().zip(&expected).enumerate() {
+        prop_assert_eq!(got, expected, "outcome of step {} {:?}", n, &ops[n]);
+    }
+    prop_assert_eq!(state(&all), state(&one));
+    check_consistent(&all, &invariant_filters(), 5).map_err(TestCaseError::fail)?;
+    // Fewer commits than writes that changed something: groups were formed and stacked.
+    prop_assert!(commits.load(Ordering::SeqCst) <= ops.len());
+    let wrong = close(all, &store).await;
+    prop_assert!(wrong.is_empty(), "{:?}", wrong);
+    one.shutdown()
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(crate::common::proptest_config(64))]
+
+    /// Writes queued at once, planned in groups on top of the commit under way, give every
+    /// caller the outcome it gets when the writes are made one at a time, and the same state.
+    #[test]
+    fn pipelined_writes_equal_writes_one_at_a_time(ops in prop::collection::vec(op(), 1..60)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| TestCaseError::fail(format!("runtime: {e}")))?
+            .block_on(pipelined_equals_one_at_a_time(ops))?;
+    }
+}
+
+/// A failed commit fails the writes planned on top of it, and nothing of either shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_the_group_planned_on_it() {
+    // Commit 0 is the first message; commit 1, which fails, holds the second; the third
+    // message, queued while commit 1 was under way, was planned on it.
+    let store = SlowStore::new(Duration::from_millis(50), Some(1));
+    let m = open(store.clone()).await;
+    let id = conv_id(0);
+    let message = |n: u64| crate::common::incoming(&format!("m{n}"), n);
+    m.ingest_message(&id, message(1)).await.expect("the first");
+    let before = state(&m);
+    let mut events = m.events();
+    let second = m.ingest_message(&id, message(2));
+    let third = async {
+        // Queued once the second is being committed.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        m.ingest_message(&id, message(3)).await
+    };
+    let (second, third) = futures::join!(second, third);
+    assert_eq!(second.map_err(|e| e.code().as_i32()), Err(6019));
+    assert_eq!(
+        third.map_err(|e| e.code().as_i32()),
+        Err(6019),
+        "planned on the failed one"
+    );
+    assert_eq!(state(&m), before, "nothing of either shows");
+    assert!(
+        crate::common::published(&mut events).is_empty(),
+        "nor is published"
+    );
+    // The writer goes on: the same messages are accepted now.
+    m.ingest_message(&id, message(2))
+        .await
+        .expect("the second again");
+    m.ingest_message(&id, message(3))
+        .await
+        .expect("the third again");
+    assert_eq!(m.total_unread(), 3);
+    assert_eq!(close(m, &store).await, Vec::<String>::new());
+}
+
+/// Many writers at once over a slow store: every commit starts with the previous one applied
+/// and none of its own writes showing (checked by the store), and every write lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_shows_before_it_is_durable() {
+    let store = SlowStore::new(Duration::from_millis(5), None);
+    let m = open(store.clone()).await;
+    let writes = join_all((0..200_u64).map(|n| {
+        let m = m.clone();
+        async move {
+            if n % 3 == 0 {
+                tokio::time::sleep(Duration::from_millis(n % 7)).await;
+            }
+            let id = conv_id(usize::try_from(n % 8).expect("small"));
+            m.ingest_message(&id, crate::common::incoming(&format!("m{n}"), n + 1))
+                .await
+        }
+    }))
+    .await;
+    assert!(writes.iter().all(Result::is_ok));
+    assert_eq!(m.len(), 8);
+    assert_eq!(m.total_unread(), 200);
+    let commits = store.commits.load(Ordering::SeqCst);
+    assert!(commits < 200, "writes were grouped: {commits} commits");
+    assert_eq!(close(m, &store).await, Vec::<String>::new());
+}
