@@ -15,8 +15,9 @@
 //! 2. Its unread entries removed are entries of the index, and those added are not in it:
 //!    the index's entries of a conversation, less the removed, plus the added, are its
 //!    entries after the change.
-//! 3. A change that alters the sync outbox is never planned on (the writer waits for it to
-//!    be applied first), so a plan reads the outbox as committed.
+//! 3. A change that adds or removes operations of the sync outbox is never planned on (the
+//!    writer waits for it to be applied first), so a plan reads the outbox's operations as
+//!    committed. The pull bookmark a change stores is part of its view.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::filter::ConversationFilter;
 use crate::index::Index;
 use crate::model::{Conversation, ConversationId};
 use crate::store::{KeptSettings, Tombstone, UnreadEntry};
+use crate::transport::Bookmark;
 
 /// A conversation's unread entries, as a change in flight alters them.
 #[derive(Debug, Default)]
@@ -50,6 +52,8 @@ pub(crate) struct InFlight {
     pub(crate) next_unread_id: u64,
     pub(crate) pinned: usize,
     pub(crate) decorated: usize,
+    /// The pull bookmark the change stores, if it stores one.
+    pub(crate) bookmark: Option<Bookmark>,
 }
 
 /// The state a plan starts from: the index, and the change in flight if there is one.
@@ -89,6 +93,11 @@ impl<'a> Base<'a> {
             Some(folders) => folders,
             None => self.index.folders(),
         }
+    }
+
+    /// The pull bookmark the change in flight stores, if it stores one.
+    pub(crate) fn bookmark(&self) -> Option<&'a Bookmark> {
+        self.inflight.and_then(|f| f.bookmark.as_ref())
     }
 
     pub(crate) fn order_clock(&self) -> u64 {

@@ -515,7 +515,18 @@ impl<'a> Tx<'a> {
     /// Stores the bookmark covering the pulled changes planned into this change.
     pub(crate) fn set_bookmark(&mut self, bookmark: Bookmark) {
         // The bookmark already stored needs no write (a pull that found nothing new).
-        self.bookmark = (self.outbox.bookmark() != Some(&bookmark)).then_some(bookmark);
+        self.bookmark = (self.stored_bookmark() != Some(&bookmark)).then_some(bookmark);
+    }
+
+    /// The pull bookmark stored before this change: the one the change being committed
+    /// stores, else the committed one.
+    fn stored_bookmark(&self) -> Option<&Bookmark> {
+        self.base.bookmark().or_else(|| self.outbox.bookmark())
+    }
+
+    /// The pull bookmark as this change sees it: the one it stores, else the one before it.
+    pub(crate) fn bookmark(&self) -> Option<&Bookmark> {
+        self.bookmark.as_ref().or_else(|| self.stored_bookmark())
     }
 
     /// The outbox as committed (without this change's own additions and removals).
@@ -542,6 +553,7 @@ impl<'a> Tx<'a> {
             removed: std::mem::take(&mut self.outbox_removed),
             bookmark: self.bookmark.take(),
         };
+        let bookmark = outbox.bookmark.clone();
         let mut change = ChangeSet {
             order_clock: self.order_clock,
             folders: self.folders.clone(),
@@ -605,6 +617,7 @@ impl<'a> Tx<'a> {
             next_unread_id: self.next_unread_id,
             pinned: self.pinned,
             decorated: self.decorated,
+            bookmark,
         };
         let planned = Planned {
             change,

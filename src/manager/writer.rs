@@ -68,7 +68,8 @@ pub(crate) fn job<T: Send + 'static>(
 /// groups in order, and nothing is visible before it is durable. If a commit fails, the group
 /// planned on top of it is not committed either and its writes fail with the same error (they
 /// were planned on writes that did not happen); nothing of either is applied. A group that
-/// changes the sync outbox is applied before anything is planned on it.
+/// adds or removes operations of the sync outbox is applied before anything is planned on it
+/// (a pulled page's bookmark does not stop the next page from being planned on it).
 pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
     let mut shutdown = None;
     let mut committing: Option<Committing> = None;
@@ -247,7 +248,7 @@ fn start(store: &Arc<dyn Store>, group: PlannedGroup) -> Option<Committing> {
         (result, change)
     });
     Some(Committing {
-        stackable: outbox.is_empty(),
+        stackable: outbox.added.is_empty() && outbox.removed.is_empty(),
         view,
         rest: Pending {
             task,

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::task::Poll;
+
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -409,6 +412,8 @@ async fn pull_all(
     let mut since: Option<Bookmark> = if *full_due { None } else { bookmark };
     let mut full = since.is_none();
     let mut everything: Vec<RemoteChange> = Vec::new();
+    // The previous page's write, submitted and not yet answered.
+    let mut previous: Option<BoxFuture<'_, Result<()>>> = None;
     let mut answer = transport
         .pull(since.clone(), options.pull_page_size)
         .await?;
@@ -416,6 +421,9 @@ async fn pull_all(
         let page = match answer {
             PullResponse::TooFarBehind if !full => {
                 tracing::info!("sync: too far behind the server; full resync");
+                if let Some(write) = previous.take() {
+                    write.await?;
+                }
                 full = true;
                 everything.clear();
                 answer = transport.pull(None, options.pull_page_size).await?;
@@ -438,7 +446,7 @@ async fn pull_all(
                 "the server asked for more from a bookmark it did not move",
             )));
         }
-        since = Some(page.bookmark.clone());
+        let from = since.replace(page.bookmark.clone());
         if full {
             everything.extend(page.changes);
             // Nothing is written until the last page: give other tasks their turn between
@@ -460,22 +468,47 @@ async fn pull_all(
             *full_due = false;
             return Ok(());
         }
-        // Each page is one transaction holding its changes and the bookmark after them. The
-        // next page is fetched while this one is applied (the writes stay in page order).
-        let write = mgr.write(move |tx| {
-            for change in page.changes {
-                reconcile::apply_remote(tx, change);
+        // Each page is one transaction holding its changes and the bookmark after them. It is
+        // handed to the writer as soon as it arrives, so the writer plans it while the page
+        // before it commits, and the next page is fetched meanwhile. A page applies only on top
+        // of the bookmark it was pulled from: if the page before it failed, it is not applied
+        // past it (the cycle fails with that page's error and the next one pulls from there).
+        let mut write = mgr
+            .write(move |tx| {
+                if tx.bookmark() != from.as_ref() {
+                    return Err(Error::Internal(
+                        "a pulled page does not follow the stored bookmark".into(),
+                    ));
+                }
+                for change in page.changes {
+                    reconcile::apply_remote(tx, change);
+                }
+                tx.set_bookmark(page.bookmark);
+                Ok(())
+            })
+            .boxed();
+        // Its first poll submits it, behind the page before it.
+        if let Poll::Ready(done) = futures::poll!(&mut write) {
+            write = futures::future::ready(done).boxed();
+        }
+        let before = previous.take();
+        let before = async move {
+            match before {
+                Some(write) => write.await,
+                None => Ok(()),
             }
-            tx.set_bookmark(page.bookmark);
-            Ok(())
-        });
+        };
         if !more {
+            before.await?;
             return write.await;
         }
-        let (written, next) =
-            tokio::join!(write, transport.pull(since.clone(), options.pull_page_size));
+        let (written, next) = tokio::join!(
+            before,
+            transport.pull(since.clone(), options.pull_page_size)
+        );
         written?;
         answer = next?;
+        previous = Some(write);
     }
 }
 
