@@ -470,7 +470,7 @@ impl Inner {
             .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
-        self.log().commit(plan);
+        self.log().commit(&plan, change);
         drop(guard);
         {
             let mut activity = self.activity();
