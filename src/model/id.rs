@@ -152,6 +152,11 @@ impl ConversationId {
     pub fn as_str(&self) -> &str {
         &self.full
     }
+
+    /// The full ID, shared (no copy of the text).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.full)
+    }
 }
 
 impl FromStr for ConversationId {

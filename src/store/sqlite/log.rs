@@ -51,8 +51,6 @@ pub(super) struct Appended {
     pub(super) seqs: Vec<i64>,
     /// The tombstones' `deleted_seq`.
     pub(super) deleted_seq: i64,
-    ids: Vec<ConversationId>,
-    deleted: Vec<ConversationId>,
 }
 
 impl RecordLog {
@@ -91,22 +89,25 @@ impl RecordLog {
         Appended {
             seqs: (first..).take(change.upserts.len()).collect(),
             deleted_seq: first - 1,
-            ids: change.upserts.iter().map(|c| c.id.clone()).collect(),
-            deleted: change.deletes.iter().map(|t| t.id.clone()).collect(),
         }
     }
 
-    /// Records a committed plan: the rows it replaced, and those of the conversations it
-    /// deleted, are dead now.
-    pub(super) fn commit(&mut self, plan: Appended) {
-        for id in &plan.deleted {
-            if let Some(old) = self.current.remove(id) {
+    /// Records the committed `plan` of `change`: the rows it replaced, and those of the
+    /// conversations it deleted, are dead now.
+    pub(super) fn commit(&mut self, plan: &Appended, change: &ChangeSet) {
+        for t in &change.deletes {
+            if let Some(old) = self.current.remove(&t.id) {
                 self.dead.insert(old);
             }
         }
-        for (id, seq) in plan.ids.into_iter().zip(plan.seqs) {
+        for (c, &seq) in change.upserts.iter().zip(&plan.seqs) {
             self.next_seq = self.next_seq.max(seq + 1);
-            if let Some(old) = self.current.insert(id, seq) {
+            // A conversation already in the map keeps its key: no clone of the ID.
+            let old = match self.current.get_mut(&c.id) {
+                Some(current) => Some(std::mem::replace(current, seq)),
+                None => self.current.insert(c.id.clone(), seq),
+            };
+            if let Some(old) = old {
                 self.dead.insert(old);
             }
         }
@@ -151,12 +152,14 @@ mod tests {
     #[test]
     fn rewrites_and_deletes_leave_dead_rows_oldest_first() {
         let mut log = RecordLog::loading(0);
-        let first = log.plan(&upserting(&["c2c_a", "c2c_b"]));
+        let change = upserting(&["c2c_a", "c2c_b"]);
+        let first = log.plan(&change);
         assert_eq!(first.seqs, [1, 2]);
-        log.commit(first);
-        let again = log.plan(&upserting(&["c2c_b"]));
+        log.commit(&first, &change);
+        let change = upserting(&["c2c_b"]);
+        let again = log.plan(&change);
         assert_eq!(again.seqs, [3]);
-        log.commit(again);
+        log.commit(&again, &change);
         let mut delete = upserting(&["c2c_a"]);
         delete.deletes = vec![Tombstone::new(id("c2c_a"), [0; 3], false)];
         let plan = log.plan(&delete);
@@ -169,7 +172,7 @@ mod tests {
             [4],
             "a conversation deleted and recreated in one change"
         );
-        log.commit(plan);
+        log.commit(&plan, &delete);
         assert_eq!((log.live(), log.dead()), (2, 2));
         assert_eq!(log.oldest_dead(10), [1, 2]);
         log.forget(&[1]);

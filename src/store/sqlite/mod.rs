@@ -7,6 +7,7 @@
 //! - `log.rs`: the record log, how conversations are kept (an append per write, dead rows
 //!   compacted later), with its format and invariants;
 //! - `record.rs`: how one record is packed;
+//! - `write.rs`: the statements a commit writes its rows with;
 //! - `upkeep.rs`: compaction and checkpoints, in the background, in bounded steps;
 //! - `legacy.rs`: converting a file of schema version 4.
 //!
@@ -20,6 +21,7 @@ mod log;
 mod options;
 mod record;
 mod upkeep;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,23 +32,20 @@ use std::time::Instant;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::Notify;
 
 use super::{ChangeSet, Snapshot, Store};
 use crate::error::{Error, Result};
 use crate::model::ConversationId;
 use file::OwnerLock;
-use log::{RECORD_INSERT, RecordLog};
+use log::RecordLog;
 use upkeep::{Activity, COMPACT_STEP, Work};
 
 pub use options::{SqliteStoreOptions, Synchronous};
 
 /// The migrations compiled into the crate.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Bound parameters per statement, well under SQLite's 32,766.
-const BINDS_PER_STATEMENT: usize = 30_000;
 
 /// SQLite's primary result codes this store tells apart: a damaged or foreign file...
 const SQLITE_CORRUPT: i32 = 11;
@@ -392,79 +391,18 @@ impl Inner {
     }
 
     async fn commit(&self, change: &ChangeSet) -> Result<()> {
-        // Commits come one at a time (the contract), so the rows can be planned and packed
-        // before taking the connection, which upkeep may be using.
+        // Commits come one at a time (the contract), so the rows can be planned before taking
+        // the connection, which upkeep may be using; records are packed while SQLite writes
+        // the rows before them.
         let plan = self.log().plan(change);
-        let records = change
-            .upserts
-            .iter()
-            .zip(&plan.seqs)
-            .map(|(c, &seq)| Ok((c.id.to_string(), record::encode(seq, c)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let bytes: usize = records.iter().map(|(id, r)| id.len() + r.len()).sum();
         let mut guard = self.conn.lock().await;
         let conn = guard.as_mut().ok_or(Error::Closed)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
-        for chunk in change.deletes.chunks(BINDS_PER_STATEMENT / 6) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO tombstones (id, last_position, last_server_time, last_seq, \
-                 clear_messages, deleted_seq) ",
-            );
-            q.push_values(chunk, |mut b, t| {
-                b.push_bind(t.id.to_string())
-                    .push_bind(to_sql(t.last_message[0]))
-                    .push_bind(to_sql(t.last_message[1]))
-                    .push_bind(to_sql(t.last_message[2]))
-                    .push_bind(t.clear_messages)
-                    .push_bind(plan.deleted_seq);
-            });
-            q.push(
-                " ON CONFLICT(id) DO UPDATE SET last_position = excluded.last_position, \
-                 last_server_time = excluded.last_server_time, last_seq = excluded.last_seq, \
-                 clear_messages = excluded.clear_messages, deleted_seq = excluded.deleted_seq",
-            );
-            q.build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
-        let mut rows = records
-            .into_iter()
-            .zip(plan.seqs.iter().copied())
-            .peekable();
-        while rows.peek().is_some() {
-            let mut q = QueryBuilder::<Sqlite>::new(RECORD_INSERT);
-            q.push_values(
-                rows.by_ref().take(BINDS_PER_STATEMENT / 3),
-                |mut b, ((id, bytes), seq)| {
-                    b.push_bind(seq).push_bind(id).push_bind(bytes);
-                },
-            );
-            q.build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        write::tombstones(&mut tx, &change.deletes, plan.deleted_seq).await?;
+        let bytes = write::records(&mut tx, &change.upserts, &plan.seqs).await?;
         let removed: Vec<i64> = change.unread_removed.iter().map(|u| to_sql(u.id)).collect();
-        delete_in(&mut tx, "DELETE FROM unread_entries WHERE id IN ", &removed).await?;
-        for chunk in change.unread_added.chunks(BINDS_PER_STATEMENT / 4) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO unread_entries (id, conversation, message_key, position) ",
-            );
-            q.push_values(chunk, |mut b, u| {
-                b.push_bind(to_sql(u.id))
-                    .push_bind(u.conversation.to_string())
-                    .push_bind(u.key.as_str())
-                    .push_bind(to_sql(u.position));
-            });
-            q.build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        write::any_of(&mut tx, &write::UNREAD_REMOVED, &removed).await?;
+        write::unread_added(&mut tx, &change.unread_added).await?;
         for id in &change.settings_released {
             sqlx::query("DELETE FROM kept_settings WHERE id = ?")
                 .bind(id.as_str())
@@ -509,7 +447,7 @@ impl Inner {
         .map_err(db_error)?;
         let sync = &change.sync;
         let keys: Vec<i64> = sync.remove.iter().map(|k| to_sql(*k)).collect();
-        delete_in(&mut tx, "DELETE FROM sync_records WHERE key IN ", &keys).await?;
+        write::any_of(&mut tx, &write::SYNC_REMOVED, &keys).await?;
         for r in &sync.put {
             sqlx::query(
                 "INSERT INTO sync_records (key, value) VALUES (?, ?) \
@@ -532,7 +470,7 @@ impl Inner {
             .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
-        self.log().commit(plan);
+        self.log().commit(&plan, change);
         drop(guard);
         {
             let mut activity = self.activity();
@@ -554,7 +492,7 @@ impl Inner {
             return Ok(0);
         }
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
-        delete_in(&mut tx, "DELETE FROM records WHERE seq IN ", &batch).await?;
+        write::any_of(&mut tx, &write::DEAD_RECORDS, &batch).await?;
         tx.commit().await.map_err(db_error)?;
         self.log().forget(&batch);
         self.activity().unchecked += batch.len() * 64;
@@ -613,29 +551,6 @@ impl Inner {
             .take();
         result
     }
-}
-
-/// Runs `statement` followed by `(?, ?, …)` over `keys`, in statements of bounded size.
-async fn delete_in(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    statement: &'static str,
-    keys: &[i64],
-) -> Result<()> {
-    for chunk in keys.chunks(BINDS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(statement);
-        q.push("(");
-        let mut list = q.separated(", ");
-        for key in chunk {
-            list.push_bind(*key);
-        }
-        q.push(")");
-        q.build()
-            .persistent(false)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(())
 }
 
 impl Store for SqliteStore {
