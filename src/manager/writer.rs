@@ -7,6 +7,11 @@
 
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -127,7 +132,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
                         done(Err(err.clone()));
                     }
                 }
-                None => committing = start(&store, planned),
+                None => committing = start(&store, planned, !jobs.is_empty()),
             }
         }
         if committing.is_none() && shutdown.is_some() {
@@ -206,17 +211,40 @@ struct Committing {
     rest: Pending,
 }
 
+/// A commit under way: on a task of its own, or run by the writer itself.
+enum CommitTask {
+    Spawned(JoinHandle<Committed>),
+    Inline(BoxFuture<'static, Committed>),
+}
+
+impl Future for CommitTask {
+    type Output = std::result::Result<Committed, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            CommitTask::Spawned(task) => Pin::new(task).poll(cx),
+            CommitTask::Inline(commit) => commit.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
 /// A group being committed, without its view.
 struct Pending {
-    task: JoinHandle<Committed>,
+    task: CommitTask,
     outbox: OutboxDelta,
     events: Vec<Event>,
     completions: Vec<Completion>,
 }
 
-/// Starts committing a planned group on a task of its own; a group that changes nothing is
-/// answered at once (the group it was planned on, if any, is applied already).
-fn start(store: &Arc<dyn Store>, group: PlannedGroup) -> Option<Committing> {
+/// Starts committing a planned group; a group that changes nothing is answered at once (the
+/// group it was planned on, if any, is applied already).
+///
+/// With writes already queued behind it (`queued`), the commit runs on a task of its own and
+/// the next group is planned on it meanwhile. Without, there is nothing to plan yet: the writer
+/// awaits the commit itself, which saves a task and its wake-ups per commit when callers each
+/// wait for their write before sending the next (the writes that arrive meanwhile form the
+/// next group, as before pipelining).
+fn start(store: &Arc<dyn Store>, group: PlannedGroup, queued: bool) -> Option<Committing> {
     let PlannedGroup {
         planned,
         completions,
@@ -243,12 +271,17 @@ fn start(store: &Arc<dyn Store>, group: PlannedGroup) -> Option<Committing> {
         return None;
     }
     let store = Arc::clone(store);
-    let task = tokio::spawn(async move {
+    let commit = async move {
         let result = store.commit(&change).await;
         (result, change)
-    });
+    };
+    let task = if queued {
+        CommitTask::Spawned(tokio::spawn(commit))
+    } else {
+        CommitTask::Inline(Box::pin(commit))
+    };
     Some(Committing {
-        stackable: outbox.added.is_empty() && outbox.removed.is_empty(),
+        stackable: queued && outbox.added.is_empty() && outbox.removed.is_empty(),
         view,
         rest: Pending {
             task,
