@@ -34,9 +34,12 @@ impl Index {
         let mut stored = Vec::with_capacity(n);
         index.sets = std::thread::scope(|scope| {
             let records = &conversations;
-            let sets = scope.spawn(move || {
-                OrderSets::build(records.iter().zip(0..).map(|(c, slot)| (slot, &**c)))
-            });
+            let build = move || OrderSets::build(records.iter().zip(0..).map(|(c, s)| (s, &**c)));
+            // Without a thread (the system refused one), they are built here after the rest.
+            let sets = std::thread::Builder::new()
+                .name("timconv-index".into())
+                .spawn_scoped(scope, build)
+                .ok();
             index.rows.reserve_exact(n);
             index.by_id.reserve(n);
             for (record, slot) in conversations.iter().zip(0_u32..) {
@@ -60,9 +63,10 @@ impl Index {
                     row.unread.get_or_insert_default().insert(&entry);
                 }
             }
-            match sets.join() {
-                Ok(sets) => sets,
-                Err(panic) => std::panic::resume_unwind(panic),
+            match sets.map(std::thread::ScopedJoinHandle::join) {
+                Some(Ok(sets)) => sets,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => build(),
             }
         });
         // The rows hold the only references now.
