@@ -5,6 +5,7 @@
 //! the size of the account. Only the writer changes the index, through [`Index::apply`], after
 //! the store has committed the change.
 
+mod build;
 mod counters;
 mod sets;
 mod unread;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use crate::events::Event;
 use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationId};
-use crate::store::{ChangeSet, KeptSettings, Snapshot, Tombstone, UnreadEntry};
+use crate::store::{ChangeSet, KeptSettings, Tombstone, UnreadEntry};
 
 pub(crate) use counters::{CounterChanges, Counters};
 pub(crate) use sets::OrderSets;
@@ -76,67 +77,6 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    pub(crate) fn from_snapshot(snapshot: Snapshot, version: u64) -> Self {
-        let mut index = Index {
-            order_clock: snapshot.order_clock,
-            folders: snapshot.folders,
-            version,
-            ..Index::default()
-        };
-        index.tombstones = snapshot
-            .tombstones
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect();
-        index.settings = snapshot
-            .settings
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect();
-        let n = snapshot.conversations.len();
-        index.rows.reserve_exact(n);
-        index.by_id.reserve(n);
-        for record in snapshot.conversations {
-            let slot = u32::try_from(index.rows.len()).unwrap_or(u32::MAX);
-            index.by_id.insert(record.id.clone(), slot);
-            index.rows.push(Some(Row {
-                record,
-                unread: None,
-                demoted_at: 0,
-                demoted_from: 0,
-            }));
-        }
-        for entry in snapshot.unread {
-            index.next_unread_id = index.next_unread_id.max(entry.id.saturating_add(1));
-            // An entry of a conversation that is not in the list counts nowhere.
-            if let Some(row) = index.row_mut(&entry.conversation) {
-                row.unread.get_or_insert_default().insert(&entry);
-            }
-        }
-        for row in index.rows.iter_mut().flatten() {
-            let count = row.unread.as_ref().map_or(0, |s| s.len() as u64);
-            if row.record.unread_count != count {
-                // The count is the entries' number: a record says otherwise only if it was
-                // written by hand. Unique at load, so this does not copy.
-                Arc::make_mut(&mut row.record).unread_count = count;
-            }
-            let c = &row.record;
-            index.order_clock = index.order_clock.max(c.order_key);
-            index.pinned += usize::from(c.is_pinned);
-            index.decorated += usize::from(c.is_decorated());
-            index.counters.update(None, Some(c));
-        }
-        index.sets = OrderSets::build(
-            index
-                .rows
-                .iter()
-                .zip(0..)
-                .filter_map(|(row, slot)| row.as_ref().map(|r| (slot, &*r.record))),
-        );
-        index.counters.publish_loaded();
-        index
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }

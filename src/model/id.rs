@@ -163,10 +163,15 @@ impl FromStr for ConversationId {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        if let Some(peer) = s.strip_prefix(C2C_PREFIX) {
-            Self::new(ConversationType::C2c, peer)
-        } else if let Some(peer) = s.strip_prefix(GROUP_PREFIX) {
-            Self::new(ConversationType::Group, peer)
+        // The whole text is the ID: copied once, not rebuilt from its prefix and peer.
+        if let Some(peer) = s
+            .strip_prefix(C2C_PREFIX)
+            .or_else(|| s.strip_prefix(GROUP_PREFIX))
+        {
+            if peer.is_empty() {
+                return Err(Error::invalid_id(peer, "the peer ID is empty"));
+            }
+            Ok(Self { full: s.into() })
         } else {
             Err(Error::invalid_id(
                 s,

@@ -25,6 +25,7 @@
 //! oldest first, in bounded steps between commits (see `upkeep.rs`). Oldest first, because the
 //! oldest rows are the densest in dead ones, so a step rewrites few pages per row it deletes.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::model::ConversationId;
@@ -67,12 +68,14 @@ impl RecordLog {
     /// newer row was fed before it, nor if `deleted_seq` (its tombstone's) covers it.
     pub(super) fn loaded(&mut self, id: &ConversationId, seq: i64, deleted_seq: i64) -> bool {
         self.next_seq = self.next_seq.max(seq.saturating_add(1));
-        if seq <= deleted_seq || self.current.contains_key(id) {
-            self.dead.insert(seq);
-            return false;
+        if seq > deleted_seq
+            && let Entry::Vacant(state) = self.current.entry(id.clone())
+        {
+            state.insert(seq);
+            return true;
         }
-        self.current.insert(id.clone(), seq);
-        true
+        self.dead.insert(seq);
+        false
     }
 
     pub(super) fn live(&self) -> usize {

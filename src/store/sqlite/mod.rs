@@ -366,17 +366,17 @@ impl Inner {
         let writer = guard.as_mut().ok_or(Error::Closed)?;
         let (snapshot, log) = match &self.path {
             Some(path) => {
-                let mut reader = SqliteConnectOptions::new()
-                    .filename(path)
-                    .read_only(true)
-                    .connect()
-                    .await
-                    .map_err(db_error)?;
-                let read = load::read(&mut reader).await;
-                let _ = reader.close().await;
+                // Two connections of their own: the records on one, the unread entries beside
+                // them on the other. Both see the same state: nothing commits while the writer
+                // is held here, and the file's lock keeps other processes out.
+                let reader = SqliteConnectOptions::new().filename(path).read_only(true);
+                let (mut records, mut unread) =
+                    tokio::try_join!(reader.connect(), reader.connect()).map_err(db_error)?;
+                let read = load::read(&mut records, Some(&mut unread)).await;
+                let _ = tokio::join!(records.close(), unread.close());
                 read?
             }
-            None => load::read(writer).await?,
+            None => load::read(writer, None).await?,
         };
         tracing::debug!(
             conversations = log.live(),
