@@ -66,9 +66,9 @@ pub(crate) fn job<T: Send + 'static>(
 /// fails alone, and is acknowledged only once the whole group is durable. The group is simply
 /// what is queued when the writer takes the next job; nothing waits for more to arrive.
 ///
-/// **Pipelining.** While a group commits (on the store's side: its own task and, for SQLite,
-/// its connection's thread), the writer plans the next group on top of it (see
-/// `inflight.rs`), so planning and committing overlap. The next group is committed, applied
+/// **Pipelining.** When writes are already queued behind a group, the group commits on a task
+/// of its own (for SQLite, mostly on its connection's thread) while the writer plans the next
+/// group on top of it (see `inflight.rs`), so planning and committing overlap. The next group is committed, applied
 /// and acknowledged only after the previous one: events, the index and the store see the
 /// groups in order, and nothing is visible before it is durable. If a commit fails, the group
 /// planned on top of it is not committed either and its writes fail with the same error (they
