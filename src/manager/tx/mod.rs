@@ -1,5 +1,6 @@
 //! A change being planned: the writer's view of the index (and of the change still being
-//! committed, see `inflight.rs`) plus its own pending writes.
+//! committed, see `inflight.rs`) plus its own pending writes. Its unread bookkeeping is in
+//! `unread.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,39 +12,20 @@ use crate::filter::ConversationFilter;
 use crate::folders::FolderEdit;
 use crate::limits::Limits;
 use crate::model::{Conversation, ConversationId, ReceiveOption};
-use crate::store::{ChangeSet, KeptSettings, Tombstone, UnreadEntry};
+use crate::store::{ChangeSet, KeptSettings, Tombstone};
 
 use super::inflight::{Base, InFlight, UnreadChange};
+
+mod unread;
+
 use crate::sync::outbox::{Outbox, OutboxDelta, OutboxEntry};
 use crate::transport::{Bookmark, OpId, Operation, PendingOperation};
+use unread::UnreadDelta;
 
 fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// What a change does to one conversation's unread entries. Both lists only grow while the
-/// change is planned (an entry added and then removed is in both), so a savepoint is a pair
-/// of lengths.
-#[derive(Debug, Default)]
-struct UnreadDelta {
-    added: Vec<UnreadEntry>,
-    added_keys: HashSet<String>,
-    /// Entries removed: committed ones, and ones added by this change.
-    removed: Vec<UnreadEntry>,
-    removed_ids: HashSet<u64>,
-}
-
-impl UnreadDelta {
-    fn truncate(&mut self, added: usize, removed: usize) {
-        for e in self.added.drain(added.min(self.added.len())..) {
-            self.added_keys.remove(&e.key);
-        }
-        for e in self.removed.drain(removed.min(self.removed.len())..) {
-            self.removed_ids.remove(&e.id);
-        }
-    }
 }
 
 /// A change being planned: reads see its [`Base`] (the index, and the change in flight)
@@ -290,102 +272,6 @@ impl<'a> Tx<'a> {
         let previous = self.tombstones.insert(id.clone(), tombstone);
         self.undo.push(Undo::Tombstone(id.clone(), previous));
         self.deleted.push(id);
-    }
-
-    /// The number of unread entries of `id` as this change sees them.
-    pub(crate) fn unread_count(&self, id: &ConversationId) -> u64 {
-        let committed = self.base.unread_len(id);
-        let count = match self.unread.get(id) {
-            Some(d) => committed + d.added.len() - d.removed.len(),
-            None => committed,
-        };
-        count as u64
-    }
-
-    /// Whether the message with identity `key` is counted in `id`'s unread.
-    pub(crate) fn is_unread(&self, id: &ConversationId, key: &str) -> bool {
-        let delta = self.unread.get(id);
-        let removed = |entry_id: u64| delta.is_some_and(|d| d.removed_ids.contains(&entry_id));
-        if let Some(d) = delta
-            && d.added_keys.contains(key)
-            && d.added
-                .iter()
-                .any(|e| e.key == key && !d.removed_ids.contains(&e.id))
-        {
-            return true;
-        }
-        self.base
-            .unread_id_of(id, key)
-            .is_some_and(|entry_id| !removed(entry_id))
-    }
-
-    /// Counts message `key` at `position` in `id`'s unread (the caller checked it is not).
-    /// The record's count follows at its next [`put`](Self::put).
-    pub(crate) fn add_unread(&mut self, id: &ConversationId, key: String, position: u64) {
-        let entry = UnreadEntry::new(self.next_unread_id, id.clone(), key, position);
-        self.next_unread_id += 1;
-        let delta = self.unread.entry(id.clone()).or_default();
-        self.undo.push(Undo::Unread(
-            id.clone(),
-            delta.added.len(),
-            delta.removed.len(),
-        ));
-        delta.added_keys.insert(entry.key.clone());
-        delta.added.push(entry);
-    }
-
-    /// Uncounts `id`'s unread messages at or before `position` (every one for `None`);
-    /// returns how many. The record's count follows at its next [`put`](Self::put).
-    pub(crate) fn remove_unread_through(
-        &mut self,
-        id: &ConversationId,
-        position: Option<u64>,
-    ) -> usize {
-        let committed = self.base.unread_through(id, position);
-        let delta = self.unread.entry(id.clone()).or_default();
-        let (added_len, removed_len) = (delta.added.len(), delta.removed.len());
-        let mine = delta
-            .added
-            .iter()
-            .filter(|e| position.is_none_or(|p| e.position <= p))
-            .cloned()
-            .collect::<Vec<_>>();
-        let mut removed = 0;
-        for entry in committed.into_iter().chain(mine) {
-            if delta.removed_ids.insert(entry.id) {
-                delta.removed.push(entry);
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            self.undo
-                .push(Undo::Unread(id.clone(), added_len, removed_len));
-        }
-        removed
-    }
-
-    /// The highest position among `id`'s unread messages, as this change sees them.
-    pub(crate) fn max_unread_position(&self, id: &ConversationId) -> Option<u64> {
-        let delta = self.unread.get(id);
-        let committed = match delta {
-            // Some committed entries were removed by this change: look at the rest.
-            Some(d) if !d.removed.is_empty() => self
-                .base
-                .unread_through(id, None)
-                .into_iter()
-                .filter(|e| !d.removed_ids.contains(&e.id))
-                .map(|e| e.position)
-                .max(),
-            _ => self.base.unread_max_position(id),
-        };
-        let mine = delta.and_then(|d| {
-            d.added
-                .iter()
-                .filter(|e| !d.removed_ids.contains(&e.id))
-                .map(|e| e.position)
-                .max()
-        });
-        committed.max(mine)
     }
 
     /// Allocates the next order key: unique, increasing, close to the clock in microseconds.
