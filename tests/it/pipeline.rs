@@ -295,10 +295,12 @@ proptest! {
 }
 
 /// A failed commit fails the writes planned on top of it, and nothing of either shows.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread")]
 async fn a_failed_commit_fails_the_group_planned_on_it() {
-    // Commit 0 is the first message; commit 1, which fails, holds the second; the third
-    // message, queued while commit 1 was under way, was planned on it.
+    // Commit 0 is the first message. Then 800 messages are queued at once (on this one-thread
+    // runtime the writer runs only once all are queued): the writer takes a first group of
+    // them (it takes at most 512), commits it (commit 1, which fails) with the rest queued
+    // behind, and plans the rest on top of it meanwhile.
     let store = SlowStore::new(Duration::from_millis(50), Some(1));
     let m = open(store.clone()).await;
     let id = conv_id(0);
@@ -306,18 +308,23 @@ async fn a_failed_commit_fails_the_group_planned_on_it() {
     m.ingest_message(&id, message(1)).await.expect("the first");
     let before = state(&m);
     let mut events = m.events();
-    let second = m.ingest_message(&id, message(2));
-    let third = async {
-        // Queued once the second is being committed.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        m.ingest_message(&id, message(3)).await
-    };
-    let (second, third) = futures::join!(second, third);
-    assert_eq!(second.map_err(|e| e.code().as_i32()), Err(6019));
+    // Unconstrained: every send is made in the first poll (no cooperative yield after a
+    // budget of them), so all are queued before the writer runs.
+    let all = join_all((2..802).map(|n| m.ingest_message(&id, message(n))));
+    let results = tokio::task::unconstrained(all).await;
+    let codes: Vec<_> = results
+        .into_iter()
+        .map(|r| r.map_err(|e| e.code().as_i32()))
+        .collect();
+    assert!(
+        codes.iter().all(|c| *c == Err(6019)),
+        "the failed group and the group planned on it: {:?}",
+        codes.iter().filter(|c| c.is_ok()).count()
+    );
     assert_eq!(
-        third.map_err(|e| e.code().as_i32()),
-        Err(6019),
-        "planned on the failed one"
+        store.commits.load(Ordering::SeqCst),
+        2,
+        "the group planned on the failed one was not committed"
     );
     assert_eq!(state(&m), before, "nothing of either shows");
     assert!(
