@@ -14,12 +14,14 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use timconv::store::{ChangeSet, Snapshot};
 use timconv::{
-    CleanTarget, Conversation, ConversationManager, Draft, Error, GroupType, MarkFlags,
-    MemoryStore, Message, ReadUpTo, ReceiveOption, Store,
+    Conversation, ConversationManager, Draft, Error, GroupType, MarkFlags, MemoryStore, Message,
+    ReceiveOption, Store,
 };
 
 use crate::common::{check_consistent, history, invariant_filters, set_marks, set_pinned};
-use crate::properties::{GROUP_NAMES, MARKS, Op, Target, build_message, conv_id, limits, op};
+use crate::properties::{
+    GROUP_NAMES, MARKS, Op, build_message, conv_id, limits, msg_id, op, up_to,
+};
 
 /// A memory store whose commits take a while (so that the next group is planned on the one
 /// being committed), and that can be told to fail one commit.
@@ -128,7 +130,7 @@ fn messages_of(ops: &[Op]) -> HashMap<String, Message> {
             at,
         } = op
         {
-            let msg_id = format!("c{conv}m{msg}");
+            let msg_id = msg_id(*conv, *msg);
             messages
                 .entry(msg_id.clone())
                 .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at));
@@ -151,7 +153,7 @@ async fn call(m: &ConversationManager, op: &Op, messages: &HashMap<String, Messa
     let ids = |v: &[usize]| v.iter().map(|&i| conv_id(i)).collect::<Vec<_>>();
     match op {
         Op::Ingest { conv, msg, .. } => {
-            let message = messages[&format!("c{conv}m{msg}")].clone();
+            let message = messages[&msg_id(*conv, *msg)].clone();
             shown(m.ingest_message(&conv_id(*conv), message).await)
         }
         Op::Pin { conv, on } => shown(set_pinned(m, &conv_id(*conv), *on).await),
@@ -184,19 +186,10 @@ async fn call(m: &ConversationManager, op: &Op, messages: &HashMap<String, Messa
             target,
             timestamp,
             sequence,
-        } => {
-            let target = match target {
-                Target::One(c) => CleanTarget::Conversation(conv_id(*c)),
-                Target::AllC2c => CleanTarget::AllC2c,
-                Target::AllGroups => CleanTarget::AllGroups,
-                Target::All => CleanTarget::All,
-            };
-            let up_to = ReadUpTo::Positions {
-                timestamp: (*timestamp != 0).then_some(*timestamp),
-                sequence: (*sequence != 0).then_some(*sequence),
-            };
-            shown(m.clean_unread(target, up_to).await)
-        }
+        } => shown(
+            m.clean_unread(target.clean_target(), up_to(*timestamp, *sequence))
+                .await,
+        ),
         Op::Delete { conv, clear } => shown(m.delete(&conv_id(*conv), history(*clear)).await),
         Op::DeleteMany { convs } => shown(
             m.delete_many(&ids(convs), timconv::MessageHistory::Keep)

@@ -75,6 +75,30 @@ pub(crate) enum Target {
     All,
 }
 
+impl Target {
+    pub(crate) fn clean_target(&self) -> CleanTarget {
+        match self {
+            Target::One(c) => CleanTarget::Conversation(conv_id(*c)),
+            Target::AllC2c => CleanTarget::AllC2c,
+            Target::AllGroups => CleanTarget::AllGroups,
+            Target::All => CleanTarget::All,
+        }
+    }
+}
+
+/// The read positions a generated clean stands for: 0 is "up to the newest", as in the C API.
+pub(crate) fn up_to(timestamp: u64, sequence: u64) -> timconv::ReadUpTo {
+    timconv::ReadUpTo::Positions {
+        timestamp: (timestamp != 0).then_some(timestamp),
+        sequence: (sequence != 0).then_some(sequence),
+    }
+}
+
+/// The ID of message `msg` of conversation `conv`.
+pub(crate) fn msg_id(conv: usize, msg: u8) -> String {
+    format!("c{conv}m{msg}")
+}
+
 /// One step. Message `msg` of conversation `conv` has the ID `c{conv}m{msg}`; the first
 /// ingest of an ID fixes its content, later ones redeliver that same message (their other
 /// fields are ignored), which is how duplicates are exercised.
@@ -551,7 +575,7 @@ pub(crate) async fn step(
             at,
         } => {
             let id = conv_id(*conv);
-            let msg_id = format!("c{conv}m{msg}");
+            let msg_id = msg_id(*conv, *msg);
             let message = sent
                 .entry(msg_id.clone())
                 .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at))
@@ -756,25 +780,13 @@ pub(crate) async fn step(
             timestamp,
             sequence,
         } => {
-            let target = match target {
-                Target::One(c) => CleanTarget::Conversation(conv_id(*c)),
-                Target::AllC2c => CleanTarget::AllC2c,
-                Target::AllGroups => CleanTarget::AllGroups,
-                Target::All => CleanTarget::All,
-            };
+            let target = target.clean_target();
             let missing = match &target {
                 CleanTarget::Conversation(id) => manager.get(id).is_none(),
                 _ => false,
             };
             match manager
-                .clean_unread(
-                    target.clone(),
-                    timconv::ReadUpTo::Positions {
-                        // The generated 0 stands for "up to the newest", as in the C API.
-                        timestamp: (*timestamp != 0).then_some(*timestamp),
-                        sequence: (*sequence != 0).then_some(*sequence),
-                    },
-                )
+                .clean_unread(target.clone(), up_to(*timestamp, *sequence))
                 .await
             {
                 Ok(()) => {
