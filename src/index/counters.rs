@@ -1,7 +1,7 @@
 //! Unread counters: the total and one per subscribed filter, kept incrementally, so that each
 //! always equals a recount from scratch. Reading one is O(1); a change costs O(subscriptions).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use tokio::sync::watch;
 

@@ -10,8 +10,9 @@ mod counters;
 mod sets;
 mod unread;
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use crate::events::Event;
 use crate::filter::ConversationFilter;
@@ -269,6 +270,9 @@ impl Index {
         self.order_clock = self.order_clock.max(change.order_clock);
         self.counters.begin();
         let mut touched = TouchedRows::default();
+        touched
+            .rows
+            .reserve(change.deletes.len() + change.upserts.len());
         let mut deleted = Vec::new();
         for t in &change.deletes {
             if let Some(row) = self.remove_row(&t.id) {
@@ -276,7 +280,7 @@ impl Index {
                 let from = row.record.sort_key().max(row.demoted_from);
                 self.departed.insert(t.id.clone(), (self.version, from));
                 deleted.push(t.id.clone());
-                touched.record(&t.id, Some(&row.record), None);
+                touched.deleted(&t.id, &row.record);
             }
             self.tombstones.insert(t.id.clone(), t.clone());
         }
@@ -287,11 +291,11 @@ impl Index {
                 Some(&slot) => {
                     updated.push(Arc::clone(record));
                     let before = self.row(slot).map(|r| &r.record);
-                    touched.record(&record.id, before, Some(record));
+                    touched.upserted(before, record);
                     self.update_row(slot, Arc::clone(record));
                 }
                 None => {
-                    touched.record(&record.id, None, Some(record));
+                    touched.upserted(None, record);
                     added.push(Arc::clone(record));
                     let (demoted_at, demoted_from) =
                         self.departed.remove(&record.id).unwrap_or((0, 0));
@@ -352,21 +356,33 @@ struct TouchedRows {
 }
 
 impl TouchedRows {
-    fn record(
-        &mut self,
-        id: &ConversationId,
-        before: Option<&Arc<Conversation>>,
-        after: Option<&Arc<Conversation>>,
-    ) {
+    /// A conversation the change deletes (it may delete one twice, bringing it back between).
+    fn deleted(&mut self, id: &ConversationId, before: &Arc<Conversation>) {
         match self.at.get(id) {
-            Some(&n) => self.rows[n].after = after.cloned(),
+            Some(&n) => self.rows[n].after = None,
             None => {
                 self.at.insert(id.clone(), self.rows.len());
                 self.rows.push(Touched {
-                    before: before.cloned(),
-                    after: after.cloned(),
+                    before: Some(Arc::clone(before)),
+                    after: None,
                 });
             }
         }
+    }
+
+    /// A conversation the change creates or updates. Upserts come after every delete and
+    /// name each conversation once (a change holds one new state per conversation), so only
+    /// the deleted ones need looking up.
+    fn upserted(&mut self, before: Option<&Arc<Conversation>>, after: &Arc<Conversation>) {
+        if !self.at.is_empty()
+            && let Some(&n) = self.at.get(&after.id)
+        {
+            self.rows[n].after = Some(Arc::clone(after));
+            return;
+        }
+        self.rows.push(Touched {
+            before: before.cloned(),
+            after: Some(Arc::clone(after)),
+        });
     }
 }

@@ -13,8 +13,10 @@
 //! the two; both sets hold only decorated conversations, which
 //! [`Limits::max_decorated`](crate::Limits::max_decorated) bounds independently of n.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Bound;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::filter::ConversationFilter;
 use crate::model::{Conversation, ConversationType};
@@ -74,6 +76,24 @@ fn remove_from<K: std::hash::Hash + Eq>(
     }
 }
 
+/// Adds `key` to the `cell` set of folder `name`, creating its sets if it has none (without
+/// copying the name when it has).
+fn add_to_folder(
+    folders: &mut HashMap<String, [BTreeSet<Key>; CELLS]>,
+    name: &str,
+    cell: usize,
+    key: Key,
+) {
+    match folders.get_mut(name) {
+        Some(sets) => {
+            sets[cell].insert(key);
+        }
+        None => {
+            folders.entry(name.to_owned()).or_default()[cell].insert(key);
+        }
+    }
+}
+
 impl OrderSets {
     /// The sets of many rows at once: each set is built from its sorted keys, not by as many
     /// inserts (much faster for the whole account at open).
@@ -112,7 +132,7 @@ impl OrderSets {
             self.marks.entry(bit.trailing_zeros()).or_default()[cell].insert(key);
         }
         for g in &c.folders {
-            self.folders.entry(g.clone()).or_default()[cell].insert(key);
+            add_to_folder(&mut self.folders, g, cell, key);
         }
     }
 
@@ -148,7 +168,7 @@ impl OrderSets {
                 remove_from(&mut self.folders, g, old_cell, &old_key);
             }
             for g in after.folders.iter().filter(|g| !before.folders.contains(g)) {
-                self.folders.entry(g.clone()).or_default()[new_cell].insert(new_key);
+                add_to_folder(&mut self.folders, g, new_cell, new_key);
             }
             return;
         }

@@ -7,8 +7,10 @@
 //! conversations have a handful of unread messages: up to [`SMALL`] are kept in one short
 //! list, which costs one allocation instead of two tables.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::model::ConversationId;
 use crate::store::UnreadEntry;

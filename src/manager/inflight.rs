@@ -19,20 +19,23 @@
 //!    writer waits for it to be applied first), so a plan reads the outbox's operations as
 //!    committed. The pull bookmark a change stores is part of its view.
 
-use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::filter::ConversationFilter;
 use crate::index::Index;
 use crate::model::{Conversation, ConversationId};
-use crate::store::{KeptSettings, Tombstone, UnreadEntry};
+use crate::store::{ChangeSet, KeptSettings, Tombstone, UnreadEntry};
 use crate::transport::Bookmark;
 
 /// A conversation's unread entries, as a change in flight alters them.
 #[derive(Debug, Default)]
 pub(crate) struct UnreadChange {
-    /// Entries the change adds (none of them in the index).
-    pub(crate) added: Vec<UnreadEntry>,
+    /// Where the entries the change adds (none of them in the index) sit in its
+    /// `unread_added`.
+    pub(crate) added: Range<usize>,
     /// IDs of the index's entries the change removes.
     pub(crate) removed: HashSet<u64>,
 }
@@ -40,6 +43,8 @@ pub(crate) struct UnreadChange {
 /// The change being committed, as the next plan reads it (invariants in the module doc).
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
+    /// The change itself, shared with its commit: the unread entries it adds are read from it.
+    pub(crate) change: Arc<ChangeSet>,
     /// Written conversations: `Some` their new state, `None` deleted.
     pub(crate) conversations: HashMap<ConversationId, Option<Arc<Conversation>>>,
     pub(crate) tombstones: HashMap<ConversationId, Tombstone>,
@@ -120,15 +125,23 @@ impl<'a> Base<'a> {
             .map_or_else(|| self.index.decorated_count(), |f| f.decorated)
     }
 
-    fn unread_change(&self, id: &ConversationId) -> Option<&'a UnreadChange> {
-        self.inflight.and_then(|f| f.unread.get(id))
+    /// How the change in flight alters `id`'s unread entries, and the entries it adds.
+    fn unread_change(&self, id: &ConversationId) -> Option<(&'a UnreadChange, &'a [UnreadEntry])> {
+        let inflight = self.inflight?;
+        let change = inflight.unread.get(id)?;
+        let added = inflight
+            .change
+            .unread_added
+            .get(change.added.clone())
+            .unwrap_or_default();
+        Some((change, added))
     }
 
     /// How many unread entries `id` has.
     pub(crate) fn unread_len(&self, id: &ConversationId) -> usize {
         let committed = self.index.unread(id).map_or(0, |s| s.len());
         match self.unread_change(id) {
-            Some(c) => committed + c.added.len() - c.removed.len(),
+            Some((c, added)) => committed + added.len() - c.removed.len(),
             None => committed,
         }
     }
@@ -136,13 +149,13 @@ impl<'a> Base<'a> {
     /// The entry ID of `id`'s unread message with identity `key`, if it is counted.
     pub(crate) fn unread_id_of(&self, id: &ConversationId, key: &str) -> Option<u64> {
         let change = self.unread_change(id);
-        if let Some(e) = change.and_then(|c| c.added.iter().find(|e| e.key == key)) {
+        if let Some(e) = change.and_then(|(_, added)| added.iter().find(|e| e.key == key)) {
             return Some(e.id);
         }
         self.index
             .unread(id)
             .and_then(|s| s.id_of(key))
-            .filter(|entry| change.is_none_or(|c| !c.removed.contains(entry)))
+            .filter(|entry| change.is_none_or(|(c, _)| !c.removed.contains(entry)))
     }
 
     /// `id`'s unread entries at or before `position` (every one for `None`).
@@ -156,11 +169,10 @@ impl<'a> Base<'a> {
             .unread(id)
             .map(|s| s.through(id, position))
             .unwrap_or_default();
-        if let Some(change) = self.unread_change(id) {
+        if let Some((change, added)) = self.unread_change(id) {
             entries.retain(|e| !change.removed.contains(&e.id));
             entries.extend(
-                change
-                    .added
+                added
                     .iter()
                     .filter(|e| position.is_none_or(|p| e.position <= p))
                     .cloned(),

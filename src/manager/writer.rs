@@ -200,7 +200,7 @@ fn plan(shared: &Shared, inflight: Option<&InFlight>, writes: Vec<WriteFn>) -> P
 }
 
 /// What a commit under way hands back: its result and the change it committed.
-type Committed = (Result<()>, ChangeSet);
+type Committed = (Result<()>, Arc<ChangeSet>);
 
 /// A group being committed.
 struct Committing {
@@ -305,6 +305,9 @@ fn settle(
         completions,
     } = pending;
     let count = completions.len();
+    // The records the change replaced, freed once its writes are answered (a group's old last
+    // messages are many small allocations; its callers need not wait for them).
+    let mut replaced = Vec::new();
     let committed = match done {
         Ok((Ok(()), change)) => {
             let recorded = !outbox.added.is_empty();
@@ -313,6 +316,7 @@ fn settle(
                 let applied = index.apply(&change, events);
                 // Under the same lock: live lists move with the index.
                 shared.live.apply(&index, &applied.touched);
+                replaced = applied.touched;
                 applied.events
             };
             shared.lock_outbox().apply(outbox);
@@ -338,5 +342,6 @@ fn settle(
     for done in completions {
         done(committed.clone());
     }
+    drop(replaced);
     committed
 }

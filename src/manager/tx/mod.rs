@@ -2,9 +2,10 @@
 //! committed, see `inflight.rs`) plus its own pending writes. Its unread bookkeeping is in
 //! `unread.rs`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -93,7 +94,8 @@ pub(crate) struct Savepoint {
 /// What planning produced: the change for the store, the outbox part as the sync layer reads
 /// it, and the operations' own events.
 pub(crate) struct Planned {
-    pub(crate) change: ChangeSet,
+    /// Shared with the view in flight ([`InFlight`]).
+    pub(crate) change: Arc<ChangeSet>,
     pub(crate) outbox: OutboxDelta,
     pub(crate) events: Vec<Event>,
 }
@@ -459,30 +461,47 @@ impl<'a> Tx<'a> {
                 change.deletes.push(t.clone());
             }
         }
-        // Unread entries in touched order: an entry added and removed by this change is in
+        // Unread entries in touched order, each conversation's added entries side by side (the
+        // view in flight points at them): an entry added and removed by this change is in
         // neither list.
         let mut unread = HashMap::with_capacity(self.unread.len());
-        let mut order = self.touched.clone();
-        order.extend(self.unread.keys().cloned());
-        for id in &order {
-            let Some(delta) = self.unread.remove(id) else {
+        let mut order: Vec<ConversationId> = self
+            .touched
+            .iter()
+            .filter(|id| self.unread.contains_key(*id))
+            .cloned()
+            .collect();
+        if order.len() < self.unread.len() {
+            order.extend(self.unread.keys().cloned());
+        }
+        for id in order {
+            let Some(delta) = self.unread.remove(&id) else {
                 continue;
             };
-            let mine: HashSet<u64> = delta.added.iter().map(|e| e.id).collect();
-            let mut seen = UnreadChange::default();
-            for e in delta.added {
-                if !delta.removed_ids.contains(&e.id) {
-                    seen.added.push(e.clone());
-                    change.unread_added.push(e);
+            let from = change.unread_added.len();
+            let mut removed = HashSet::new();
+            if delta.removed.is_empty() {
+                change.unread_added.extend(delta.added);
+            } else {
+                let mine: HashSet<u64> = delta.added.iter().map(|e| e.id).collect();
+                change.unread_added.extend(
+                    delta
+                        .added
+                        .into_iter()
+                        .filter(|e| !delta.removed_ids.contains(&e.id)),
+                );
+                for e in delta.removed {
+                    if !mine.contains(&e.id) {
+                        removed.insert(e.id);
+                        change.unread_removed.push(e);
+                    }
                 }
             }
-            for e in delta.removed {
-                if !mine.contains(&e.id) {
-                    seen.removed.insert(e.id);
-                    change.unread_removed.push(e);
-                }
-            }
-            unread.insert(id.clone(), seen);
+            let seen = UnreadChange {
+                added: from..change.unread_added.len(),
+                removed,
+            };
+            unread.insert(id, seen);
         }
         for (id, settings) in &self.settings {
             match settings {
@@ -493,7 +512,9 @@ impl<'a> Tx<'a> {
                 None => {}
             }
         }
+        let change = Arc::new(change);
         let inflight = InFlight {
+            change: Arc::clone(&change),
             conversations: self.overlay,
             tombstones: self.tombstones,
             settings: self.settings,

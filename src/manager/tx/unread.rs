@@ -1,11 +1,14 @@
 //! The unread entries a change adds and removes, and how it reads them: its own delta over
 //! its [`Base`](super::Base).
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::{Tx, Undo};
 use crate::model::ConversationId;
 use crate::store::UnreadEntry;
+
+/// Added entries searched one by one before their keys get a set of their own.
+const FEW: usize = 16;
 
 /// What a change does to one conversation's unread entries. Both lists only grow while the
 /// change is planned (an entry added and then removed is in both), so a savepoint is a pair
@@ -13,7 +16,8 @@ use crate::store::UnreadEntry;
 #[derive(Debug, Default)]
 pub(super) struct UnreadDelta {
     pub(super) added: Vec<UnreadEntry>,
-    pub(super) added_keys: HashSet<String>,
+    /// The keys of `added` once it holds more than [`FEW`] (a short list is searched).
+    added_keys: Option<HashSet<String>>,
     /// Entries removed: committed ones, and ones added by this change.
     pub(super) removed: Vec<UnreadEntry>,
     pub(super) removed_ids: HashSet<u64>,
@@ -21,11 +25,37 @@ pub(super) struct UnreadDelta {
 
 impl UnreadDelta {
     pub(super) fn truncate(&mut self, added: usize, removed: usize) {
-        for e in self.added.drain(added.min(self.added.len())..) {
-            self.added_keys.remove(&e.key);
+        if self.added.len() > added {
+            self.added.truncate(added);
+            // Rolling back is rare: the key set is rebuilt rather than kept exact by hand
+            // (two added entries may share a key, one added after the other was removed).
+            self.added_keys = (self.added.len() > FEW)
+                .then(|| self.added.iter().map(|e| e.key.clone()).collect());
         }
         for e in self.removed.drain(removed.min(self.removed.len())..) {
             self.removed_ids.remove(&e.id);
+        }
+    }
+
+    fn push_added(&mut self, entry: UnreadEntry) {
+        match &mut self.added_keys {
+            Some(keys) => {
+                keys.insert(entry.key.clone());
+            }
+            None if self.added.len() >= FEW => {
+                let keys = self.added.iter().chain([&entry]);
+                self.added_keys = Some(keys.map(|e| e.key.clone()).collect());
+            }
+            None => {}
+        }
+        self.added.push(entry);
+    }
+
+    /// Whether an entry this change added (and maybe removed since) has identity `key`.
+    fn may_have_added(&self, key: &str) -> bool {
+        match &self.added_keys {
+            Some(keys) => keys.contains(key),
+            None => self.added.iter().any(|e| e.key == key),
         }
     }
 }
@@ -46,7 +76,7 @@ impl Tx<'_> {
         let delta = self.unread.get(id);
         let removed = |entry_id: u64| delta.is_some_and(|d| d.removed_ids.contains(&entry_id));
         if let Some(d) = delta
-            && d.added_keys.contains(key)
+            && d.may_have_added(key)
             && d.added
                 .iter()
                 .any(|e| e.key == key && !d.removed_ids.contains(&e.id))
@@ -69,8 +99,7 @@ impl Tx<'_> {
             delta.added.len(),
             delta.removed.len(),
         ));
-        delta.added_keys.insert(entry.key.clone());
-        delta.added.push(entry);
+        delta.push_added(entry);
     }
 
     /// Uncounts `id`'s unread messages at or before `position` (every one for `None`);

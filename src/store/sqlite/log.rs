@@ -25,8 +25,10 @@
 //! oldest first, in bounded steps between commits (see `upkeep.rs`). Oldest first, because the
 //! oldest rows are the densest in dead ones, so a step rewrites few pages per row it deletes.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::model::ConversationId;
 use crate::store::ChangeSet;
@@ -40,7 +42,7 @@ pub(super) struct RecordLog {
     /// The newest row of each live conversation.
     current: HashMap<ConversationId, i64>,
     /// The other rows still in the table.
-    dead: BTreeSet<i64>,
+    dead: DeadRows,
     /// The `seq` of the next row.
     next_seq: i64,
 }
@@ -59,7 +61,7 @@ impl RecordLog {
     pub(super) fn loading(above: i64) -> Self {
         Self {
             current: HashMap::new(),
-            dead: BTreeSet::new(),
+            dead: DeadRows::default(),
             next_seq: above.saturating_add(1),
         }
     }
@@ -119,14 +121,93 @@ impl RecordLog {
 
     /// The oldest dead rows, at most `max`.
     pub(super) fn oldest_dead(&self, max: usize) -> Vec<i64> {
-        self.dead.iter().take(max).copied().collect()
+        self.dead.oldest(max)
     }
 
     /// Forgets dead rows once they are deleted from the table.
     pub(super) fn forget(&mut self, seqs: &[i64]) {
-        for seq in seqs {
+        for &seq in seqs {
             self.dead.remove(seq);
         }
+    }
+}
+
+/// A set of dead rows' `seq`s: one bit per `seq` from the lowest word holding a dead one to the
+/// highest. A commit marks the rows it replaces, which lie anywhere below it, and a bit costs
+/// one store where a sorted tree costs a search through nodes spread over the heap. The span
+/// stays short: compaction deletes the oldest dead rows first, which moves its start up.
+#[derive(Debug, Default)]
+struct DeadRows {
+    /// The `seq` of bit 0 of `words[0]` (a multiple of 64).
+    base: i64,
+    words: VecDeque<u64>,
+    len: usize,
+}
+
+impl DeadRows {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The word and bit of `seq`, if it is in the span.
+    fn at(&self, seq: i64) -> Option<(usize, u64)> {
+        let offset = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        (offset / 64 < self.words.len()).then_some((offset / 64, 1 << (offset % 64)))
+    }
+
+    fn insert(&mut self, seq: i64) {
+        let word_base = seq & !63;
+        if self.words.is_empty() {
+            self.base = word_base;
+        }
+        while word_base < self.base {
+            self.words.push_front(0);
+            self.base -= 64;
+        }
+        let Some(offset) = usize::try_from(seq - self.base).ok() else {
+            return;
+        };
+        if offset / 64 >= self.words.len() {
+            self.words.resize(offset / 64 + 1, 0);
+        }
+        let (word, bit) = (offset / 64, 1 << (offset % 64));
+        if self.words[word] & bit == 0 {
+            self.words[word] |= bit;
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, seq: i64) {
+        let Some((word, bit)) = self.at(seq) else {
+            return;
+        };
+        if self.words[word] & bit != 0 {
+            self.words[word] &= !bit;
+            self.len -= 1;
+        }
+        while self.words.front() == Some(&0) {
+            self.words.pop_front();
+            self.base += 64;
+        }
+        while self.words.back() == Some(&0) {
+            self.words.pop_back();
+        }
+    }
+
+    /// The lowest `seq`s, at most `max`, lowest first.
+    fn oldest(&self, max: usize) -> Vec<i64> {
+        let mut out = Vec::with_capacity(max.min(self.len));
+        for (k, &word) in (0_i64..).zip(&self.words) {
+            let mut bits = word;
+            while bits != 0 && out.len() < max {
+                out.push(self.base + k * 64 + i64::from(bits.trailing_zeros()));
+                bits &= bits - 1;
+            }
+            if out.len() == max {
+                break;
+            }
+        }
+        out
     }
 }
 
@@ -149,6 +230,32 @@ mod tests {
                 .map(|s| Arc::new(Conversation::new(id(s))))
                 .collect(),
             ..ChangeSet::default()
+        }
+    }
+
+    proptest::proptest! {
+        /// The dead-row set answers as a sorted set does, over any inserts and removes.
+        #[test]
+        fn dead_rows_are_a_sorted_set(
+            ops in proptest::collection::vec((proptest::bool::ANY, 0_i64..2_000), 0..300),
+            max in 0_usize..50,
+        ) {
+            let mut dead = DeadRows::default();
+            let mut model = std::collections::BTreeSet::new();
+            for (insert, seq) in ops {
+                if insert {
+                    dead.insert(seq);
+                    model.insert(seq);
+                } else {
+                    dead.remove(seq);
+                    model.remove(&seq);
+                }
+                proptest::prop_assert_eq!(dead.len(), model.len());
+            }
+            let oldest: Vec<i64> = model.iter().take(max).copied().collect();
+            proptest::prop_assert_eq!(dead.oldest(max), oldest);
+            let all: Vec<i64> = model.iter().copied().collect();
+            proptest::prop_assert_eq!(dead.oldest(usize::MAX), all);
         }
     }
 
