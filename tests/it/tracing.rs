@@ -138,13 +138,79 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     }
 }
 
-/// Runs `body` with a fresh capturing subscriber as the default of this thread. The tests
-/// below run on a current-thread runtime, so the manager's writer task logs here too.
-fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
+thread_local! {
+    /// The capture of the test running on this thread, if it captures.
+    static CURRENT: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+fn current() -> Option<Capture> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// The process's one subscriber: hands everything logged on a thread to that thread's
+/// capture. One subscriber for the whole test binary, rather than one per test set as the
+/// thread's default: tracing caches whether a call site is enabled, and a call site first hit
+/// by another test's thread while a capture was being installed could keep "disabled" for it.
+struct Forward;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Forward {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        // Asked again at each call (whether this thread captures).
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        CURRENT.with(|c| c.borrow().is_some())
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(capture) = current() {
+            capture.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(capture) = current() {
+            capture.on_record(id, values, ctx);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if let Some(capture) = current() {
+            capture.on_event(event, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(capture) = current() {
+            capture.on_close(id, ctx);
+        }
+    }
+}
+
+/// Ends a test's capture.
+struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// A fresh capture of what this thread logs, until the guard is dropped. The tests below run on
+/// a current-thread runtime, so the manager's writer and sync tasks log here too.
+fn capture() -> (Capture, CaptureGuard) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Registry::default().with(Forward))
+            .expect("no other global subscriber in the test binary");
+    });
     let capture = Capture::default();
-    let subscriber = Registry::default().with(capture.clone());
-    let guard = tracing::subscriber::set_default(subscriber);
-    (capture, guard)
+    CURRENT.with(|c| *c.borrow_mut() = Some(capture.clone()));
+    (capture, CaptureGuard)
 }
 
 /// A memory store whose commits fail once `failing` is set, as a full disk would make them.
