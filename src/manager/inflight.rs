@@ -43,7 +43,8 @@ pub(crate) struct UnreadChange {
 /// The change being committed, as the next plan reads it (invariants in the module doc).
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    /// The change itself, shared with its commit: the unread entries it adds are read from it.
+    /// The change itself, shared with its commit: its folder list, order clock and the unread
+    /// entries it adds are read from it.
     pub(crate) change: Arc<ChangeSet>,
     /// Written conversations: `Some` their new state, `None` deleted.
     pub(crate) conversations: HashMap<ConversationId, Option<Arc<Conversation>>>,
@@ -51,9 +52,6 @@ pub(crate) struct InFlight {
     /// Kept settings written: `Some` kept, `None` released.
     pub(crate) settings: HashMap<ConversationId, Option<KeptSettings>>,
     pub(crate) unread: HashMap<ConversationId, UnreadChange>,
-    /// The folder list after the change, when it changed.
-    pub(crate) folders: Option<Vec<String>>,
-    pub(crate) order_clock: u64,
     pub(crate) next_unread_id: u64,
     pub(crate) pinned: usize,
     pub(crate) decorated: usize,
@@ -94,7 +92,7 @@ impl<'a> Base<'a> {
     }
 
     pub(crate) fn folders(&self) -> &'a [String] {
-        match self.inflight.and_then(|f| f.folders.as_deref()) {
+        match self.inflight.and_then(|f| f.change.folders.as_deref()) {
             Some(folders) => folders,
             None => self.index.folders(),
         }
@@ -107,7 +105,7 @@ impl<'a> Base<'a> {
 
     pub(crate) fn order_clock(&self) -> u64 {
         self.inflight
-            .map_or_else(|| self.index.order_clock(), |f| f.order_clock)
+            .map_or_else(|| self.index.order_clock(), |f| f.change.order_clock)
     }
 
     pub(crate) fn next_unread_id(&self) -> u64 {

@@ -444,7 +444,7 @@ impl<'a> Tx<'a> {
         let bookmark = outbox.bookmark.clone();
         let mut change = ChangeSet {
             order_clock: self.order_clock,
-            folders: self.folders.clone(),
+            folders: self.folders,
             sync: outbox.to_store()?,
             ..ChangeSet::default()
         };
@@ -519,8 +519,6 @@ impl<'a> Tx<'a> {
             tombstones: self.tombstones,
             settings: self.settings,
             unread,
-            folders: self.folders,
-            order_clock: self.order_clock,
             next_unread_id: self.next_unread_id,
             pinned: self.pinned,
             decorated: self.decorated,
