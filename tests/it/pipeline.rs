@@ -19,9 +19,7 @@ use timconv::{
 };
 
 use crate::common::{check_consistent, history, invariant_filters, set_marks, set_pinned};
-use crate::properties::{
-    GROUP_NAMES, MARKS, Op, build_message, conv_id, limits, msg_id, op, up_to,
-};
+use crate::properties::{GROUP_NAMES, MARKS, Op, conv_id, delivered, limits, msg_id, op, up_to};
 
 /// A memory store whose commits take a while (so that the next group is planned on the one
 /// being committed), and that can be told to fail one commit.
@@ -121,20 +119,7 @@ async fn close(m: ConversationManager, store: &SlowStore) -> Vec<String> {
 fn messages_of(ops: &[Op]) -> HashMap<String, Message> {
     let mut messages = HashMap::new();
     for op in ops {
-        if let Op::Ingest {
-            conv,
-            msg,
-            from_self,
-            pos,
-            excluded,
-            at,
-        } = op
-        {
-            let msg_id = msg_id(*conv, *msg);
-            messages
-                .entry(msg_id.clone())
-                .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at));
-        }
+        delivered(op, &mut messages);
     }
     messages
 }

@@ -516,7 +516,7 @@ fn check_outcomes(
     Ok(())
 }
 
-pub(crate) fn build_message(
+fn build_message(
     conv: usize,
     msg_id: &str,
     from_self: bool,
@@ -543,6 +543,27 @@ pub(crate) fn build_message(
     m
 }
 
+/// The message an [`Op::Ingest`] delivers: the first one built for its message ID, kept in
+/// `sent`, which later ingests of that ID redeliver. `None` for the other operations.
+pub(crate) fn delivered(op: &Op, sent: &mut HashMap<String, Message>) -> Option<Message> {
+    let Op::Ingest {
+        conv,
+        msg,
+        from_self,
+        pos,
+        excluded,
+        at,
+    } = op
+    else {
+        return None;
+    };
+    let msg_id = msg_id(*conv, *msg);
+    let message = sent
+        .entry(msg_id.clone())
+        .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at));
+    Some(message.clone())
+}
+
 fn at_type(m: &Message) -> Option<GroupAtType> {
     let users = m.group_at_users.as_ref()?;
     let all = users.iter().any(|u| u == AT_ALL);
@@ -566,20 +587,9 @@ pub(crate) async fn step(
     let limits = *manager.limits();
     let before = manager.conversations();
     match op {
-        Op::Ingest {
-            conv,
-            msg,
-            from_self,
-            pos,
-            excluded,
-            at,
-        } => {
+        Op::Ingest { conv, .. } => {
             let id = conv_id(*conv);
-            let msg_id = msg_id(*conv, *msg);
-            let message = sent
-                .entry(msg_id.clone())
-                .or_insert_with(|| build_message(*conv, &msg_id, *from_self, *pos, *excluded, *at))
-                .clone();
+            let message = delivered(op, sent).ok_or("an ingest delivers a message")?;
             if message.seq == Some(0) {
                 // It cannot be placed against a read position: refused, nothing changes.
                 return match manager.ingest_message(&id, message).await {
