@@ -318,23 +318,46 @@ async fn pull(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Ap
         return Ok(json(StatusCode::OK, &PullResponse::TooFarBehind));
     };
     let version: u64 = page.bookmark.0.parse().unwrap_or_default();
-    // Shaped as `PullResponse::Page`, each change sent as stored.
-    let body = PageBody {
-        pull: "page",
-        changes: &page.changes,
-        bookmark: app.keys.sign_bookmark(&user, version),
-        has_more: page.has_more,
-    };
-    Ok(json(StatusCode::OK, &body))
+    Ok(page_body(
+        &PageFields {
+            pull: "page",
+            bookmark: app.keys.sign_bookmark(&user, version),
+            has_more: page.has_more,
+        },
+        &page.changes,
+    ))
 }
 
-/// A pull page as JSON: the fields of [`PullResponse::Page`].
+/// A pull page's fields but its changes: those of [`PullResponse::Page`].
 #[derive(Serialize)]
-struct PageBody<'a> {
+struct PageFields {
     pull: &'static str,
-    changes: &'a [Box<serde_json::value::RawValue>],
     bookmark: String,
     has_more: bool,
+}
+
+/// A pull page as JSON: `fields` with `changes`, a JSON array already, as one more key. The
+/// changes are not encoded again (each conversation's view is sent as it was stored).
+fn page_body(fields: &PageFields, changes: &str) -> Response {
+    let mut body = match serde_json::to_vec(fields) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            tracing::warn!(error = %err, "an answer did not serialize");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    // `{...}` → `{...,"changes":[...]}`
+    body.pop();
+    body.reserve(changes.len() + 13);
+    body.extend_from_slice(b",\"changes\":");
+    body.extend_from_slice(changes.as_bytes());
+    body.push(b'}');
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
 }
 
 async fn events(

@@ -164,6 +164,10 @@ impl Db {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            // 64 MiB of pages (SQLite's default is 2 MiB): a pull reads the
+                            // rows of its page by version, spread over the file, and the most
+                            // recently written ones are what the next pulls read.
+                            conn.execute("PRAGMA cache_size = -65536").await?;
                             Ok(())
                         })
                     })
