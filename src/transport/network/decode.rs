@@ -4,17 +4,24 @@
 //! derived `Deserialize` first buffers the whole value into a tree of serde's generic content,
 //! then decodes the variant from that tree. For a page that is done twice over (the page,
 //! then each change inside it), an allocation per key and value of every conversation and
-//! message, which cost more than the rest of a pull. Here the page is read as a plain struct
-//! with each change kept as raw JSON text; a change's tag is read on its own (skipping the
-//! rest without allocating), and a conversation, by far the most common change, is decoded
-//! straight from its text. The other, small and rare changes go through the derived decoder.
-//! The answer is the value `serde_json::from_slice` gives, and it fails where that fails.
+//! message, which cost more than the rest of a pull. Here the page is read as a plain struct,
+//! in one pass: a change whose tag is its first key, as every encoder of the wire format writes
+//! it, is decoded as it is read, a conversation (by far the most common change) straight into
+//! its struct. Any other change is first read into a JSON value. The answer is the value
+//! `serde_json::from_slice` gives, and it fails where that fails.
 
-use serde::Deserialize;
-use serde::de::Error as _;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
 
-use crate::transport::{Bookmark, PullPage, PullResponse, RemoteChange};
+use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
+use serde::de::{self, DeserializeSeed, Error as _, IntoDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::transport::{Bookmark, PullPage, PullResponse, RemoteChange, RemoteConversation};
+
+/// The key of a change's tag.
+const TAG: &str = "change";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,10 +32,10 @@ enum PullKind {
 
 /// A pull answer's fields, whichever its kind.
 #[derive(Deserialize)]
-struct PullFields<'a> {
+struct PullFields {
     pull: PullKind,
-    #[serde(borrow, default)]
-    changes: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    changes: Option<Vec<Change>>,
     #[serde(default)]
     bookmark: Option<Bookmark>,
     #[serde(default)]
@@ -43,15 +50,9 @@ enum ChangeKind {
     Groups,
 }
 
-/// A change's tag; its other fields are skipped.
-#[derive(Deserialize)]
-struct ChangeTag {
-    change: ChangeKind,
-}
-
 /// Decodes a pull answer from its JSON, as `serde_json::from_slice::<PullResponse>` does.
 pub(crate) fn pull_response(json: &[u8]) -> serde_json::Result<PullResponse> {
-    let fields: PullFields<'_> = serde_json::from_slice(json)?;
+    let fields: PullFields = serde_json::from_slice(json)?;
     match fields.pull {
         PullKind::TooFarBehind => Ok(PullResponse::TooFarBehind),
         PullKind::Page => {
@@ -64,12 +65,8 @@ pub(crate) fn pull_response(json: &[u8]) -> serde_json::Result<PullResponse> {
             let has_more = fields
                 .has_more
                 .ok_or_else(|| serde_json::Error::missing_field("has_more"))?;
-            let changes = changes
-                .into_iter()
-                .map(|raw| remote_change(raw.get()))
-                .collect::<serde_json::Result<_>>()?;
             Ok(PullResponse::Page(PullPage {
-                changes,
+                changes: changes.into_iter().map(|c| c.0).collect(),
                 bookmark,
                 has_more,
             }))
@@ -77,13 +74,109 @@ pub(crate) fn pull_response(json: &[u8]) -> serde_json::Result<PullResponse> {
     }
 }
 
-/// Decodes one change from its JSON, as `serde_json::from_str::<RemoteChange>` does.
-fn remote_change(json: &str) -> serde_json::Result<RemoteChange> {
-    let tag: ChangeTag = serde_json::from_str(json)?;
-    match tag.change {
-        // The conversation's fields sit beside the tag, which it ignores like any unknown key.
-        ChangeKind::Conversation => serde_json::from_str(json).map(RemoteChange::Conversation),
-        ChangeKind::Deleted | ChangeKind::Groups => serde_json::from_str(json),
+/// One change of a page, decoded as `RemoteChange`'s derived decoder does.
+struct Change(RemoteChange);
+
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ChangeVisitor)
+    }
+}
+
+struct ChangeVisitor;
+
+impl<'de> Visitor<'de> for ChangeVisitor {
+    type Value = Change;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a change object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+        let Some(first) = map.next_key::<Key<'de>>()? else {
+            return Err(A::Error::missing_field(TAG));
+        };
+        let mut fields = Map::new();
+        if first.0 == TAG {
+            match map.next_value::<ChangeKind>()? {
+                ChangeKind::Conversation => {
+                    return RemoteConversation::deserialize(MapAccessDeserializer::new(
+                        WithoutTag(map),
+                    ))
+                    .map(|c| Change(RemoteChange::Conversation(c)));
+                }
+                ChangeKind::Deleted => fields.insert(TAG.into(), "deleted".into()),
+                ChangeKind::Groups => fields.insert(TAG.into(), "groups".into()),
+            };
+        } else {
+            fields.insert(first.0.into_owned(), map.next_value()?);
+        }
+        // The rest of the object as a value (a rare change, or the tag not first), then decoded
+        // as the derived decoder does; a key twice is refused, as it refuses it.
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let value = map.next_value()?;
+            if fields.insert(key.0.into_owned(), value).is_some() {
+                return Err(A::Error::custom("a key appears twice in a change"));
+            }
+        }
+        RemoteChange::deserialize(Value::Object(fields))
+            .map(Change)
+            .map_err(A::Error::custom)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, key: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The rest of a conversation's object once its tag was read: a second tag is refused, as
+/// the derived decoder refuses it.
+struct WithoutTag<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutTag<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match self.0.next_key::<Key<'de>>()? {
+            None => Ok(None),
+            Some(key) if key.0 == TAG => Err(A::Error::duplicate_field(TAG)),
+            Some(key) => {
+                let key: CowStrDeserializer<'de, A::Error> = key.0.into_deserializer();
+                seed.deserialize(key).map(Some)
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
     }
 }
 
@@ -150,6 +243,35 @@ mod tests {
             panic!("a page");
         };
         assert_eq!(page.changes.len(), 1);
+    }
+
+    #[test]
+    fn keys_twice_escaped_or_out_of_order_decode_as_the_derived_decoder_does() {
+        let conversation = r#""id":"c2c_a","pinned":false,"marks":0,"read_position":0"#;
+        let deleted = r#""id":"c2c_a","floor":[1,2,3],"clear_messages":true"#;
+        for change in [
+            format!(r#"{{"change":"conversation",{conversation}}}"#),
+            format!(r#"{{{conversation},"change":"conversation"}}"#),
+            format!(r#"{{"change":"conversation",{conversation}}}"#),
+            format!(r#"{{"change":"conversation",{conversation},"change":"deleted"}}"#),
+            format!(r#"{{"change":"conversation",{conversation},"change":"conversation"}}"#),
+            format!(r#"{{"change":"conversation",{conversation},"pinned":true}}"#),
+            format!(r#"{{"change":"conversation","pinned":true,{conversation}}}"#),
+            format!(r#"{{"change":"deleted",{deleted}}}"#),
+            format!(r#"{{{deleted},"change":"deleted"}}"#),
+            format!(r#"{{"change":"deleted",{deleted},"id":"c2c_b"}}"#),
+            format!(r#"{{"change":"deleted",{deleted},"change":"deleted"}}"#),
+            format!(r#"{{"id":"c2c_b",{deleted},"change":"deleted"}}"#),
+            r#"{"change":"groups","names":["a"],"renamed":[{"from":"b","to":"a"}]}"#.to_owned(),
+            r#"{"names":["a"],"change":"groups"}"#.to_owned(),
+            r#"{"change":"groups"}"#.to_owned(),
+            r#"{"change":1}"#.to_owned(),
+            r#"{}"#.to_owned(),
+        ] {
+            agree(&format!(
+                r#"{{"pull":"page","changes":[{change}],"bookmark":"1","has_more":false}}"#
+            ));
+        }
     }
 
     #[test]
