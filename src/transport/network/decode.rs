@@ -7,16 +7,18 @@
 //! message, which cost more than the rest of a pull. Here the page is read as a plain struct,
 //! in one pass: a change whose tag is its first key, as every encoder of the wire format writes
 //! it, is decoded as it is read, a conversation (by far the most common change) straight into
-//! its struct. Any other change is first read into a JSON value. The answer is the value
-//! `serde_json::from_slice` gives, and it fails where that fails.
+//! its struct. Any other change is first read into JSON values, entry by entry, and decoded from
+//! them by the derived decoder. The answer is the value `serde_json::from_slice` gives, and it
+//! fails where that fails, with one exception no encoder meets: from its buffer, the derived
+//! decoder also takes a number as a change's tag (a variant's index); this one refuses it.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
+use serde::de::value::{CowStrDeserializer, MapAccessDeserializer, MapDeserializer};
 use serde::de::{self, DeserializeSeed, Error as _, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::transport::{Bookmark, PullPage, PullResponse, RemoteChange, RemoteConversation};
 
@@ -96,32 +98,33 @@ impl<'de> Visitor<'de> for ChangeVisitor {
         let Some(first) = map.next_key::<Key<'de>>()? else {
             return Err(A::Error::missing_field(TAG));
         };
-        let mut fields = Map::new();
+        // The rest: a rare change, or the tag not first. Its entries are read into JSON values,
+        // repeated keys kept, and decoded by the derived decoder, which sees them as it would
+        // have seen the text.
+        let mut fields: Vec<(String, Value)> = Vec::new();
         if first.0 == TAG {
-            match map.next_value::<ChangeKind>()? {
+            let kind = match map.next_value::<ChangeKind>()? {
                 ChangeKind::Conversation => {
                     return RemoteConversation::deserialize(MapAccessDeserializer::new(
                         WithoutTag(map),
                     ))
                     .map(|c| Change(RemoteChange::Conversation(c)));
                 }
-                ChangeKind::Deleted => fields.insert(TAG.into(), "deleted".into()),
-                ChangeKind::Groups => fields.insert(TAG.into(), "groups".into()),
+                ChangeKind::Deleted => "deleted",
+                ChangeKind::Groups => "groups",
             };
+            fields.push((TAG.to_owned(), kind.into()));
         } else {
-            fields.insert(first.0.into_owned(), map.next_value()?);
+            fields.push((first.0.into_owned(), map.next_value()?));
         }
-        // The rest of the object as a value (a rare change, or the tag not first), then decoded
-        // as the derived decoder does; a key twice is refused, as it refuses it.
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value = map.next_value()?;
-            if fields.insert(key.0.into_owned(), value).is_some() {
-                return Err(A::Error::custom("a key appears twice in a change"));
-            }
+            fields.push((key.0.into_owned(), map.next_value()?));
         }
-        RemoteChange::deserialize(Value::Object(fields))
-            .map(Change)
-            .map_err(A::Error::custom)
+        RemoteChange::deserialize(MapDeserializer::<_, serde_json::Error>::new(
+            fields.into_iter(),
+        ))
+        .map(Change)
+        .map_err(A::Error::custom)
     }
 }
 
@@ -272,6 +275,110 @@ mod tests {
                 r#"{{"pull":"page","changes":[{change}],"bookmark":"1","has_more":false}}"#
             ));
         }
+    }
+
+    /// A change object's text from its entries, as given (keys may repeat).
+    fn object(entries: &[(&str, &str)]) -> String {
+        let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    /// The entries of a valid change of each kind.
+    fn valid(kind: usize) -> Vec<(&'static str, &'static str)> {
+        match kind {
+            0 => vec![
+                ("change", r#""conversation""#),
+                ("id", r#""c2c_a""#),
+                ("pinned", "true"),
+                ("marks", "3"),
+                ("read_position", "0"),
+                ("messages", r#"[{"message_msg_id":"m1","message_seq":2}]"#),
+                ("groups", r#"["a"]"#),
+            ],
+            1 => vec![
+                ("change", r#""deleted""#),
+                ("id", r#""group_g""#),
+                ("floor", "[1,2,3]"),
+                ("clear_messages", "false"),
+            ],
+            _ => vec![
+                ("change", r#""groups""#),
+                ("names", r#"["a"]"#),
+                ("renamed", r#"[{"from":"b","to":"a"}]"#),
+            ],
+        }
+    }
+
+    proptest::proptest! {
+        /// Valid changes of every kind with their keys in any order, then with entries taken
+        /// out, added or repeated (some of the wrong type): the one-pass decoder accepts what
+        /// the derived one accepts, with the same value, and refuses the rest.
+        #[test]
+        fn any_change_decodes_as_the_derived_decoder_does(
+            changes in proptest::collection::vec(
+                (
+                    0..3usize,
+                    proptest::collection::vec(0..16usize, 0..8),
+                    proptest::collection::vec(0..8usize, 0..2),
+                    proptest::collection::vec(
+                        (
+                            0..9usize,
+                            proptest::sample::select(vec![
+                                "change", "id", "pinned", "marks", "read_position", "messages",
+                                "floor", "names", "other",
+                            ]),
+                            proptest::sample::select(vec![
+                                r#""conversation""#, r#""deleted""#, r#""groups""#,
+                                r#""c2c_a""#, r#""nope""#, "true", "0", "-1", "null",
+                                "[1,2,3]", "[]", r#"["a"]"#, r#"{"k":1}"#,
+                            ]),
+                        ),
+                        0..3,
+                    ),
+                ),
+                0..4,
+            )
+        ) {
+            let changes: Vec<String> = changes
+                .into_iter()
+                .map(|(kind, order, removed, added)| {
+                    let mut entries = valid(kind);
+                    // Reorder: swap pairs by the given indices.
+                    for pair in order.chunks(2) {
+                        if let [a, b] = pair {
+                            let n = entries.len();
+                            entries.swap(a % n, b % n);
+                        }
+                    }
+                    for r in removed {
+                        if r < entries.len() {
+                            entries.remove(r);
+                        }
+                    }
+                    for (at, key, value) in added {
+                        // A tag given as a variant index: see `a_numeric_tag_is_refused`.
+                        if key == TAG && value.parse::<f64>().is_ok() {
+                            continue;
+                        }
+                        entries.insert(at.min(entries.len()), (key, value));
+                    }
+                    object(&entries)
+                })
+                .collect();
+            agree(&format!(
+                r#"{{"pull":"page","changes":[{}],"bookmark":"1","has_more":false}}"#,
+                changes.join(",")
+            ));
+        }
+    }
+
+    /// The one difference: the derived decoder buffers a whole page, and from that buffer it
+    /// takes a number as a variant's index. No encoder writes one; this decoder refuses it.
+    #[test]
+    fn a_numeric_tag_is_refused() {
+        let json = r#"{"pull":"page","changes":[{"change":1,"id":"c2c_a","floor":[1,2,3],"clear_messages":true}],"bookmark":"1","has_more":false}"#;
+        assert!(serde_json::from_str::<PullResponse>(json).is_ok());
+        assert!(pull_response(json.as_bytes()).is_err());
     }
 
     #[test]
