@@ -1,8 +1,9 @@
 //! The database: each user's [`Head`], one row per conversation with its place in the version
 //! log, group memberships, renames and remembered operation outcomes (`migrations/`).
 //!
-//! Every request is one serializable transaction, retried when the database reports a
-//! serialization conflict (PostgreSQL's 40001, or SQLite's busy codes). A push loads the
+//! Every write is one serializable transaction, retried when the database reports a
+//! serialization conflict (PostgreSQL's 40001, or SQLite's busy codes); a pull is one
+//! read-only snapshot (`REPEATABLE READ, READ ONLY` on PostgreSQL). A push loads the
 //! user's head, the rows of the conversations it names (and, for a group-wide operation, the
 //! members of the user's groups, which the decoration limit bounds), and the remembered
 //! outcomes of its operation IDs; it applies the shared rules of
@@ -94,13 +95,20 @@ fn to_u64(n: i64) -> Result<u64, DbError> {
     u64::try_from(n).map_err(|_| DbError::Corrupt(format!("negative counter {n}")))
 }
 
-/// Runs `$body` (which uses `&mut $tx`) in a transaction, retried on conflicts.
+/// Runs `$body` (which uses `&mut $tx`) in a transaction, retried on conflicts: a
+/// serializable one, or with `read`, a read-only snapshot ([`Db::begin_read`]).
 macro_rules! transaction {
-    ($db:expr, |$tx:ident| $body:expr) => {{
+    ($db:expr, |$tx:ident| $body:expr) => {
+        transaction!(@run $db.begin(), $tx, $body)
+    };
+    (read $db:expr, |$tx:ident| $body:expr) => {
+        transaction!(@run $db.begin_read(), $tx, $body)
+    };
+    (@run $begin:expr, $tx:ident, $body:expr) => {{
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut $tx = $db.begin().await?;
+            let mut $tx = $begin.await?;
             let result = $body;
             let result = match result {
                 Ok(value) => $tx.commit().await.map(|()| value).map_err(DbError::from),
@@ -219,6 +227,20 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             tx.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A read-only transaction on one snapshot, for reads of one user (a pull). Enough for
+    /// them: every write to a user updates its head row, so a user's writes are ordered by
+    /// the database, and a snapshot holds those committed before it. On PostgreSQL this is
+    /// `REPEATABLE READ, READ ONLY`: a serializable transaction would also take a predicate
+    /// lock on every row it reads, for the pushes it overlaps to conflict with.
+    async fn begin_read(&self) -> Result<Transaction<'static, Any>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .await?;
         }
         Ok(tx)

@@ -159,7 +159,7 @@ impl Db {
         limit: usize,
     ) -> Result<PullJson, DbError> {
         let limit = limit.max(1);
-        transaction!(self, |tx| {
+        transaction!(read self, |tx| {
             async {
                 let row = load_head(&mut tx, user).await?;
                 let head = row.head;
