@@ -2,8 +2,9 @@
 //! WebSocket, keeping every user's state in PostgreSQL (many server processes over one
 //! database) or SQLite (one file, the embedded default).
 //!
-//! The server is stateless between requests: each one is a serializable transaction over the
-//! database ([`db`]), so any number of processes can serve the same users. The per-user rules
+//! The server is stateless between requests: each write is a serializable transaction over
+//! the database ([`db`]) and each pull one read-only snapshot, so any number of processes can
+//! serve the same users. The per-user rules
 //! (what each operation does, limits and their codes, delete floors, idempotency by operation
 //! ID, paging) are not written here: they are `timconv::transport::account`, the same code the
 //! in-memory loopback server runs, driven over the rows a request loads. Devices authenticate
