@@ -94,7 +94,7 @@ impl PageRows {
         let mut versions = versions.split(',').filter(|v| !v.is_empty());
         let mut lengths = lengths.split(',').filter(|l| !l.is_empty());
         let mut live = live.bytes();
-        let mut at = 0;
+        let mut at: usize = 0;
         for _ in 0..count {
             let (Some(version), Some(length), Some(live)) =
                 (versions.next(), lengths.next(), live.next())
@@ -103,12 +103,16 @@ impl PageRows {
             };
             let version = version.parse::<u64>().map_err(|e| corrupt("version", e))?;
             let length = length.parse::<usize>().map_err(|e| corrupt("view", e))?;
-            let text = at..at + length;
+            let text = at..at.saturating_add(length);
             let view = views
                 .get(text.clone())
                 .ok_or_else(|| corrupt("view", "shorter than its length"))?;
             if !(view.starts_with('{') && view.ends_with('}')) {
                 return Err(corrupt("view", "not a JSON object"));
+            }
+            // A comma after each view, but the last.
+            if !matches!(views.as_bytes().get(text.end), None | Some(b',')) {
+                return Err(corrupt("view", "longer than its length"));
             }
             at = text.end + 1;
             let tombstone = live == b'0';
@@ -117,7 +121,6 @@ impl PageRows {
                 PullItem::Conversation(StoredView { text, tombstone }),
             ));
         }
-        // Each view is followed by a comma, but the last.
         let end = if count == 0 { 0 } else { views.len() + 1 };
         if versions.next().is_some()
             || lengths.next().is_some()
@@ -317,6 +320,9 @@ mod tests {
             (1, "1", "1", "2", "[]"),
             (1, "x", "1", &*format!("{n}"), a),
             (1, "1", "1", "-1", a),
+            (1, "1", "1", "18446744073709551615", a),
+            // Views that fit their lengths, but not separated by a comma.
+            (2, "1,2", "11", "2,2", "{}}{}"),
             (-1, "", "", "", ""),
         ] {
             assert!(
