@@ -228,12 +228,7 @@ impl Db {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Any>, DbError> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            tx.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
-                .await?;
-        }
-        Ok(tx)
+        self.begin_as("SERIALIZABLE").await
     }
 
     /// A read-only transaction on one snapshot, for reads of one user (a pull). Enough for
@@ -242,10 +237,19 @@ impl Db {
     /// `REPEATABLE READ, READ ONLY`: a serializable transaction would also take a predicate
     /// lock on every row it reads, for the pushes it overlaps to conflict with.
     async fn begin_read(&self) -> Result<Transaction<'static, Any>, DbError> {
+        self.begin_as("REPEATABLE READ, READ ONLY").await
+    }
+
+    /// A transaction with PostgreSQL's `SET TRANSACTION ISOLATION LEVEL {isolation}`
+    /// (SQLite's transactions are serializable, and a deferred one reads one snapshot).
+    async fn begin_as(
+        &self,
+        isolation: &'static str,
+    ) -> Result<Transaction<'static, Any>, DbError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
-            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await?;
+            let sql = format!("SET TRANSACTION ISOLATION LEVEL {isolation}");
+            tx.execute(AssertSqlSafe(sql.as_str())).await?;
         }
         Ok(tx)
     }

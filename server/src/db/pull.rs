@@ -26,8 +26,6 @@ pub struct PageJson {
     /// [`RemoteChange`](timconv::transport::RemoteChange)s, oldest first: each conversation's
     /// view as it was stored when it was written.
     pub changes: String,
-    /// How many changes the array holds.
-    pub len: usize,
     /// Where the next pull continues (the version, unsigned).
     pub bookmark: Bookmark,
     /// More changes follow.
@@ -215,7 +213,6 @@ impl Db {
                 changes.push(']');
                 Ok::<_, DbError>(PullJson::Page(PageJson {
                     changes,
-                    len: page.changes.len(),
                     bookmark: page.bookmark,
                     has_more: page.has_more,
                 }))
