@@ -68,9 +68,11 @@ pub(crate) fn job<T: Send + 'static>(
 ///
 /// **Pipelining.** When writes are already queued behind a group, the group commits on a task
 /// of its own (for SQLite, mostly on its connection's thread) while the writer plans the next
-/// group on top of it (see `inflight.rs`), so planning and committing overlap. The next group is committed, applied
-/// and acknowledged only after the previous one: events, the index and the store see the
-/// groups in order, and nothing is visible before it is durable. If a commit fails, the group
+/// group on top of it (see `inflight.rs`), so planning and committing overlap. The next group
+/// is committed, applied and acknowledged only after the previous one: events, the index and
+/// the store see the groups in order, and nothing is visible before it is durable. Its commit
+/// starts as soon as the previous one is durable, before that one is applied, so that
+/// applying a group overlaps with committing the next. If a commit fails, the group
 /// planned on top of it is not committed either and its writes fail with the same error (they
 /// were planned on writes that did not happen); nothing of either is applied. A group that
 /// adds or removes operations of the sync outbox is applied before anything is planned on it
@@ -97,7 +99,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
                 match arrived {
                     Err(done) => {
                         if let Some(c) = committing.take() {
-                            let _ = settle(&shared, c.rest, done);
+                            settle(&shared, c.rest, done);
                         }
                         continue;
                     }
@@ -113,16 +115,18 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         // 2. Plan it on top of the commit under way.
         let planned =
             group.map(|writes| plan(&shared, committing.as_ref().map(|c| &c.view), writes));
-        // 3. The commit under way ends: apply and answer it.
-        let mut failed = None;
+        // 3. The commit under way ends.
+        let mut ended = None;
         if let Some(Committing { view, mut rest, .. }) = committing.take() {
             drop(view);
             let done = (&mut rest.task).await;
-            failed = settle(&shared, rest, done).err();
+            ended = Some((rest, done));
         }
-        // 4. Commit the planned group, or fail it with the commit it was planned on.
+        // 4. Commit the planned group, or fail it with the commit it was planned on. The store
+        //    has finished the commit before, so the two reach it in order; the next commit
+        //    starts before the one before is applied (5), so that applying overlaps with it.
         if let Some(planned) = planned {
-            match failed {
+            match ended.as_ref().and_then(|(_, done)| committed(done).err()) {
                 Some(err) => {
                     tracing::warn!(
                         writes = planned.completions.len(),
@@ -134,6 +138,10 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
                 }
                 None => committing = start(&store, planned, !jobs.is_empty()),
             }
+        }
+        // 5. Apply and answer the commit that ended.
+        if let Some((rest, done)) = ended {
+            settle(&shared, rest, done);
         }
         if committing.is_none() && shutdown.is_some() {
             break;
@@ -297,7 +305,7 @@ fn settle(
     shared: &Shared,
     pending: Pending,
     done: std::result::Result<Committed, tokio::task::JoinError>,
-) -> Result<()> {
+) {
     let Pending {
         task: _,
         outbox,
@@ -308,7 +316,8 @@ fn settle(
     // The records the change replaced, freed once its writes are answered (a group's old last
     // messages are many small allocations; its callers need not wait for them).
     let mut replaced = Vec::new();
-    let committed = match done {
+    let outcome = committed(&done);
+    match done {
         Ok((Ok(()), change)) => {
             let recorded = !outbox.added.is_empty();
             let events = {
@@ -327,21 +336,25 @@ fn settle(
             if recorded && let Some(wake) = &shared.sync_wake {
                 wake.notify_one();
             }
-            Ok(())
         }
-        Ok((Err(err), _)) => {
-            tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
-            Err(err)
+        _ => {
+            if let Err(err) = &outcome {
+                tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
+            }
         }
-        Err(join) => {
-            let err = Error::Internal(format!("the store's commit did not finish: {join}"));
-            tracing::warn!(error = %err.report(), writes = count, "commit failed; nothing applied");
-            Err(err)
-        }
-    };
+    }
     for done in completions {
-        done(committed.clone());
+        done(outcome.clone());
     }
     drop(replaced);
-    committed
+}
+
+/// Whether a commit that ended made its change durable, as its writes are answered.
+fn committed(done: &std::result::Result<Committed, tokio::task::JoinError>) -> Result<()> {
+    match done {
+        Ok((result, _)) => result.clone(),
+        Err(join) => Err(Error::Internal(format!(
+            "the store's commit did not finish: {join}"
+        ))),
+    }
 }
