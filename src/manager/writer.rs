@@ -23,7 +23,8 @@ use crate::events::Event;
 use crate::store::{ChangeSet, Store};
 use crate::sync::outbox::OutboxDelta;
 
-/// Most writes planned into one commit when callers queue up faster than the store commits.
+/// Most writes planned into one commit when callers queue up faster than the store commits
+/// (a part of a batch counts as the writes it holds: see [`Job::Write`]).
 const MAX_GROUP: usize = 512;
 
 /// Called with the commit's result once the change is durable and published (or failed).
@@ -32,30 +33,33 @@ pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 pub(crate) type WriteFn = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
 
 pub(crate) enum Job {
-    Write(WriteFn),
+    /// A write, and how many writes it counts as toward a group's [`MAX_GROUP`] (the
+    /// messages of a part of `ingest_messages`, 1 for any other write).
+    Write(WriteFn, usize),
     Shutdown(oneshot::Sender<Result<()>>),
 }
 
-/// Wraps an operation into a job whose reply reaches `reply`. An operation that fails is rolled
-/// back out of the transaction, so none of it is committed or published.
+/// Wraps an operation into a job whose result reaches `answer` once committed (or failed). An
+/// operation that fails is rolled back out of the transaction, so none of it is committed or
+/// published.
 pub(crate) fn job<T: Send + 'static>(
+    weight: usize,
     op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
-    reply: oneshot::Sender<Result<T>>,
+    answer: impl FnOnce(Result<T>) + Send + 'static,
 ) -> Job {
-    Job::Write(Box::new(move |tx: &mut Tx<'_>| -> Completion {
+    let plan = Box::new(move |tx: &mut Tx<'_>| -> Completion {
         let savepoint = tx.savepoint();
         match op(tx) {
             Ok(value) => Box::new(move |committed: Result<()>| {
-                let _ = reply.send(committed.map(|()| value));
+                answer(committed.map(|()| value));
             }),
             Err(err) => {
                 tx.rollback_to(savepoint);
-                Box::new(move |_| {
-                    let _ = reply.send(Err(err));
-                })
+                Box::new(move |_| answer(Err(err)))
             }
         }
-    }))
+    });
+    Job::Write(plan, weight)
 }
 
 /// The writer task: runs jobs in order until the manager is shut down or every handle is gone
@@ -66,9 +70,10 @@ pub(crate) fn job<T: Send + 'static>(
 /// fails alone, and is acknowledged only once the whole group is durable. The group is simply
 /// what is queued when the writer takes the next job; nothing waits for more to arrive.
 ///
-/// **Pipelining.** When writes are already queued behind a group, the group commits on a task
-/// of its own (for SQLite, mostly on its connection's thread) while the writer plans the next
-/// group on top of it (see `inflight.rs`), so planning and committing overlap. The next group
+/// **Pipelining.** When writes are already queued behind a group (or the group before it is
+/// still to be applied), the group commits on a task of its own (for SQLite, mostly on its
+/// connection's thread) while the writer plans the next group on top of it (see
+/// `inflight.rs`), so planning and committing overlap. The next group
 /// is committed, applied and acknowledged only after the previous one: events, the index and
 /// the store see the groups in order, and nothing is visible before it is durable. Its commit
 /// starts as soon as the previous one is durable, before that one is applied, so that
@@ -123,20 +128,30 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
             ended = Some((rest, done));
         }
         // 4. Commit the planned group, or fail it with the commit it was planned on. The store
-        //    has finished the commit before, so the two reach it in order; the next commit
-        //    starts before the one before is applied (5), so that applying overlaps with it.
+        //    has finished the commit before, so the two reach it in order. A group that
+        //    commits starts before the one before is applied (5), so that applying overlaps
+        //    with its commit; any other is answered at once, so only after the one before.
         if let Some(planned) = planned {
-            match ended.as_ref().and_then(|(_, done)| committed(done).err()) {
-                Some(err) => {
-                    tracing::warn!(
-                        writes = planned.completions.len(),
-                        "writes planned on a failed commit fail with it"
-                    );
-                    for done in planned.completions {
-                        done(Err(err.clone()));
-                    }
+            let failed = ended.as_ref().and_then(|(_, done)| committed(done).err());
+            if failed.is_none() && planned.commits() {
+                let overlaps = !jobs.is_empty() || ended.is_some();
+                committing = start(&store, planned, overlaps);
+            } else {
+                if let Some((rest, done)) = ended.take() {
+                    settle(&shared, rest, done);
                 }
-                None => committing = start(&store, planned, !jobs.is_empty()),
+                match failed {
+                    Some(err) => {
+                        tracing::warn!(
+                            writes = planned.completions.len(),
+                            "writes planned on a failed commit fail with it"
+                        );
+                        for done in planned.completions {
+                            done(Err(err.clone()));
+                        }
+                    }
+                    None => committing = start(&store, planned, false),
+                }
             }
         }
         // 5. Apply and answer the commit that ended.
@@ -167,16 +182,20 @@ fn gather(
     shutdown: &mut Option<Option<oneshot::Sender<Result<()>>>>,
 ) -> Vec<WriteFn> {
     let mut writes = Vec::new();
+    let mut weight = 0;
     let mut next = Some(first);
     while let Some(job) = next.take() {
         match job {
-            Job::Write(plan) => writes.push(plan),
+            Job::Write(plan, counts) => {
+                writes.push(plan);
+                weight += counts;
+            }
             Job::Shutdown(reply) => {
                 *shutdown = Some(Some(reply));
                 break;
             }
         }
-        if writes.len() < MAX_GROUP {
+        if weight < MAX_GROUP {
             next = jobs.try_recv().ok();
         }
     }
@@ -187,6 +206,15 @@ fn gather(
 struct PlannedGroup {
     planned: Result<(Planned, InFlight)>,
     completions: Vec<Completion>,
+}
+
+impl PlannedGroup {
+    /// Whether it has something to commit (otherwise [`start`] answers it at once).
+    fn commits(&self) -> bool {
+        self.planned
+            .as_ref()
+            .is_ok_and(|(planned, _)| !planned.is_empty())
+    }
 }
 
 /// Plans `writes` into one change, on top of `inflight` (the change being committed).
@@ -247,12 +275,12 @@ struct Pending {
 /// Starts committing a planned group; a group that changes nothing is answered at once (the
 /// group it was planned on, if any, is applied already).
 ///
-/// With writes already queued behind it (`queued`), the commit runs on a task of its own and
-/// the next group is planned on it meanwhile. Without, there is nothing to plan yet: the writer
-/// awaits the commit itself, which saves a task and its wake-ups per commit when callers each
-/// wait for their write before sending the next (the writes that arrive meanwhile form the
-/// next group, as before pipelining).
-fn start(store: &Arc<dyn Store>, group: PlannedGroup, queued: bool) -> Option<Committing> {
+/// When the writer has work to overlap with the commit (`overlaps`: writes queued behind it
+/// to plan, or the group before to apply), the commit runs on a task of its own and the next
+/// group may be planned on it meanwhile. Without, the writer awaits the commit itself, which
+/// saves a task and its wake-ups per commit when callers each wait for their write before
+/// sending the next (the writes that arrive meanwhile form the next group).
+fn start(store: &Arc<dyn Store>, group: PlannedGroup, overlaps: bool) -> Option<Committing> {
     let PlannedGroup {
         planned,
         completions,
@@ -266,30 +294,30 @@ fn start(store: &Arc<dyn Store>, group: PlannedGroup, queued: bool) -> Option<Co
             return None;
         }
     };
-    let Planned {
-        change,
-        outbox,
-        events,
-    } = planned;
-    if change.is_empty() && outbox.is_empty() {
-        drop((change, events, view));
+    if planned.is_empty() {
+        drop((planned, view));
         for done in completions {
             done(Ok(()));
         }
         return None;
     }
+    let Planned {
+        change,
+        outbox,
+        events,
+    } = planned;
     let store = Arc::clone(store);
     let commit = async move {
         let result = store.commit(&change).await;
         (result, change)
     };
-    let task = if queued {
+    let task = if overlaps {
         CommitTask::Spawned(tokio::spawn(commit))
     } else {
         CommitTask::Inline(Box::pin(commit))
     };
     Some(Committing {
-        stackable: queued && outbox.added.is_empty() && outbox.removed.is_empty(),
+        stackable: overlaps && outbox.added.is_empty() && outbox.removed.is_empty(),
         view,
         rest: Pending {
             task,

@@ -100,6 +100,13 @@ pub(crate) struct Planned {
     pub(crate) events: Vec<Event>,
 }
 
+impl Planned {
+    /// Whether it leaves the store and the outbox as they are (nothing to commit).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.change.is_empty() && self.outbox.is_empty()
+    }
+}
+
 impl<'a> Tx<'a> {
     pub(crate) fn new(
         base: Base<'a>,
