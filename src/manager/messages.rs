@@ -9,11 +9,6 @@ use crate::model::{
     Conversation, ConversationId, ConversationType, GroupAtInfo, GroupAtType, GroupType, Message,
 };
 
-/// Messages of an [`ConversationManager::ingest_messages`] call planned as one part: the
-/// writer commits a few parts to a group and pipelines consecutive groups, so a large batch
-/// is planned, committed and applied in overlapping steps instead of one after the other.
-const INGEST_PART: usize = 128;
-
 /// What [`ConversationManager::ingest_message`] did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,18 +86,10 @@ impl ConversationManager {
         self.write(move |tx| Ok(ingest(tx, &id, message))).await
     }
 
-    /// Records many messages at once, in order (catching up after being offline, loading
-    /// history): each as [`ingest_message`](Self::ingest_message) does it, with one result per
-    /// message. A message that is refused is refused alone; the call's `Ok` means every
-    /// accepted message is durable.
-    ///
-    /// Up to 128 messages are one commit. A larger batch is committed in consecutive parts of
-    /// about that size, which the writer pipelines (planning one part while the store commits
-    /// the one before and the index takes the one before that), so a large batch costs less
-    /// than one commit of all of it; writes of other callers may land between two parts. If a
-    /// part's commit fails, the call fails with the store's error: the parts before it are
-    /// durable, none after it is made, and ingesting the same batch again is safe (a message
-    /// already recorded is a [`Duplicate`](IngestOutcome::Duplicate) and counts once).
+    /// Records many messages at once, in order, in one commit (catching up after being
+    /// offline, loading history): each as [`ingest_message`](Self::ingest_message) does it,
+    /// with one result per message. A message that is refused is refused alone; the call's
+    /// `Ok` means every accepted message is durable.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -123,8 +110,8 @@ impl ConversationManager {
     /// [`cancellation`](crate::cancellation)).
     ///
     /// # Errors
-    /// Only for the whole call: the store's (6019, see above) or [`Error::Closed`]. Each
-    /// message's own refusal (6017, as for `ingest_message`) is in its result.
+    /// Only for the whole call: the store's (6019) or [`Error::Closed`]. Each message's own
+    /// refusal (6017, as for `ingest_message`) is in its result.
     #[tracing::instrument(skip_all, fields(messages), err(level = "debug"))]
     pub async fn ingest_messages(
         &self,
@@ -139,24 +126,15 @@ impl ConversationManager {
             })
             .collect();
         tracing::Span::current().record("messages", checked.len());
-        let size = self.part_size(checked.len(), INGEST_PART);
-        let mut messages = checked.into_iter().peekable();
-        let mut parts = Vec::new();
-        loop {
-            let part: Vec<_> = messages.by_ref().take(size).collect();
-            let weight = part.len();
-            parts.push((weight, move |tx: &mut Tx<'_>| {
-                Ok(part
-                    .into_iter()
-                    .map(|m| m.map(|(id, message)| ingest(tx, &id, message)))
-                    .collect::<Vec<_>>())
-            }));
-            if messages.peek().is_none() {
-                break;
-            }
-        }
-        let results = self.write_parts(parts).await?;
-        Ok(results.into_iter().flatten().collect())
+        // It counts as its messages toward a commit group's bound: writes queued behind a large
+        // batch go to the next group, which the writer plans while this one commits.
+        self.write_weighing(checked.len(), move |tx| {
+            Ok(checked
+                .into_iter()
+                .map(|m| m.map(|(id, message)| ingest(tx, &id, message)))
+                .collect())
+        })
+        .await
     }
 
     /// Gets a conversation, creating it (empty, activated) if it does not exist.

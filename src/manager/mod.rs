@@ -7,7 +7,7 @@
 //! `folders.rs`, `unread.rs`, `delete.rs`, `list.rs`, `live.rs`.
 
 use std::sync::{
-    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+    Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
@@ -261,75 +261,23 @@ impl ConversationManager {
         &self,
         op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_weighing(1, op).await
+    }
+
+    /// [`Self::write`] for an operation that counts as `weight` writes toward the bound of a
+    /// commit group (a batch of messages counts as its messages).
+    pub(crate) async fn write_weighing<T: Send + 'static>(
+        &self,
+        weight: usize,
+        op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         self.inner
             .jobs
-            .send(writer::job(1, op, move |result| {
-                // A caller that stopped waiting is fine: its write is made all the same.
-                let _ = reply.send(result);
-            }))
+            .send(writer::job(weight, op, reply))
             .await
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
-    }
-
-    /// Runs `parts` in the writer one after the other, each weighing its count toward a
-    /// commit's size, and waits for their committed results, in order. They are submitted
-    /// together: all of them, or none if this future is dropped while the queue has no room
-    /// (other callers' writes may land between them). The writer commits them as it commits
-    /// any writes queued together (several parts to a group, up to its bound), so consecutive
-    /// parts pipeline. The first part that fails ends the call with its error: the parts
-    /// before it are made, and none after it (each fails with the same error).
-    ///
-    /// At most the queue's capacity of parts: the caller sizes them (see [`Self::part_size`]).
-    pub(crate) async fn write_parts<T: Send + 'static>(
-        &self,
-        parts: Vec<(
-            usize,
-            impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
-        )>,
-    ) -> Result<Vec<T>> {
-        let permits = self
-            .inner
-            .jobs
-            .reserve_many(parts.len())
-            .await
-            .map_err(|_| Error::Closed)?;
-        // The first failure among the parts. A part planned after it has been answered fails
-        // with it; one planned before is in the failed group or in a group planned on it, which
-        // the writer fails with it.
-        let failed: Arc<OnceLock<Error>> = Arc::default();
-        let mut replies = Vec::with_capacity(parts.len());
-        for (permit, (weight, op)) in permits.zip(parts) {
-            let (reply, rx) = oneshot::channel();
-            let (seen, record) = (Arc::clone(&failed), Arc::clone(&failed));
-            let op = move |tx: &mut Tx<'_>| match seen.get() {
-                Some(err) => Err(err.clone()),
-                None => op(tx),
-            };
-            let answer = move |result: Result<T>| {
-                if let Err(err) = &result {
-                    let _ = record.set(err.clone());
-                }
-                let _ = reply.send(result);
-            };
-            permit.send(writer::job(weight, op, answer));
-            replies.push(rx);
-        }
-        let mut results = Vec::with_capacity(replies.len());
-        for rx in replies {
-            results.push(rx.await.map_err(|_| Error::Closed)??);
-        }
-        Ok(results)
-    }
-
-    /// How many of `count` items each part holds for [`Self::write_parts`]: `size`, or more
-    /// when the writer's queue holds fewer parts than that makes.
-    pub(crate) fn part_size(&self, count: usize, size: usize) -> usize {
-        let parts = count
-            .div_ceil(size.max(1))
-            .clamp(1, self.inner.jobs.max_capacity());
-        count.div_ceil(parts).max(1)
     }
 }
 

@@ -24,7 +24,8 @@ use crate::store::{ChangeSet, Store};
 use crate::sync::outbox::OutboxDelta;
 
 /// Most writes planned into one commit when callers queue up faster than the store commits
-/// (a part of a batch counts as the writes it holds: see [`Job::Write`]).
+/// (a batch of messages counts as its messages: see [`Job::Write`]). The write that reaches
+/// the bound is the group's last, so a group holds less than the bound plus one write.
 const MAX_GROUP: usize = 512;
 
 /// Called with the commit's result once the change is durable and published (or failed).
@@ -33,20 +34,23 @@ pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 pub(crate) type WriteFn = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
 
 pub(crate) enum Job {
-    /// A write, and how many writes it counts as toward a group's [`MAX_GROUP`] (the
-    /// messages of a part of `ingest_messages`, 1 for any other write).
+    /// A write, and how many writes it counts as toward a group's [`MAX_GROUP`] (its
+    /// messages for `ingest_messages`, 1 for any other write).
     Write(WriteFn, usize),
     Shutdown(oneshot::Sender<Result<()>>),
 }
 
-/// Wraps an operation into a job whose result reaches `answer` once committed (or failed). An
-/// operation that fails is rolled back out of the transaction, so none of it is committed or
-/// published.
+/// Wraps an operation into a job whose reply reaches `reply`. An operation that fails is rolled
+/// back out of the transaction, so none of it is committed or published.
 pub(crate) fn job<T: Send + 'static>(
     weight: usize,
     op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
-    answer: impl FnOnce(Result<T>) + Send + 'static,
+    reply: oneshot::Sender<Result<T>>,
 ) -> Job {
+    // A caller that stopped waiting is fine: its write is made all the same.
+    let answer = move |result| {
+        let _ = reply.send(result);
+    };
     let plan = Box::new(move |tx: &mut Tx<'_>| -> Completion {
         let savepoint = tx.savepoint();
         match op(tx) {

@@ -338,83 +338,44 @@ async fn a_failed_commit_fails_the_group_planned_on_it() {
     assert_eq!(close(m, &store).await, Vec::<String>::new());
 }
 
-/// A batch larger than a part is committed in several, pipelined; every message's outcome is
-/// the one it has when the same messages are ingested one at a time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_batch_commits_in_parts_with_each_outcome_in_order() {
-    let batch: Vec<_> = (0..2_000_u64)
-        .map(|n| {
-            // Every fifth message repeats an earlier one (a duplicate counts once).
-            let k = if n % 5 == 4 { n / 2 } else { n };
-            let id = conv_id(usize::try_from(k % 8).expect("small"));
-            (id, crate::common::incoming(&format!("m{k}"), k + 1))
-        })
-        .collect();
+/// Batches queued together are grouped by their messages, not as one write each: a group
+/// holds less than 512 messages plus one batch, so queued batches are committed in several
+/// groups (pipelined) rather than all in one, each batch still whole in one commit, and every
+/// outcome is the one the same messages get ingested one at a time.
+#[tokio::test(flavor = "current_thread")]
+async fn queued_batches_are_grouped_by_their_messages() {
+    let batch = |b: u64| -> Vec<_> {
+        (0..300_u64)
+            .map(|n| {
+                let k = b * 300 + n;
+                let id = conv_id(usize::try_from(k % 8).expect("small"));
+                (id, crate::common::incoming(&format!("m{k}"), k + 1))
+            })
+            .collect()
+    };
     let one_by_one = open(SlowStore::new(Duration::ZERO, None)).await;
     let mut expected = Vec::new();
-    for (id, message) in batch.clone() {
-        expected.push(one_by_one.ingest_message(&id, message).await.expect("one"));
+    for b in 0..8 {
+        for (id, message) in batch(b) {
+            expected.push(one_by_one.ingest_message(&id, message).await.expect("one"));
+        }
     }
     let store = SlowStore::new(Duration::from_millis(2), None);
     let m = open(store.clone()).await;
-    let results: Vec<_> = m
-        .ingest_messages(batch)
+    // Unconstrained: all eight are queued before the writer runs (one thread).
+    let all = join_all((0..8).map(|b| m.ingest_messages(batch(b))));
+    let results: Vec<_> = tokio::task::unconstrained(all)
         .await
-        .expect("the batch")
         .into_iter()
+        .flat_map(|r| r.expect("a batch"))
         .map(|r| r.expect("accepted"))
         .collect();
     assert_eq!(results, expected);
     assert_eq!(state(&m), state(&one_by_one));
-    let commits = store.commits.load(Ordering::SeqCst);
-    assert!((2..=16).contains(&commits), "{commits} commits");
+    // Two batches (600 messages) reach the bound: four groups. As one write each, the eight
+    // would have been one group.
+    assert_eq!(store.commits.load(Ordering::SeqCst), 4);
     assert_eq!(close(m, &store).await, Vec::<String>::new());
-}
-
-/// When a part of a batch fails to commit, the call fails with the store's error, the parts
-/// before it are durable and none after it is made (whether the parts after it were planned
-/// on the failing one or after it had failed); ingesting the batch again records each
-/// message once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_whose_part_fails_makes_no_part_after_it() {
-    for delay in [Duration::ZERO, Duration::from_millis(10)] {
-        let batch: Vec<_> = (0..2_000_u64)
-            .map(|n| {
-                let id = conv_id(usize::try_from(n % 8).expect("small"));
-                (id, crate::common::incoming(&format!("m{n}"), n + 1))
-            })
-            .collect();
-        let store = SlowStore::new(delay, Some(1));
-        let m = open(store.clone()).await;
-        let err = m.ingest_messages(batch.clone()).await.unwrap_err();
-        assert_eq!(err.code().as_i32(), 6019, "{err}");
-        // What shows (and is durable) is a prefix of the batch: its first `made` messages.
-        let made = usize::try_from(m.total_unread()).expect("small");
-        assert!(0 < made && made < batch.len(), "{made} made ({delay:?})");
-        for (c, conv) in (0..8).map(|c| (c, m.get(&conv_id(c)))) {
-            let of_c: Vec<usize> = (0..made).filter(|n| n % 8 == c).collect();
-            let conv = conv.expect("every conversation has messages in the prefix");
-            assert_eq!(conv.unread_count, of_c.len() as u64, "{delay:?}");
-            let last = conv.last_message.as_ref().and_then(|l| l.msg_id.clone());
-            assert_eq!(last, of_c.last().map(|n| format!("m{n}")), "{delay:?}");
-        }
-        let durable = store.inner.load().await.expect("loads");
-        assert_eq!(durable.unread.len(), made, "{delay:?}");
-        // Again: the prefix is recognised, the rest recorded.
-        let again = m.ingest_messages(batch).await.expect("the batch again");
-        let duplicates = again
-            .iter()
-            .take_while(|r| matches!(r, Ok(timconv::IngestOutcome::Duplicate)))
-            .count();
-        assert_eq!(duplicates, made, "{delay:?}");
-        assert!(
-            again[made..]
-                .iter()
-                .all(|r| matches!(r, Ok(o) if *o != timconv::IngestOutcome::Duplicate))
-        );
-        assert_eq!(m.total_unread(), 2_000);
-        assert_eq!(close(m, &store).await, Vec::<String>::new());
-    }
 }
 
 /// Many writers at once over a slow store: every commit starts with none of its own writes
