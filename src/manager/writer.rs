@@ -47,19 +47,17 @@ pub(crate) fn job<T: Send + 'static>(
     op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     reply: oneshot::Sender<Result<T>>,
 ) -> Job {
-    // A caller that stopped waiting is fine: its write is made all the same.
-    let answer = move |result| {
-        let _ = reply.send(result);
-    };
     let plan = Box::new(move |tx: &mut Tx<'_>| -> Completion {
         let savepoint = tx.savepoint();
         match op(tx) {
             Ok(value) => Box::new(move |committed: Result<()>| {
-                answer(committed.map(|()| value));
+                let _ = reply.send(committed.map(|()| value));
             }),
             Err(err) => {
                 tx.rollback_to(savepoint);
-                Box::new(move |_| answer(Err(err)))
+                Box::new(move |_| {
+                    let _ = reply.send(Err(err));
+                })
             }
         }
     });
@@ -77,15 +75,15 @@ pub(crate) fn job<T: Send + 'static>(
 /// **Pipelining.** When writes are already queued behind a group (or the group before it is
 /// still to be applied), the group commits on a task of its own (for SQLite, mostly on its
 /// connection's thread) while the writer plans the next group on top of it (see
-/// `inflight.rs`), so planning and committing overlap. The next group
-/// is committed, applied and acknowledged only after the previous one: events, the index and
-/// the store see the groups in order, and nothing is visible before it is durable. Its commit
-/// starts as soon as the previous one is durable, before that one is applied, so that
-/// applying a group overlaps with committing the next. If a commit fails, the group
-/// planned on top of it is not committed either and its writes fail with the same error (they
-/// were planned on writes that did not happen); nothing of either is applied. A group that
-/// adds or removes operations of the sync outbox is applied before anything is planned on it
-/// (a pulled page's bookmark does not stop the next page from being planned on it).
+/// `inflight.rs`), so planning and committing overlap. The next group is committed, applied
+/// and acknowledged only after the previous one: events, the index and the store see the
+/// groups in order, and nothing is visible before it is durable. Its commit starts as soon as
+/// the previous one is durable, before that one is applied, so that applying a group overlaps
+/// with committing the next. If a commit fails, the group planned on top of it is not
+/// committed either and its writes fail with the same error (they were planned on writes that
+/// did not happen); nothing of either is applied. A group that adds or removes operations of
+/// the sync outbox is applied before anything is planned on it (a pulled page's bookmark does
+/// not stop the next page from being planned on it).
 pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
     let mut shutdown = None;
     let mut committing: Option<Committing> = None;
