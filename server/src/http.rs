@@ -100,13 +100,25 @@ impl IntoResponse for ApiError {
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    json_then(status, value, |_| {})
+}
+
+/// As [`json`], with `finish` given the serialized bytes before they are sent.
+fn json_then<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    finish: impl FnOnce(&mut Vec<u8>),
+) -> Response {
     match serde_json::to_vec(value) {
-        Ok(bytes) => (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(mut bytes) => {
+            finish(&mut bytes);
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from(bytes),
+            )
+                .into_response()
+        }
         Err(err) => {
             tracing::warn!(error = %err, "an answer did not serialize");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -339,25 +351,14 @@ struct PageFields {
 /// A pull page as JSON: `fields` with `changes`, a JSON array already, as one more key. The
 /// changes are not encoded again (each conversation's view is sent as it was stored).
 fn page_body(fields: &PageFields, changes: &str) -> Response {
-    let mut body = match serde_json::to_vec(fields) {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            tracing::warn!(error = %err, "an answer did not serialize");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    // `{...}` → `{...,"changes":[...]}`
-    body.pop();
-    body.reserve(changes.len() + 13);
-    body.extend_from_slice(b",\"changes\":");
-    body.extend_from_slice(changes.as_bytes());
-    body.push(b'}');
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body),
-    )
-        .into_response()
+    json_then(StatusCode::OK, fields, |body| {
+        // `{...}` → `{...,"changes":[...]}`
+        body.pop();
+        body.reserve(changes.len() + 13);
+        body.extend_from_slice(b",\"changes\":");
+        body.extend_from_slice(changes.as_bytes());
+        body.push(b'}');
+    })
 }
 
 async fn events(
