@@ -113,7 +113,11 @@ impl PageRows {
                 return Err(corrupt("view", "longer than its length"));
             }
             at = text.end + 1;
-            let tombstone = live == b'0';
+            let tombstone = match live {
+                b'0' => true,
+                b'1' => false,
+                other => return Err(corrupt("live", other)),
+            };
             items.push((
                 version,
                 PullItem::Conversation(StoredView { text, tombstone }),
@@ -313,8 +317,9 @@ mod tests {
             (1, "1", "1", &*format!("{}", n + 1), a),
             (1, "1", "1", &*format!("{}", n - 1), a),
             (1, "1", "1", "3", "{\"é\"}"),
-            // Not an object, or not a number.
+            // Not an object, not a number, or liveness neither 0 nor 1.
             (1, "1", "1", "2", "[]"),
+            (1, "1", "2", &*format!("{n}"), a),
             (1, "x", "1", &*format!("{n}"), a),
             (1, "1", "1", "-1", a),
             (1, "1", "1", "18446744073709551615", a),
