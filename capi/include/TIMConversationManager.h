@@ -8,7 +8,7 @@
  * Every function returns a TIMResult at once. Only when it returns TIM_SUCC is its callback
  * called, exactly once, later, on the library's callback thread. That one thread calls every
  * callback and every listener, one at a time and in order; callbacks of calls come in the order
- * the calls were made. The strings a callback receives are valid until it returns; user_data
+ * the calls were made, each after the listener calls for the events of its change. The strings a callback receives are valid until it returns; user_data
  * comes back untouched. A NULL cb is allowed: the call is carried out and nothing is reported.
  *
  * At once (returned): TIM_ERR_SDKUNINIT before TIMInit, TIM_ERR_NOTLOGIN before TIMLogin,

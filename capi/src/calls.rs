@@ -18,7 +18,8 @@ use crate::session::Core;
 /// Returns `TIM_ERR_SDKUNINIT` / `TIM_ERR_NOTLOGIN` first, then whatever `prepare` refuses
 /// (it reads and checks the parameters); otherwise queues the operation `prepare` returned and
 /// returns `TIM_SUCC`. When its turn comes the operation runs with the manager (or fails with
-/// 6014 if the user logged out meanwhile), and its outcome goes to `cb`, exactly once.
+/// 6014 if the user logged out meanwhile), and its outcome goes to `cb`, exactly once, after
+/// the events of every change made so far have been posted to the listeners.
 pub(crate) fn with_manager<Op, Fut>(
     cb: TIMCommCallback,
     user_data: *const c_void,
@@ -62,12 +63,17 @@ where
     };
     let reply = Reply::new(cb, user_data, &sdk.core.callbacks);
     let core = Arc::clone(&sdk.core);
-    sdk.submit(async move { reply.finish(op(core).await) });
+    sdk.submit(async move {
+        let outcome = op(Arc::clone(&core)).await;
+        core.post_events();
+        reply.finish(outcome);
+    });
     TIM_SUCC
 }
 
 /// Carries out a call that has no callback, in turn, and waits for it: `TIM_SUCC`, or the
-/// `TIMResult` of its failure. Same checks as [`with_core`].
+/// `TIMResult` of its failure. Same checks as [`with_core`]; it returns after the events of
+/// its change have been posted to the listeners.
 pub(crate) fn blocking<Op, Fut>(prepare: impl FnOnce() -> Result<Op, c_int>) -> c_int
 where
     Op: FnOnce(Arc<Core>) -> Fut + Send + 'static,
@@ -88,7 +94,9 @@ where
         };
         let core = Arc::clone(&sdk.core);
         sdk.submit(async move {
-            let _ = answer.send(op(core).await);
+            let outcome = op(Arc::clone(&core)).await;
+            core.post_events();
+            let _ = answer.send(outcome);
         });
         // The state is released before waiting, so that uninitialising can go ahead; it
         // carries out this job too, or drops it (then the wait ends without an answer).

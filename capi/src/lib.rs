@@ -13,6 +13,7 @@ mod draft;
 mod ext;
 mod ffi;
 mod folders;
+mod forwarder;
 mod init;
 mod input;
 mod listeners;

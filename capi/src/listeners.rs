@@ -1,19 +1,14 @@
 //! Listeners: the eight `TIMSet...Callback` setters, and the C form of each event of the
 //! logged-in user's conversation list.
 //!
-//! While a user is logged in, a task of the library reads the manager's events (published
-//! after each change is stored, in commit order) and posts their C form to the callback
-//! thread, which calls the listener set at that moment.
+//! While a user is logged in, the forwarder (`forwarder.rs`) posts the C form of the manager's
+//! events to the callback thread, which calls the listener set at that moment.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use futures::{FutureExt, StreamExt};
-use timconv::{Conversation, ConversationFilter, ConversationId, ConversationManager, Event};
-use tokio::sync::oneshot;
+use timconv::{Conversation, ConversationFilter, ConversationId, Event};
 
-use crate::delivery::CallbackThread;
 use crate::ffi::{
     TIMConvConversationGroupCreatedCallback, TIMConvConversationGroupDeletedCallback,
     TIMConvConversationGroupNameChangedCallback, TIMConvConversationsAddedToGroupCallback,
@@ -260,7 +255,7 @@ pub(crate) fn c_event(
 }
 
 /// Calls the listener of `event` set now, if any. Runs on the callback thread.
-fn deliver(event: CEvent) {
+pub(crate) fn deliver(event: CEvent) {
     let l = listeners();
     // SAFETY (every call below): the function is the listener the C program set for this
     // event, with the prototype of its header type; the strings are valid, NUL-terminated and
@@ -311,74 +306,6 @@ fn name_and_list(listener: Listener<NameAndListFn>, first: String, second: Strin
         // SAFETY: as in `deliver`: the C program's listener of this prototype, two valid
         // strings that outlive the call, its own `user_data`.
         unsafe { cb(first.as_ptr(), second.as_ptr(), ud.0) };
-    }
-}
-
-/// The task that forwards a session's events to the callback thread.
-pub(crate) struct Forwarder {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Forwarder {
-    /// Starts forwarding `manager`'s events from now on.
-    pub(crate) fn start(
-        manager: &ConversationManager,
-        callbacks: &Arc<CallbackThread>,
-        filter_texts: &Arc<Mutex<HashMap<ConversationFilter, String>>>,
-    ) -> Self {
-        let mut events = manager.events();
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let (manager, callbacks, texts) = (
-            manager.clone(),
-            Arc::clone(callbacks),
-            Arc::clone(filter_texts),
-        );
-        let task = tokio::spawn(async move {
-            let forward = |event: Event| {
-                let lookup = |id: &ConversationId| manager.get(id);
-                let filter_text = |filter: &ConversationFilter| {
-                    let texts = texts.lock().unwrap_or_else(PoisonError::into_inner);
-                    texts.get(filter).cloned().unwrap_or_else(|| {
-                        serde_json::to_string(filter).unwrap_or_else(|_| "{}".to_owned())
-                    })
-                };
-                if let Some(c) = c_event(event, &lookup, &filter_text) {
-                    callbacks.post(Box::new(move || deliver(c)));
-                }
-            };
-            loop {
-                tokio::select! {
-                    biased;
-                    item = events.next() => match item {
-                        Some(Ok(event)) => forward(event),
-                        Some(Err(lagged)) => {
-                            tracing::warn!(missed = lagged.missed, "listeners missed events");
-                        }
-                        None => break,
-                    },
-                    _ = &mut stopped => {
-                        // Everything committed before the stop has been published: hand on
-                        // what is still buffered, then end.
-                        while let Some(Some(item)) = events.next().now_or_never() {
-                            if let Ok(event) = item {
-                                forward(event);
-                            }
-                        }
-                        break;
-                    }
-                }
-            }
-        });
-        Self { stop, task }
-    }
-
-    /// Forwards the events already published, then stops.
-    pub(crate) async fn stop(self) {
-        let _ = self.stop.send(());
-        if let Err(err) = self.task.await {
-            tracing::error!(error = %err, "the event forwarder failed");
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use timconv::{
 use crate::codes::{Failure, Outcome};
 use crate::data_dir::Config;
 use crate::delivery::CallbackThread;
-use crate::listeners::Forwarder;
+use crate::forwarder::Forwarder;
 
 /// Events a slow listener may fall behind by before some are dropped (and logged).
 const EVENT_CAPACITY: usize = 1 << 16;
@@ -50,9 +50,11 @@ pub(crate) struct Session {
     pub(crate) user_id: String,
     pub(crate) manager: ConversationManager,
     forwarder: Forwarder,
-    /// Subscribed filters: the watch that keeps each counted, and the text it was subscribed
-    /// with (shared with the forwarder, which hands it to the listener).
+    /// Subscribed filters: the watch that keeps each counted.
     subscriptions: HashMap<ConversationFilter, UnreadStream>,
+    /// The text each filter was last subscribed with (shared with the forwarder, which hands it
+    /// to the listener). Kept after unsubscribing, for the session: an event committed before
+    /// the unsubscribe may reach the forwarder after it, and still carries that text.
     pub(crate) filter_texts: Arc<Mutex<HashMap<ConversationFilter, String>>>,
 }
 
@@ -60,6 +62,15 @@ impl Core {
     /// The logged-in user's manager, if any.
     pub(crate) fn manager(&self) -> Option<ConversationManager> {
         self.session().as_ref().map(|s| s.manager.clone())
+    }
+
+    /// Posts to the callback thread the events of every change made so far that are not
+    /// posted yet (nothing without a session). A call's job does this before posting its
+    /// callback, so that the callback comes after the listeners' calls for the call's change.
+    pub(crate) fn post_events(&self) {
+        if let Some(session) = self.session().as_ref() {
+            session.forwarder.catch_up();
+        }
     }
 
     /// Runs `f` on the session, if any.
@@ -170,12 +181,9 @@ impl Session {
         Ok(String::new())
     }
 
-    /// Ends the subscription of `filter`, if any.
+    /// Ends the subscription of `filter`, if any. Its text stays known (see `filter_texts`):
+    /// the events of changes made before this still name the filter as it was subscribed.
     pub(crate) fn unsubscribe(&mut self, filter: &ConversationFilter) {
         self.subscriptions.remove(filter);
-        self.filter_texts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(filter);
     }
 }

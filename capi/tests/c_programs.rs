@@ -316,7 +316,10 @@ fn listeners_receive_every_event_in_its_c_form() {
                 && c.2[0]["conv_conversation_group_array"] == json!([])
         })
         .count();
-    assert_eq!(pins, 1, "one update for the pin, none for pinning it again");
+    assert_eq!(
+        pins, 1,
+        "one update for the pin, none for pinning it again: {conv:#?}"
+    );
     let deleted: Vec<&(i64, Vec<String>, Value)> = conv.iter().filter(|c| c.0 == 1).collect();
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].1, ["c2c_a"]);
@@ -375,6 +378,48 @@ fn listeners_receive_every_event_in_its_c_form() {
     .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
     .collect();
     assert_eq!(folders, expected);
+}
+
+/// Each call's callback comes after the listener calls for its change: between the callback
+/// of one call and the next, the program sees exactly the events of the next call's change.
+/// The changes are large (100-conversation updates), so that events encoded late would show.
+#[test]
+fn a_callback_comes_after_the_events_of_its_change() {
+    let program = Program::build("event_order", Lang::C, &["event_order.c"], Link::Shared);
+    let records = program.run(&[scratch_dir("event_order").as_os_str()]);
+    let mut since_last_callback: Vec<(String, i64, String)> = Vec::new();
+    let mut checked = 0;
+    for record in &records {
+        if record.kind == "ev" {
+            since_last_callback.push((record.label.clone(), record.code, record.first.clone()));
+            continue;
+        }
+        let events = std::mem::take(&mut since_last_callback);
+        let expected: Vec<(String, i64, String)> =
+            if let Some(round) = record.label.strip_prefix("create_") {
+                vec![
+                    ("conv_event".to_owned(), 2, "100".to_owned()),
+                    ("group_created".to_owned(), 100, format!("f{round}")),
+                ]
+            } else if let Some(round) = record.label.strip_prefix("delete_") {
+                vec![
+                    ("conv_event".to_owned(), 2, "100".to_owned()),
+                    ("group_deleted".to_owned(), 0, format!("f{round}")),
+                ]
+            } else if record.label.starts_with("feed_") {
+                vec![("conv_event".to_owned(), 0, "1".to_owned())]
+            } else {
+                continue;
+            };
+        assert_eq!(
+            events, expected,
+            "the events before {}'s callback",
+            record.label
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 140, "every feed, create and delete was checked");
+    assert!(since_last_callback.is_empty(), "{since_last_callback:?}");
 }
 
 #[test]
