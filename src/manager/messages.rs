@@ -83,7 +83,8 @@ impl ConversationManager {
         place(id, &mut message)?;
         check_position(id, &message)?;
         let id = id.clone();
-        self.write(move |tx| Ok(ingest(tx, &id, message))).await
+        self.write_bulk(1, move |tx| Ok(ingest(tx, &id, message)))
+            .await
     }
 
     /// Records many messages at once, in order, in one commit (catching up after being
@@ -128,7 +129,7 @@ impl ConversationManager {
         tracing::Span::current().record("messages", checked.len());
         // It counts as its messages toward a commit group's bound: writes queued behind a large
         // batch go to the next group, which the writer plans while this one commits.
-        self.write_weighing(checked.len(), move |tx| {
+        self.write_bulk(checked.len(), move |tx| {
             Ok(checked
                 .into_iter()
                 .map(|m| m.map(|(id, message)| ingest(tx, &id, message)))

@@ -16,6 +16,7 @@ use crate::events::{Event, EventStream};
 use crate::index::Index;
 use crate::limits::Limits;
 use crate::sync::{Control, Outbox, SyncStatus, SyncStatusStream};
+use queue::Lane;
 
 pub use delete::MessageHistory;
 pub use messages::IngestOutcome;
@@ -68,7 +69,7 @@ impl Shared {
 
 struct Inner {
     shared: Arc<Shared>,
-    jobs: mpsc::Sender<writer::Job>,
+    jobs: queue::QueueSender,
     sync: Option<mpsc::UnboundedSender<Control>>,
 }
 
@@ -123,6 +124,14 @@ impl WeakManager {
 /// changed nothing and emitted nothing. A write is submitted to the writer when its future is
 /// first polled; dropping the future after that does not cancel it (see
 /// [`cancellation`](crate::cancellation)).
+///
+/// A user's action (every write but [`ingest_message`](Self::ingest_message),
+/// [`ingest_messages`](Self::ingest_messages) and the sync task's) goes ahead of the message
+/// ingests still queued, so a pin made during a burst of incoming messages is committed right
+/// after the commits under way rather than after the burst. Writes of one kind keep their
+/// order, and a write whose answer is awaited before the next is made is always applied
+/// first; only an action and an ingest in flight at the same time may be applied in either
+/// order.
 #[derive(Clone)]
 pub struct ConversationManager {
     inner: Arc<Inner>,
@@ -179,11 +188,7 @@ impl ConversationManager {
             let _ = sync.send(Control::Stop);
         }
         let (tx, rx) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(writer::Job::Shutdown(tx))
-            .await
-            .map_err(|_| Error::Closed)?;
+        self.inner.jobs.shutdown(tx).await?;
         rx.await.map_err(|_| Error::Closed)?
     }
 
@@ -256,27 +261,36 @@ impl ConversationManager {
         let _ = self.shared().events.send(event);
     }
 
-    /// Runs `op` in the writer and waits for its committed result.
+    /// Runs `op` in the writer, in the action lane (a user's action: ahead of the message
+    /// ingests queued), and waits for its committed result.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.write_weighing(1, op).await
+        self.write_in(Lane::Action, 1, op).await
     }
 
-    /// [`Self::write`] for an operation that counts as `weight` writes toward the bound of a
-    /// commit group (a batch of messages counts as its messages).
-    pub(crate) async fn write_weighing<T: Send + 'static>(
+    /// [`Self::write`] in the bulk lane (message ingest and sync), counting as `weight` writes
+    /// toward the bound of a commit group (a batch of messages counts as its messages).
+    pub(crate) async fn write_bulk<T: Send + 'static>(
         &self,
+        weight: usize,
+        op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.write_in(Lane::Bulk, weight, op).await
+    }
+
+    async fn write_in<T: Send + 'static>(
+        &self,
+        lane: Lane,
         weight: usize,
         op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         self.inner
             .jobs
-            .send(writer::job(weight, op, reply))
-            .await
-            .map_err(|_| Error::Closed)?;
+            .write(lane, writer::write_fn(op, reply), weight)
+            .await?;
         rx.await.map_err(|_| Error::Closed)?
     }
 }
@@ -310,5 +324,6 @@ mod delete;
 
 // The machinery of writes.
 mod inflight;
+mod queue;
 mod tx;
 mod writer;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
-use super::{ConversationManager, Inner, Shared, WeakManager, writer};
+use super::{ConversationManager, Inner, Shared, WeakManager, queue, writer};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::limits::Limits;
@@ -143,7 +143,8 @@ impl ManagerBuilder {
         self
     }
 
-    /// How many writes may wait for the writer before callers wait to enqueue (default 1024).
+    /// How many writes may wait for the writer before callers wait to enqueue (default 1024),
+    /// in each of its two lanes: user actions, and message ingest with sync.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity.max(1);
         self
@@ -232,7 +233,7 @@ impl ManagerBuilder {
             closed: watch::Sender::new(false),
             live: crate::live::Registry::default(),
         });
-        let (jobs, rx) = mpsc::channel(self.queue_capacity);
+        let (jobs, rx) = queue::queue(self.queue_capacity);
         runtime.spawn(writer::run(Arc::clone(&shared), store, rx));
         let (control, control_rx) = match &self.transport {
             Some(_) => {

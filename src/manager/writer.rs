@@ -12,11 +12,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::Shared;
 use super::inflight::{Base, InFlight};
+use super::queue::{Queue, ShutdownSlot};
 use super::tx::{Planned, Tx};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -25,8 +26,9 @@ use crate::sync::outbox::OutboxDelta;
 
 /// Most writes planned into one commit when callers queue up faster than the store commits
 /// (a batch of messages counts as its messages: see [`Job::Write`]). The write that reaches
-/// the bound is the group's last, so a group holds less than the bound plus one write.
-const MAX_GROUP: usize = 512;
+/// the bound is the group's last, so a group holds less than the bound plus one write (plus
+/// one bulk write more when a group of actions reaches it: see `queue.rs`).
+pub(crate) const MAX_GROUP: usize = 512;
 
 /// Called with the commit's result once the change is durable and published (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
@@ -40,14 +42,13 @@ pub(crate) enum Job {
     Shutdown(oneshot::Sender<Result<()>>),
 }
 
-/// Wraps an operation into a job whose reply reaches `reply`. An operation that fails is rolled
-/// back out of the transaction, so none of it is committed or published.
-pub(crate) fn job<T: Send + 'static>(
-    weight: usize,
+/// Wraps an operation into a write whose reply reaches `reply`. An operation that fails is
+/// rolled back out of the transaction, so none of it is committed or published.
+pub(crate) fn write_fn<T: Send + 'static>(
     op: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     reply: oneshot::Sender<Result<T>>,
-) -> Job {
-    let plan = Box::new(move |tx: &mut Tx<'_>| -> Completion {
+) -> WriteFn {
+    Box::new(move |tx: &mut Tx<'_>| -> Completion {
         let savepoint = tx.savepoint();
         match op(tx) {
             Ok(value) => Box::new(move |committed: Result<()>| {
@@ -60,8 +61,7 @@ pub(crate) fn job<T: Send + 'static>(
                 })
             }
         }
-    });
-    Job::Write(plan, weight)
+    })
 }
 
 /// The writer task: runs jobs in order until the manager is shut down or every handle is gone
@@ -70,7 +70,8 @@ pub(crate) fn job<T: Send + 'static>(
 /// **Group commit.** Writes that queue up while a commit is under way are planned one after the
 /// other into one transaction and committed together: each still sees the writes before it,
 /// fails alone, and is acknowledged only once the whole group is durable. The group is simply
-/// what is queued when the writer takes the next job; nothing waits for more to arrive.
+/// what is queued when the writer takes the next job (user actions ahead of message ingests:
+/// see `queue.rs`); nothing waits for more to arrive.
 ///
 /// **Pipelining.** When writes are already queued behind a group (or the group before it is
 /// still to be applied), the group commits on a task of its own (for SQLite, mostly on its
@@ -84,8 +85,8 @@ pub(crate) fn job<T: Send + 'static>(
 /// did not happen); nothing of either is applied. A group that adds or removes operations of
 /// the sync outbox is applied before anything is planned on it (a pulled page's bookmark does
 /// not stop the next page from being planned on it).
-pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
-    let mut shutdown = None;
+pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: Queue) {
+    let mut shutdown: ShutdownSlot = None;
     let mut committing: Option<Committing> = None;
     loop {
         // 1. The next group: waited for when nothing commits; while a commit is under way,
@@ -93,7 +94,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         let group = match committing.as_mut() {
             _ if shutdown.is_some() => None,
             None => match jobs.recv().await {
-                Some(first) => Some(gather(first, &mut jobs, &mut shutdown)),
+                Some(first) => Some(jobs.gather(first, &mut shutdown)),
                 None => break,
             },
             Some(c) if !c.stackable => None,
@@ -110,7 +111,7 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
                         }
                         continue;
                     }
-                    Ok(Some(first)) => Some(gather(first, &mut jobs, &mut shutdown)),
+                    Ok(Some(first)) => Some(jobs.gather(first, &mut shutdown)),
                     // Every handle is gone: finish what commits, then stop.
                     Ok(None) => {
                         shutdown.get_or_insert(None);
@@ -175,33 +176,6 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<dyn Store>, mut jobs: mp
         let _ = reply.send(closed);
     }
     tracing::debug!("conversation writer stopped");
-}
-
-/// The jobs queued behind `first`, up to [`MAX_GROUP`] writes and up to a shutdown.
-fn gather(
-    first: Job,
-    jobs: &mut mpsc::Receiver<Job>,
-    shutdown: &mut Option<Option<oneshot::Sender<Result<()>>>>,
-) -> Vec<WriteFn> {
-    let mut writes = Vec::new();
-    let mut weight = 0;
-    let mut next = Some(first);
-    while let Some(job) = next.take() {
-        match job {
-            Job::Write(plan, counts) => {
-                writes.push(plan);
-                weight += counts;
-            }
-            Job::Shutdown(reply) => {
-                *shutdown = Some(Some(reply));
-                break;
-            }
-        }
-        if weight < MAX_GROUP {
-            next = jobs.try_recv().ok();
-        }
-    }
-    writes
 }
 
 /// A planned group: what to commit, how later plans see it, and whom to answer.

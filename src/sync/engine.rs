@@ -373,7 +373,7 @@ async fn push_all(
         match transport.push(batch.clone()).await {
             Ok(response) => {
                 let answered = mgr
-                    .write(move |tx| Ok(reconcile::apply_push(tx, response)))
+                    .write_bulk(1, move |tx| Ok(reconcile::apply_push(tx, response)))
                     .await?;
                 if answered == 0 {
                     return Err(Error::Sync(TransportError::refused(
@@ -388,7 +388,7 @@ async fn push_all(
                 // only a full resync can tell what the server has.
                 let rejected = batch.clone();
                 let reason = err.clone();
-                mgr.write(move |tx| {
+                mgr.write_bulk(1, move |tx| {
                     reconcile::reject_all(tx, &rejected, &reason);
                     Ok(())
                 })
@@ -459,7 +459,7 @@ async fn pull_all(
                 continue;
             }
             let changes = std::mem::take(&mut everything);
-            mgr.write(move |tx| {
+            mgr.write_bulk(1, move |tx| {
                 reconcile::apply_full(tx, changes, clock);
                 tx.set_bookmark(page.bookmark);
                 Ok(())
@@ -474,7 +474,7 @@ async fn pull_all(
         // of the bookmark it was pulled from: if the page before it failed, it is not applied
         // past it (the cycle fails with that page's error and the next one pulls from there).
         let mut write = mgr
-            .write(move |tx| {
+            .write_bulk(1, move |tx| {
                 if tx.bookmark() != from.as_ref() {
                     return Err(Error::Internal(
                         "a pulled page does not follow the stored bookmark".into(),

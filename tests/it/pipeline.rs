@@ -231,6 +231,26 @@ fn state(m: &ConversationManager) -> (Vec<Conversation>, Vec<String>, u64) {
     (list, m.folders(), m.total_unread())
 }
 
+/// Whether `op` goes in the writer's bulk lane (message ingest) rather than its action lane.
+fn is_ingest(op: &Op) -> bool {
+    matches!(op, Op::Ingest { .. })
+}
+
+type InFlightCall<'a> = (
+    std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'a>>,
+    std::task::Poll<String>,
+);
+
+/// Awaits the calls in flight, in order, appending their outcomes to `got`.
+async fn await_all(calls: &mut Vec<InFlightCall<'_>>, got: &mut Vec<String>) {
+    for (call, first) in calls.drain(..) {
+        got.push(match first {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => call.await,
+        });
+    }
+}
+
 async fn pipelined_equals_one_at_a_time(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let messages = messages_of(&ops);
     let one = open(SlowStore::new(Duration::ZERO, None)).await;
@@ -242,9 +262,15 @@ async fn pipelined_equals_one_at_a_time(ops: Vec<Op>) -> Result<(), TestCaseErro
     let commits = Arc::clone(&store.commits);
     let all = open(store.clone()).await;
     // Submitted in order from this task, a few at a time while commits go on, so that groups
-    // form and are planned on the one being committed.
+    // form and are planned on the one being committed. Writes in flight together keep their
+    // order only within a lane (a user action goes ahead of queued message ingests), so the
+    // calls in flight are awaited where the lane changes: ingests then actions, or the reverse.
+    let mut got = Vec::new();
     let mut calls = Vec::new();
     for (n, op) in ops.iter().enumerate() {
+        if n > 0 && is_ingest(op) != is_ingest(&ops[n - 1]) {
+            await_all(&mut calls, &mut got).await;
+        }
         let mut call = Box::pin(call(&all, op, &messages));
         let first = futures::poll!(call.as_mut());
         calls.push((call, first));
@@ -252,13 +278,8 @@ async fn pipelined_equals_one_at_a_time(ops: Vec<Op>) -> Result<(), TestCaseErro
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let mut got = Vec::new();
-    for (call, first) in calls {
-        got.push(match first {
-            std::task::Poll::Ready(outcome) => outcome,
-            std::task::Poll::Pending => call.await,
-        });
-    }
+    await_all(&mut calls, &mut got).await;
+    drop(calls);
     for (n, (got, expected)) in got.iter().zip(&expected).enumerate() {
         prop_assert_eq!(got, expected, "outcome of step {} {:?}", n, &ops[n]);
     }
@@ -510,4 +531,94 @@ async fn a_failed_page_is_not_skipped_by_the_pages_after_it() {
         "pages were committed one by one"
     );
     device.shutdown().await.expect("shutdown");
+}
+
+/// A user's action goes ahead of the message ingests queued when it is made: it is committed
+/// in the next group, not after 2,000 queued messages, and neither lane loses anything.
+#[tokio::test(flavor = "current_thread")]
+async fn a_user_action_goes_ahead_of_queued_ingests() {
+    const QUEUED: u64 = 2_000;
+    let store = SlowStore::new(Duration::from_millis(5), None);
+    let m = open(store.clone()).await;
+    let pinned = conv_id(0);
+    m.ingest_message(&pinned, crate::common::incoming("first", 1))
+        .await
+        .expect("first");
+    let acknowledged = AtomicUsize::new(0);
+    let ingests = (0..QUEUED).map(|k| {
+        let id = conv_id(usize::try_from(k % 8).expect("small"));
+        let message = crate::common::incoming(&format!("m{k}"), k + 2);
+        let (m, acknowledged) = (&m, &acknowledged);
+        async move {
+            m.ingest_message(&id, message).await.expect("ingested");
+            acknowledged.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    // One thread, unconstrained: the writer runs only once every call has been made (the
+    // ingests past the queue's capacity wait for room, in order), so the pin is made after
+    // all 2,000.
+    let pin = async {
+        m.pin(&pinned).await.expect("pinned");
+        acknowledged.load(Ordering::SeqCst)
+    };
+    let (_, before_pin) =
+        tokio::task::unconstrained(async { futures::join!(join_all(ingests), pin) }).await;
+    assert!(
+        before_pin < 512,
+        "the pin was committed with the first group, not after the {before_pin} ingests \
+         acknowledged before it"
+    );
+    assert_eq!(acknowledged.load(Ordering::SeqCst), 2_000);
+    assert!(m.get(&pinned).expect("there").is_pinned);
+    assert_eq!(m.total_unread(), QUEUED + 1);
+    assert_eq!(close(m, &store).await, Vec::<String>::new());
+}
+
+/// `shutdown` comes after every write queued before it, in both lanes: the ingests still
+/// waiting for room in the queue and the actions are all carried out and acknowledged.
+#[tokio::test(flavor = "current_thread")]
+async fn shutdown_waits_for_the_writes_queued_in_both_lanes() {
+    let store = SlowStore::new(Duration::from_millis(2), None);
+    let m = open(store.clone()).await;
+    for i in 0..8 {
+        m.ingest_message(
+            &conv_id(i),
+            crate::common::incoming(&format!("first{i}"), 1),
+        )
+        .await
+        .expect("first");
+    }
+    let ingests = join_all((0..1_500_u64).map(|k| {
+        let id = conv_id(usize::try_from(k % 8).expect("small"));
+        let m = &m;
+        async move {
+            m.ingest_message(&id, crate::common::incoming(&format!("m{k}"), k + 2))
+                .await
+        }
+    }));
+    let drafts = join_all((0..8).map(|i| {
+        let draft = Draft::new(Message::text("", "later"), "", 1_700_000_000);
+        let m = &m;
+        async move { m.set_draft(&conv_id(i), draft).await }
+    }));
+    store.manager.lock().expect("manager").take();
+    let (ingested, drafted, shut) =
+        tokio::task::unconstrained(async { futures::join!(ingests, drafts, m.shutdown()) }).await;
+    assert!(
+        ingested.iter().all(Result::is_ok),
+        "every ingest acknowledged"
+    );
+    assert!(
+        drafted.iter().all(Result::is_ok),
+        "every draft acknowledged"
+    );
+    shut.expect("shut down");
+    let reopened = open(SlowStore {
+        manager: Arc::default(),
+        ..store.clone()
+    })
+    .await;
+    assert_eq!(reopened.total_unread(), 1_508);
+    assert!((0..8).all(|i| reopened.get(&conv_id(i)).expect("there").draft.is_some()));
+    assert_eq!(close(reopened, &store).await, Vec::<String>::new());
 }
