@@ -10,12 +10,13 @@
 //! order it was made; only writes in flight together, in different lanes, may be applied in
 //! another order than they were sent.
 //!
-//! `shutdown` goes in the bulk lane, behind every write queued before it, and the writer takes
-//! the actions queued at that moment with it.
+//! `shutdown` puts a mark at the end of the action lane, then goes in the bulk lane: the writer
+//! stops once it has taken every write queued before it in both lanes (callers still waiting
+//! for room in a full lane included), and takes no action queued after the mark.
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::writer::{Job, MAX_GROUP, WriteFn};
+use super::writer::{MAX_GROUP, WriteFn};
 use crate::error::{Error, Result};
 
 /// Which lane a write goes in.
@@ -25,6 +26,17 @@ pub(crate) enum Lane {
     Action,
     /// Message ingest and sync.
     Bulk,
+}
+
+/// What a lane carries.
+pub(crate) enum Job {
+    /// A write, and how many writes it counts as toward a group's [`MAX_GROUP`] (its
+    /// messages for `ingest_messages`, 1 for any other write).
+    Write(WriteFn, usize),
+    /// The end of the actions to carry out before a shutdown (action lane).
+    EndOfActions,
+    /// Stop after what is before this (bulk lane).
+    Shutdown(oneshot::Sender<Result<()>>),
 }
 
 /// The sending side, held by the manager's handles.
@@ -37,6 +49,8 @@ pub(crate) struct QueueSender {
 pub(crate) struct Queue {
     actions: mpsc::Receiver<Job>,
     bulk: mpsc::Receiver<Job>,
+    /// A shutdown's mark was met: no more actions are taken.
+    actions_ended: bool,
     /// Whether the last group was of actions alone (then the next one takes bulk writes too).
     last_only_actions: bool,
 }
@@ -50,6 +64,7 @@ pub(crate) fn queue(capacity: usize) -> (QueueSender, Queue) {
         Queue {
             actions: actions_rx,
             bulk: bulk_rx,
+            actions_ended: false,
             last_only_actions: false,
         },
     )
@@ -69,13 +84,17 @@ impl QueueSender {
             .map_err(|_| Error::Closed)
     }
 
-    /// Queues the shutdown behind every write queued so far. [`Error::Closed`] once the
-    /// writer stopped.
+    /// Queues the shutdown behind every write queued so far, in both lanes. [`Error::Closed`]
+    /// once the writer stopped.
+    ///
+    /// Both are sent at once, once both lanes have room: a caller that stops waiting before
+    /// that sends neither (and the action lane is never left closed without a shutdown).
     pub(crate) async fn shutdown(&self, reply: oneshot::Sender<Result<()>>) -> Result<()> {
-        self.bulk
-            .send(Job::Shutdown(reply))
-            .await
-            .map_err(|_| Error::Closed)
+        let end = self.actions.reserve().await.map_err(|_| Error::Closed)?;
+        let stop = self.bulk.reserve().await.map_err(|_| Error::Closed)?;
+        end.send(Job::EndOfActions);
+        stop.send(Job::Shutdown(reply));
+        Ok(())
     }
 
     /// Whether the writer has stopped.
@@ -89,20 +108,41 @@ impl QueueSender {
 pub(crate) type ShutdownSlot = Option<Option<oneshot::Sender<Result<()>>>>;
 
 impl Queue {
-    /// The next job and its lane, an action before any bulk write; `None` once every handle
-    /// is gone and nothing is queued. Cancel-safe: a job is taken only when it is returned.
+    /// The next write or shutdown and its lane, an action before any bulk write; `None` once
+    /// every handle is gone and nothing is queued. Cancel-safe: a job is taken only when it
+    /// is returned.
     pub(crate) async fn recv(&mut self) -> Option<(Lane, Job)> {
-        tokio::select! {
-            biased;
-            Some(job) = self.actions.recv() => Some((Lane::Action, job)),
-            Some(job) = self.bulk.recv() => Some((Lane::Bulk, job)),
-            else => None,
+        loop {
+            let (lane, job) = tokio::select! {
+                biased;
+                Some(job) = self.actions.recv(), if !self.actions_ended => (Lane::Action, job),
+                Some(job) = self.bulk.recv() => (Lane::Bulk, job),
+                else => return None,
+            };
+            match job {
+                Job::EndOfActions => self.actions_ended = true,
+                job => return Some((lane, job)),
+            }
         }
     }
 
     /// Whether nothing is queued in either lane.
     pub(crate) fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.bulk.is_empty()
+        (self.actions_ended || self.actions.is_empty()) && self.bulk.is_empty()
+    }
+
+    /// The next action queued, if any and if no shutdown's mark came before it.
+    fn next_action(&mut self) -> Option<Job> {
+        if self.actions_ended {
+            return None;
+        }
+        match self.actions.try_recv().ok()? {
+            Job::EndOfActions => {
+                self.actions_ended = true;
+                None
+            }
+            job => Some(job),
+        }
     }
 
     /// `first` and the writes queued behind it, for one group, up to [`MAX_GROUP`]. A group
@@ -110,7 +150,7 @@ impl Queue {
     /// the group after it takes the actions queued, then bulk writes, so that the bulk lane
     /// never starves (and one that reaches the bound with actions still takes one bulk write
     /// if any waits). Stops at a shutdown, which it records in `shutdown`, after taking the
-    /// actions queued then.
+    /// actions queued before it.
     pub(crate) fn gather(
         &mut self,
         first: (Lane, Job),
@@ -131,15 +171,18 @@ impl Queue {
                 }
                 Job::Shutdown(reply) => {
                     *shutdown = Some(Some(reply));
-                    // Only the bulk lane carries shutdowns.
-                    while let Ok(Job::Write(plan, _)) = self.actions.try_recv() {
-                        writes.push(plan);
+                    // The shutdown's mark is in the action lane already (it is sent first).
+                    while let Some(job) = self.next_action() {
+                        if let Job::Write(plan, _) = job {
+                            writes.push(plan);
+                        }
                     }
                     break;
                 }
+                Job::EndOfActions => self.actions_ended = true,
             }
             if weight < MAX_GROUP {
-                next = self.actions.try_recv().ok();
+                next = self.next_action();
             }
             if next.is_none() && !only_actions && (weight < MAX_GROUP || !took_bulk) {
                 next = self.bulk.try_recv().ok();
@@ -213,21 +256,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_shutdown_ends_its_group_after_the_writes_before_it() {
+    async fn a_shutdown_comes_after_the_writes_before_it_in_both_lanes() {
         let (tx, mut q) = queue(64);
         fill(&tx, Lane::Bulk, 2).await;
+        fill(&tx, Lane::Action, 3).await;
         let (reply, _answer) = oneshot::channel();
         tx.shutdown(reply).await.expect("open");
+        fill(&tx, Lane::Action, 2).await;
         fill(&tx, Lane::Bulk, 1).await;
         let mut shutdown = None;
+        // The three actions before the shutdown, alone; then the two bulk writes and it.
         let first = q.recv().await.expect("queued");
-        // Actions queued while the group forms are taken with it.
-        fill(&tx, Lane::Action, 3).await;
-        assert_eq!(q.gather(first, &mut shutdown).len(), 5);
+        assert_eq!(q.gather(first, &mut shutdown).len(), 3);
+        assert!(shutdown.is_none());
+        let first = q.recv().await.expect("queued");
+        assert_eq!(q.gather(first, &mut shutdown).len(), 2);
         assert!(shutdown.is_some());
-        assert_eq!(q.bulk.len(), 1, "what came after the shutdown stays");
+        // What came after the shutdown stays, and no action is taken any more.
+        assert_eq!((q.actions.len(), q.bulk.len()), (2, 1));
+        assert!(!q.is_empty());
         drop(tx);
-        assert!(q.recv().await.is_some());
+        assert!(q.recv().await.is_some(), "the bulk write after it");
         assert!(q.recv().await.is_none(), "closed once every sender is gone");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_shutdown_waits_for_actions_still_waiting_for_room() {
+        let (tx, mut q) = queue(2);
+        let tx = std::sync::Arc::new(tx);
+        fill(&tx, Lane::Action, 2).await;
+        // A third action waits for room; the shutdown is made after it.
+        let waiting = tokio::spawn({
+            let tx = std::sync::Arc::clone(&tx);
+            async move { fill(&tx, Lane::Action, 1).await }
+        });
+        tokio::task::yield_now().await;
+        let (reply, _answer) = oneshot::channel();
+        let shutting = tokio::spawn({
+            let tx = std::sync::Arc::clone(&tx);
+            async move { tx.shutdown(reply).await }
+        });
+        tokio::task::yield_now().await;
+        let mut shutdown = None;
+        let mut writes = 0;
+        while shutdown.is_none() {
+            let first = q.recv().await.expect("queued");
+            writes += q.gather(first, &mut shutdown).len();
+        }
+        assert_eq!(writes, 3, "the action that waited for room is carried out");
+        waiting.await.expect("sent");
+        shutting.await.expect("sent").expect("open");
     }
 }

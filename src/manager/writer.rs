@@ -25,7 +25,7 @@ use crate::store::{ChangeSet, Store};
 use crate::sync::outbox::OutboxDelta;
 
 /// Most writes planned into one commit when callers queue up faster than the store commits
-/// (a batch of messages counts as its messages: see [`Job::Write`]). The write that reaches
+/// (a batch of messages counts as its messages). The write that reaches
 /// the bound is the group's last, so a group holds less than the bound plus one write (plus
 /// one bulk write more when a group of actions reaches it: see `queue.rs`).
 pub(crate) const MAX_GROUP: usize = 512;
@@ -34,13 +34,6 @@ pub(crate) const MAX_GROUP: usize = 512;
 pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 /// Plans a change into a [`Tx`]; returns how to reply.
 pub(crate) type WriteFn = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
-
-pub(crate) enum Job {
-    /// A write, and how many writes it counts as toward a group's [`MAX_GROUP`] (its
-    /// messages for `ingest_messages`, 1 for any other write).
-    Write(WriteFn, usize),
-    Shutdown(oneshot::Sender<Result<()>>),
-}
 
 /// Wraps an operation into a write whose reply reaches `reply`. An operation that fails is
 /// rolled back out of the transaction, so none of it is committed or published.
