@@ -314,9 +314,9 @@ proptest! {
 /// A failed commit fails the writes planned on top of it, and nothing of either shows.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_commit_fails_the_group_planned_on_it() {
-    // Commit 0 is the first message. Then 800 messages are queued at once (on this one-thread
+    // Commit 0 is the first message. Then 400 messages are queued at once (on this one-thread
     // runtime the writer runs only once all are queued): the writer takes a first group of
-    // them (it takes at most 512), commits it (commit 1, which fails) with the rest queued
+    // them (it takes at most 256), commits it (commit 1, which fails) with the rest queued
     // behind, and plans the rest on top of it meanwhile.
     let store = SlowStore::new(Duration::from_millis(50), Some(1));
     let m = open(store.clone()).await;
@@ -327,7 +327,7 @@ async fn a_failed_commit_fails_the_group_planned_on_it() {
     let mut events = m.events();
     // Unconstrained: every send is made in the first poll (no cooperative yield after a
     // budget of them), so all are queued before the writer runs.
-    let all = join_all((2..802).map(|n| m.ingest_message(&id, message(n))));
+    let all = join_all((2..402).map(|n| m.ingest_message(&id, message(n))));
     let results = tokio::task::unconstrained(all).await;
     let codes: Vec<_> = results
         .into_iter()
@@ -360,15 +360,15 @@ async fn a_failed_commit_fails_the_group_planned_on_it() {
 }
 
 /// Batches queued together are grouped by their messages, not as one write each: a group
-/// holds less than 512 messages plus one batch, so queued batches are committed in several
+/// holds less than 256 messages plus one batch, so queued batches are committed in several
 /// groups (pipelined) rather than all in one, each batch still whole in one commit, and every
 /// outcome is the one the same messages get ingested one at a time.
 #[tokio::test(flavor = "current_thread")]
 async fn queued_batches_are_grouped_by_their_messages() {
     let batch = |b: u64| -> Vec<_> {
-        (0..300_u64)
+        (0..150_u64)
             .map(|n| {
-                let k = b * 300 + n;
+                let k = b * 150 + n;
                 let id = conv_id(usize::try_from(k % 8).expect("small"));
                 (id, crate::common::incoming(&format!("m{k}"), k + 1))
             })
@@ -393,7 +393,7 @@ async fn queued_batches_are_grouped_by_their_messages() {
         .collect();
     assert_eq!(results, expected);
     assert_eq!(state(&m), state(&one_by_one));
-    // Two batches (600 messages) reach the bound: four groups. As one write each, the eight
+    // Two batches (300 messages) reach the bound: four groups. As one write each, the eight
     // would have been one group.
     assert_eq!(store.commits.load(Ordering::SeqCst), 4);
     assert_eq!(close(m, &store).await, Vec::<String>::new());
@@ -564,7 +564,7 @@ async fn a_user_action_goes_ahead_of_queued_ingests() {
     let (_, before_pin) =
         tokio::task::unconstrained(async { futures::join!(join_all(ingests), pin) }).await;
     assert!(
-        before_pin < 512,
+        before_pin < 256,
         "the pin was committed with the first group, not after the {before_pin} ingests \
          acknowledged before it"
     );
