@@ -16,8 +16,16 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::writer::{MAX_GROUP, WriteFn};
+use super::writer::WriteFn;
 use crate::error::{Error, Result};
+
+/// Most writes planned into one commit when callers queue up faster than the store commits
+/// (a batch of messages counts as its messages). The write that reaches the bound is the
+/// group's last, so a group holds less than the bound plus one write (plus one bulk write more
+/// when a group of actions reaches it: see [`Queue::gather`]). A user's action queued during a
+/// burst waits for about two such commits, so the bound is kept small: 256 gave the same
+/// throughput as 512 and half the action's wait.
+const MAX_GROUP: usize = 256;
 
 /// Which lane a write goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +187,7 @@ impl Queue {
                     }
                     break;
                 }
+                // Not reached: `recv` and `next_action` keep the mark to themselves.
                 Job::EndOfActions => self.actions_ended = true,
             }
             if weight < MAX_GROUP {

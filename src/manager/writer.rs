@@ -24,14 +24,6 @@ use crate::events::Event;
 use crate::store::{ChangeSet, Store};
 use crate::sync::outbox::OutboxDelta;
 
-/// Most writes planned into one commit when callers queue up faster than the store commits
-/// (a batch of messages counts as its messages). The write that reaches the bound is the
-/// group's last, so a group holds less than the bound plus one write (plus one bulk write more
-/// when a group of actions reaches it: see `queue.rs`). A user's action queued during a burst
-/// waits for about two such commits, so the bound is kept small: 256 gave the same throughput
-/// as 512 and half the action's wait.
-pub(crate) const MAX_GROUP: usize = 256;
-
 /// Called with the commit's result once the change is durable and published (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 /// Plans a change into a [`Tx`]; returns how to reply.
